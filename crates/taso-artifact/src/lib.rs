@@ -1,0 +1,69 @@
+//! Versioned safetensors artifacts passed between the TASO stages.
+//!
+//! Every stage output (importance scores, core regions, adapter init, trained adapter,
+//! checkpoint, recorded forward outputs) is one safetensors file whose `__metadata__` records
+//! its [`ArtifactKind`], the [`SCHEMA_VERSION`], the producing crate and version, the base-model
+//! fingerprint ([`model_fingerprint`]), the task, the stage's full config as JSON and the
+//! digest ([`file_digest`]) of the artifact it was made from; see [`meta::keys`].
+//!
+//! [`write_artifact`] writes deterministic bytes atomically. [`Artifact::open`] checks all of
+//! that against an [`Expect`] and fails with an [`ArtifactError`] whose message says what is
+//! wrong and which command to run instead; it checks the header, hashes the file and reads each
+//! tensor only when asked (see [`SafetensorsFile`]). Tensors are [`TensorData`] (no libtorch needed);
+//! the `tch` feature adds `TensorData::from_tch` and `TensorData::to_tch`. The `taso-inspect`
+//! binary prints any safetensors file.
+//!
+//! ```
+//! use taso_artifact::{write_artifact, Artifact, ArtifactKind, ArtifactMeta, Expect, TensorData};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("importance.safetensors");
+//! let config = serde_json::json!({ "estimator": "sum-abs", "batches": 16 });
+//! let meta = ArtifactMeta::new(
+//!     ArtifactKind::Importance, "taso-score", "0.1.0", "sha256:ab12", "rte", &config,
+//! )?;
+//! let scores = TensorData::from_f32([2, 2], &[0.1, 0.4, 0.2, 0.3])?;
+//! let tensors = vec![("layer0.q.scores".to_string(), scores)];
+//! let digest = write_artifact(&path, &meta, &tensors)?;
+//!
+//! let expect = Expect::kind(ArtifactKind::Importance).model("sha256:ab12");
+//! let artifact = Artifact::open(&path, &expect)?;
+//! assert_eq!(artifact.digest, digest);
+//! assert_eq!(artifact.meta.config["estimator"], "sum-abs");
+//! assert_eq!(artifact.tensor("layer0.q.scores")?.to_f32_vec()?[1], 0.4);
+//! // The next stage records `digest` with `ArtifactMeta::with_parent`.
+//! # Ok(())
+//! # }
+//! ```
+
+mod atomic;
+mod digest;
+mod error;
+mod fingerprint;
+mod header;
+mod kind;
+pub mod meta;
+mod read;
+#[cfg(feature = "tch")]
+mod tch;
+mod tensor;
+mod write;
+
+pub use atomic::write_atomic;
+pub use digest::file_digest;
+pub use error::ArtifactError;
+pub use fingerprint::model_fingerprint;
+pub use half::{bf16, f16};
+pub use header::SafetensorsHeader;
+pub use kind::ArtifactKind;
+pub use meta::ArtifactMeta;
+pub use read::{read_safetensors_header, Artifact, Expect, SafetensorsFile};
+pub use safetensors::tensor::TensorInfo;
+pub use safetensors::Dtype;
+pub use tensor::{Element, TensorData};
+pub use write::{write_artifact, TensorEntry};
+
+/// The artifact schema version this build writes and reads. Bumped when the meaning of a
+/// metadata key or of a kind's tensors changes; files of another version are refused.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,210 @@
+//! The crate's one error type.
+//!
+//! Every message says what is wrong and how to fix it, and names the file (and line) involved.
+
+use std::path::PathBuf;
+
+use crate::Split;
+
+/// Everything that can go wrong while locating, reading, tokenizing or scoring task data.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// No data directory could be found.
+    #[error(
+        "no task data directory found (tried: {tried}); put the GLUE files under <data dir>/glue/<TASK>/ \
+         (e.g. glue/RTE/train.tsv, glue/RTE/dev.tsv, glue/SST-2/train.tsv) and point TASO_DATA_DIR at <data dir>, \
+         or pass the directory explicitly"
+    )]
+    DataDirNotFound {
+        /// The places that were looked at, in order.
+        tried: String,
+    },
+
+    /// An explicitly given data directory (argument or `TASO_DATA_DIR`) is not a directory.
+    #[error("data directory {path} (from {origin}) does not exist or is not a directory; fix the path or unset {origin}")]
+    DataDirInvalid {
+        /// The path that was given.
+        path: PathBuf,
+        /// Where it came from (`the explicit argument` or `TASO_DATA_DIR`).
+        origin: &'static str,
+    },
+
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}; check that the file exists and is readable UTF-8")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A task TOML file does not parse.
+    #[error("task file {path} is not a valid task description (see the TOML example in the taso-data crate docs): {message}")]
+    TaskFile {
+        /// The TOML file.
+        path: PathBuf,
+        /// The parser's message (it names line and column).
+        message: String,
+    },
+
+    /// A task name is neither built in nor a path to a `.toml` file.
+    #[error(
+        "unknown task `{name}`: use a built-in task ({known}) or the path to a task .toml file"
+    )]
+    UnknownTask {
+        /// The name that was asked for.
+        name: String,
+        /// The built-in names.
+        known: String,
+    },
+
+    /// A task spec failed validation.
+    #[error("task `{task}` is invalid: {problem}")]
+    InvalidTask {
+        /// The task's name.
+        task: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+
+    /// The task defines no file for the requested split.
+    #[error(
+        "task `{task}` has no {split} split{note}; use a split it has, or give a file for it under [splits] in a task .toml"
+    )]
+    SplitUnavailable {
+        /// The task's name.
+        task: String,
+        /// The split that was asked for.
+        split: Split,
+        /// The task's description in parentheses, or empty.
+        note: String,
+    },
+
+    /// A split's file does not exist.
+    #[error(
+        "{split} split of task `{task}`: file {path} not found; put it there, point TASO_DATA_DIR at the data \
+         directory that holds {relative}, or fix the path under [splits]"
+    )]
+    MissingFile {
+        /// The task's name.
+        task: String,
+        /// The split.
+        split: Split,
+        /// The full path that was looked for.
+        path: PathBuf,
+        /// The path as the task gives it (relative to the data directory, or absolute).
+        relative: PathBuf,
+    },
+
+    /// A column named by the task is not in the file.
+    #[error("{path}:{line}: column {column} not found (the file has {available}); fix the column in the task spec, \
+         or mark the split unlabeled = true if it is the label column of a file without labels")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The line whose layout was checked (the header, or the first row).
+        line: usize,
+        /// The column as the task names it.
+        column: String,
+        /// What the file offers.
+        available: String,
+    },
+
+    /// A TSV row has the wrong number of tab-separated fields.
+    #[error(
+        "{path}:{line}: malformed row: {found} tab-separated fields where the file's first line has {expected}; \
+         fields are split on tabs only, so a stray tab or a cut-off line causes this: fix or delete the row"
+    )]
+    MalformedRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The field count of the first line.
+        expected: usize,
+        /// The field count of this line.
+        found: usize,
+    },
+
+    /// A JSONL line is not a JSON object.
+    #[error("{path}:{line}: not a JSON object ({message}); each line of a .jsonl file must be one JSON object")]
+    BadJson {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+
+    /// A field needed by the task is missing or has the wrong type.
+    #[error(
+        "{path}:{line}: field {field} {problem}; fix the data or the field name in the task spec"
+    )]
+    BadField {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The field (key or column).
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A label value is not one of the task's classes.
+    #[error("{path}:{line}: unknown label `{value}`; allowed labels are {allowed}: fix the row or add the label to the task's label list")]
+    UnknownLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The value found.
+        value: String,
+        /// The task's class names.
+        allowed: String,
+    },
+
+    /// A regression target is not a number.
+    #[error("{path}:{line}: score `{value}` is not a number; regression labels must be decimal numbers such as 3.8")]
+    BadScore {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The value found.
+        value: String,
+    },
+
+    /// A split's file holds no examples.
+    #[error("{path} holds no examples; fill it, or remove the split from the task spec")]
+    EmptySplit {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The tokenizer file could not be loaded or configured.
+    #[error("cannot use tokenizer {path}: {message}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What went wrong and how to fix it.
+        message: String,
+    },
+
+    /// Encoding text failed.
+    #[error("tokenization failed: {message}; check that the tokenizer.json is a complete Hugging Face tokenizer")]
+    Encode {
+        /// The tokenizer's message.
+        message: String,
+    },
+
+    /// Metric inputs do not fit together.
+    #[error("cannot compute {metric}: {problem}")]
+    Metric {
+        /// The metric.
+        metric: String,
+        /// What does not fit and how to fix it.
+        problem: String,
+    },
+}

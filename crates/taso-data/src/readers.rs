@@ -1,0 +1,283 @@
+//! Reading a split's file into [`Example`]s.
+//!
+//! Both formats first yield raw records (texts plus the label as a string), which
+//! [`TaskSpec::read_split`] then turns into labels. Lines are numbered from 1 as in an editor;
+//! empty lines are skipped, `\r\n` endings and a leading UTF-8 BOM are accepted.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::spec::Layout;
+use crate::{Column, DataError, Example, Format, Label, LabelSpec, Split, TaskSpec};
+
+/// One row before its label is interpreted.
+struct RawRecord {
+    line: usize,
+    text: String,
+    pair: Option<String>,
+    label: Option<String>,
+}
+
+impl TaskSpec {
+    /// Reads `split` from its file under `data_dir` (absolute split paths ignore `data_dir`).
+    ///
+    /// Fails, naming the file and (where there is one) the line, when the spec is invalid, the task
+    /// has no such split, the file is missing, a row is malformed, a label is not one of the task's
+    /// classes or not a number, or the file holds no examples.
+    pub fn read_split(&self, data_dir: &Path, split: Split) -> Result<Vec<Example>, DataError> {
+        self.validate()?;
+        let file = self
+            .splits
+            .get(split)
+            .ok_or_else(|| DataError::SplitUnavailable {
+                task: self.name.clone(),
+                split,
+                note: self
+                    .description
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default(),
+            })?;
+        let path = data_dir.join(&file.path);
+        if !path.is_file() {
+            return Err(DataError::MissingFile {
+                task: self.name.clone(),
+                split,
+                path,
+                relative: file.path.clone(),
+            });
+        }
+        let content = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let content = content.strip_prefix('\u{feff}').unwrap_or(&content);
+        let layout = self.layout(file);
+        let records = match self.format {
+            Format::Tsv => tsv_records(&path, content, &layout)?,
+            Format::Jsonl => jsonl_records(&path, content, &layout)?,
+        };
+        if records.is_empty() {
+            return Err(DataError::EmptySplit { path });
+        }
+        records
+            .into_iter()
+            .map(|record| self.to_example(&path, record))
+            .collect()
+    }
+
+    fn to_example(&self, path: &Path, record: RawRecord) -> Result<Example, DataError> {
+        let label = match &record.label {
+            Some(raw) => Some(self.parse_label(path, record.line, raw.trim())?),
+            None => None,
+        };
+        Ok(Example {
+            text: record.text,
+            pair: record.pair,
+            label,
+        })
+    }
+
+    fn parse_label(&self, path: &Path, line: usize, raw: &str) -> Result<Label, DataError> {
+        match &self.labels {
+            LabelSpec::Classes { names } => names
+                .iter()
+                .position(|name| name == raw)
+                .map(Label::Class)
+                .ok_or_else(|| DataError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    line,
+                    value: raw.to_owned(),
+                    allowed: names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            LabelSpec::Regression => raw
+                .parse::<f32>()
+                .ok()
+                .filter(|score| score.is_finite())
+                .map(Label::Score)
+                .ok_or_else(|| DataError::BadScore {
+                    path: path.to_path_buf(),
+                    line,
+                    value: raw.to_owned(),
+                }),
+        }
+    }
+}
+
+/// Non-empty lines with their 1-based line numbers.
+fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str)> {
+    content
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+        .filter(|(_, line)| !line.is_empty())
+}
+
+/// Reads TSV rows, split on tabs only: every row must have as many fields as the first line.
+fn tsv_records(
+    path: &Path,
+    content: &str,
+    layout: &Layout<'_>,
+) -> Result<Vec<RawRecord>, DataError> {
+    let mut lines = numbered_lines(content).peekable();
+    let Some(&(first_line, first)) = lines.peek() else {
+        return Ok(Vec::new());
+    };
+    let width = first.split('\t').count();
+    let header: Option<Vec<&str>> = layout.header.then(|| first.split('\t').collect());
+    if header.is_some() {
+        lines.next();
+    }
+    let find = |column: &Column| tsv_column(path, first_line, column, header.as_deref(), width);
+    let text = find(layout.text)?;
+    let pair = layout.pair.map(find).transpose()?;
+    let label = layout.label.map(find).transpose()?;
+
+    lines
+        .take(layout.max_examples.unwrap_or(usize::MAX))
+        .map(|(line, row)| {
+            let fields: Vec<&str> = row.split('\t').collect();
+            if fields.len() != width {
+                return Err(DataError::MalformedRow {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: width,
+                    found: fields.len(),
+                });
+            }
+            Ok(RawRecord {
+                line,
+                text: fields[text].to_owned(),
+                pair: pair.map(|i| fields[i].to_owned()),
+                label: label.map(|i| fields[i].to_owned()),
+            })
+        })
+        .collect()
+}
+
+/// The 0-based index of `column` in a TSV file whose first line has `width` fields.
+fn tsv_column(
+    path: &Path,
+    line: usize,
+    column: &Column,
+    header: Option<&[&str]>,
+    width: usize,
+) -> Result<usize, DataError> {
+    let found = match (column, header) {
+        (Column::Index(index), _) => Some(*index).filter(|&i| i < width),
+        (Column::Name(name), Some(names)) => names.iter().position(|n| n == name),
+        (Column::Name(_), None) => None,
+    };
+    found.ok_or_else(|| DataError::MissingColumn {
+        path: path.to_path_buf(),
+        line,
+        column: column.to_string(),
+        available: match header {
+            Some(names) => format!(
+                "header {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("{width} columns and no header"),
+        },
+    })
+}
+
+/// Reads one JSON object per line; texts must be strings, labels may be strings, numbers or bools.
+fn jsonl_records(
+    path: &Path,
+    content: &str,
+    layout: &Layout<'_>,
+) -> Result<Vec<RawRecord>, DataError> {
+    numbered_lines(content)
+        .take(layout.max_examples.unwrap_or(usize::MAX))
+        .map(|(line, text)| {
+            let object: Map<String, Value> =
+                serde_json::from_str(text).map_err(|e| DataError::BadJson {
+                    path: path.to_path_buf(),
+                    line,
+                    message: e.to_string(),
+                })?;
+            let field = JsonField {
+                path,
+                line,
+                object: &object,
+            };
+            Ok(RawRecord {
+                line,
+                text: field.text(layout.text)?,
+                pair: layout.pair.map(|c| field.text(c)).transpose()?,
+                label: layout.label.map(|c| field.label(c)).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Field access on one JSONL line, with errors that name file, line and key.
+struct JsonField<'a> {
+    path: &'a Path,
+    line: usize,
+    object: &'a Map<String, Value>,
+}
+
+impl JsonField<'_> {
+    fn text(&self, column: &Column) -> Result<String, DataError> {
+        match self.get(column)? {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(self.bad(column, format!("is {}, not a string", kind_of(other)))),
+        }
+    }
+
+    fn label(&self, column: &Column) -> Result<String, DataError> {
+        match self.get(column)? {
+            Value::String(s) => Ok(s.clone()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(self.bad(column, format!("is {}, not a label", kind_of(other)))),
+        }
+    }
+
+    fn get(&self, column: &Column) -> Result<&Value, DataError> {
+        let Column::Name(key) = column else {
+            return Err(self.bad(
+                column,
+                "is a column index, but JSONL fields are keys".into(),
+            ));
+        };
+        match self.object.get(key) {
+            None | Some(Value::Null) => Err(self.bad(
+                column,
+                "is missing (for a split without labels, mark it unlabeled = true)".into(),
+            )),
+            Some(value) => Ok(value),
+        }
+    }
+
+    fn bad(&self, column: &Column, problem: String) -> DataError {
+        DataError::BadField {
+            path: PathBuf::from(self.path),
+            line: self.line,
+            field: column.to_string(),
+            problem,
+        }
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,90 @@
+//! The error type of the model crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A file of the model folder could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `config.json` is missing or not valid for this architecture.
+    #[error("bad model config {}: {reason}", path.display())]
+    BadConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The folder holds no safetensors weights.
+    #[error("{} holds no model.safetensors (nor model.safetensors.index.json with shards); taso reads Hugging Face folders with safetensors weights: convert a pytorch_model.bin with `transformers` (`save_pretrained(..., safe_serialization=True)`)", dir.display())]
+    NoWeights {
+        /// The model folder.
+        dir: PathBuf,
+    },
+    /// A weight file is not a readable safetensors file.
+    #[error("cannot load weights from {}: {reason}; the file is damaged or not safetensors: download the model again", path.display())]
+    BadWeights {
+        /// The weight file.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+    /// The checkpoint lacks a tensor the architecture needs.
+    #[error("the checkpoint in {} has no tensor `{name}` (looked for it with and without the `{prefix}.` prefix); is this a {arch} checkpoint?", dir.display())]
+    MissingTensor {
+        /// The model folder.
+        dir: PathBuf,
+        /// The missing tensor, without prefix.
+        name: String,
+        /// The checkpoint prefix that was also tried.
+        prefix: String,
+        /// The architecture being loaded.
+        arch: String,
+    },
+    /// A tensor has another shape than `config.json` implies.
+    #[error("tensor `{name}` has shape {found:?} but config.json implies {expected:?}; config.json and the weights do not belong together")]
+    ShapeMismatch {
+        /// The tensor.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<i64>,
+        /// The shape in the file.
+        found: Vec<i64>,
+    },
+    /// A device string could not be understood or the device is not usable.
+    #[error("device `{spec}`: {reason}")]
+    Device {
+        /// What the user asked for.
+        spec: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// No linear layer of that name exists in the model.
+    #[error("the model has no linear layer `{0}`")]
+    UnknownLinear(String),
+    /// An input file for the model is malformed (line 0: the file as a whole).
+    #[error("{}:{line}: {reason}", path.display())]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Task data or tokenization failed.
+    #[error(transparent)]
+    Data(#[from] taso_data::DataError),
+    /// libtorch reported an error.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

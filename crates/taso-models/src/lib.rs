@@ -1,0 +1,40 @@
+//! Transformer models for taso, in tch (libtorch), loaded from Hugging Face folders.
+//!
+//! - [`Encoder`]: BERT and RoBERTa base models; [`SequenceClassifier`] adds Hugging Face's
+//!   classification or regression head (fresh and seeded, or from a fine-tuned checkpoint).
+//! - Module paths are Hugging Face's (`encoder.layer.0.attention.self.query`), so adapters map
+//!   one to one to PEFT names.
+//! - The adapter seam: every [`Linear`] can carry a [`LinearAdapter`] and can be asked to
+//!   compute its weight gradient, without this crate knowing anything about TASO.
+//! - [`parse_device`] understands `auto|cpu|cuda:N` and registers the CUDA backend when present.
+//!
+//! ```no_run
+//! use taso_models::{Encoder, EncoderInput, parse_device};
+//! # fn main() -> Result<(), taso_models::ModelError> {
+//! let device = parse_device("auto")?;
+//! let encoder = Encoder::load("models/all-MiniLM-L6-v2".as_ref(), device)?;
+//! let ids = tch::Tensor::from_slice(&[101i64, 7592, 102]).view([1, 3]).to_device(device);
+//! let mask = ids.ones_like();
+//! let input = EncoderInput { input_ids: &ids, attention_mask: &mask, token_type_ids: None };
+//! let hidden = tch::no_grad(|| encoder.forward(&input, false, false).last_hidden_state);
+//! assert_eq!(hidden.size(), [1, 3, 384]);
+//! # Ok(()) }
+//! ```
+
+mod batch;
+mod device;
+mod encoder;
+mod error;
+pub mod forward;
+mod layers;
+mod weights;
+
+pub use batch::BatchTensors;
+pub use device::{parse_device, register_cuda_backend, set_threads};
+pub use encoder::{
+    Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,
+    HeadKind, SequenceClassifier,
+};
+pub use error::{ModelError, Result};
+pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter};
+pub use weights::{weight_files, WeightMap};

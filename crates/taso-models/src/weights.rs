@@ -1,0 +1,188 @@
+//! Reading the weights of a Hugging Face model folder.
+//!
+//! Accepts `model.safetensors`, or shards listed by `model.safetensors.index.json`; tensors of any
+//! float dtype are converted to the requested kind (f32 on CPU). Names are normalised: an
+//! architecture prefix such as `bert.` is stripped and old-style LayerNorm `gamma`/`beta` become
+//! `weight`/`bias`, so that modules see the same paths as in a bare Hugging Face base model.
+
+use crate::error::{ModelError, Result};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// The tensors of a checkpoint, keyed by normalised name, handed out once each.
+pub struct WeightMap {
+    dir: PathBuf,
+    prefix: String,
+    arch: String,
+    device: Device,
+    kind: Kind,
+    tensors: HashMap<String, Tensor>,
+}
+
+/// The safetensors files that hold a folder's weights.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if !index.is_file() {
+        return Err(ModelError::NoWeights {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&index).map_err(|source| ModelError::Io {
+        path: index.clone(),
+        source,
+    })?;
+    let bad = |reason: String| ModelError::BadWeights {
+        path: index.clone(),
+        reason,
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let map = json["weight_map"]
+        .as_object()
+        .ok_or_else(|| bad("no `weight_map` object".to_string()))?;
+    let shards: BTreeSet<&str> = map.values().filter_map(|v| v.as_str()).collect();
+    if shards.is_empty() {
+        return Err(bad("`weight_map` lists no shard".to_string()));
+    }
+    Ok(shards.into_iter().map(|s| dir.join(s)).collect())
+}
+
+impl WeightMap {
+    /// Loads every tensor of the folder's weight files onto `device` as `kind` (floats only;
+    /// integer buffers keep their kind). `prefix` is the architecture prefix to strip
+    /// (`bert`, `roberta`), `arch` names the architecture in error messages.
+    pub fn load(dir: &Path, prefix: &str, arch: &str, device: Device, kind: Kind) -> Result<Self> {
+        let mut tensors = HashMap::new();
+        for file in weight_files(dir)? {
+            let loaded = Tensor::read_safetensors(&file).map_err(|e| ModelError::BadWeights {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?;
+            for (name, tensor) in loaded {
+                let tensor = if tensor.is_floating_point() {
+                    tensor.to_kind(kind)
+                } else {
+                    tensor
+                };
+                tensors.insert(normalise_name(&name, prefix), tensor.to_device(device));
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            arch: arch.to_string(),
+            device,
+            kind,
+            tensors,
+        })
+    }
+
+    /// Takes the tensor `name`, checking its shape.
+    pub fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        let tensor = self.take_optional(name, shape)?;
+        tensor.ok_or_else(|| ModelError::MissingTensor {
+            dir: self.dir.clone(),
+            name: name.to_string(),
+            prefix: self.prefix.clone(),
+            arch: self.arch.clone(),
+        })
+    }
+
+    /// Takes the tensor `name` if the checkpoint has it, checking its shape.
+    pub fn take_optional(&mut self, name: &str, shape: &[i64]) -> Result<Option<Tensor>> {
+        let Some(tensor) = self.tensors.remove(name) else {
+            return Ok(None);
+        };
+        if tensor.size() != shape {
+            return Err(ModelError::ShapeMismatch {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                found: tensor.size(),
+            });
+        }
+        Ok(Some(tensor))
+    }
+
+    /// Whether the checkpoint has (and nobody took yet) a tensor `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// Device the tensors were loaded onto.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Floating-point kind of the loaded tensors.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Names of the tensors nobody took, sorted (buffers such as `position_ids`, unused heads).
+    pub fn leftover(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tensors.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Strips the architecture prefix and renames old-style LayerNorm parameters.
+fn normalise_name(name: &str, prefix: &str) -> String {
+    let name = name.strip_prefix(&format!("{prefix}.")).unwrap_or(name);
+    if let Some(stem) = name.strip_suffix(".gamma") {
+        format!("{stem}.weight")
+    } else if let Some(stem) = name.strip_suffix(".beta") {
+        format!("{stem}.bias")
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(
+            normalise_name("bert.encoder.layer.0.x.weight", "bert"),
+            "encoder.layer.0.x.weight"
+        );
+        assert_eq!(
+            normalise_name("embeddings.LayerNorm.gamma", "bert"),
+            "embeddings.LayerNorm.weight"
+        );
+        assert_eq!(normalise_name("classifier.bias", "bert"), "classifier.bias");
+        assert_eq!(
+            normalise_name("roberta.pooler.dense.beta", "roberta"),
+            "pooler.dense.bias"
+        );
+    }
+
+    #[test]
+    fn sharded_folder_lists_its_shards_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = r#"{"weight_map": {"a": "model-00002.safetensors", "b": "model-00001.safetensors", "c": "model-00001.safetensors"}}"#;
+        std::fs::write(dir.path().join("model.safetensors.index.json"), index).unwrap();
+        let files = weight_files(dir.path()).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["model-00001.safetensors", "model-00002.safetensors"]
+        );
+    }
+
+    #[test]
+    fn folder_without_weights_says_how_to_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = weight_files(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("safe_serialization=True"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! `taso-forward` end to end: the real MiniLM on the parity inputs, and its refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, Expect};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn forward(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_taso-forward"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("taso-forward runs")
+}
+
+#[test]
+fn writes_hidden_states_that_match_transformers() {
+    let model = repo_root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "run scripts/bootstrap.sh first"
+    );
+    let inputs = repo_root().join("tests/fixtures/minilm/inputs.jsonl");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("forward.safetensors");
+    let run = forward(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        inputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-len",
+        "128",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let expect = Expect::kind(ArtifactKind::Forward).model(model_fingerprint(&model).unwrap());
+    let artifact = Artifact::open(&out, &expect).unwrap();
+    let reference = taso_artifact::SafetensorsFile::open(
+        &repo_root().join("tests/fixtures/minilm/reference.safetensors"),
+    )
+    .unwrap();
+    for name in ["input_ids", "attention_mask"] {
+        assert_eq!(
+            artifact.tensor_vec::<i64>(name).unwrap(),
+            reference.tensor(name).unwrap().to_i64_vec().unwrap(),
+            "{name}"
+        );
+    }
+    let ours = artifact.tensor_vec::<f32>("last_hidden_state").unwrap();
+    let theirs = reference
+        .tensor("last_hidden_state")
+        .unwrap()
+        .to_f32_vec()
+        .unwrap();
+    let mask = artifact.tensor_vec::<i64>("attention_mask").unwrap();
+    let hidden = ours.len() / mask.len();
+    let worst = ours
+        .chunks(hidden)
+        .zip(theirs.chunks(hidden))
+        .zip(&mask)
+        .filter(|(_, &m)| m == 1)
+        .flat_map(|((a, b), _)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-4, "max abs error on real tokens {worst}");
+}
+
+#[test]
+fn refuses_a_missing_model_and_a_malformed_input_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.safetensors");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"text\": \"fine\"}\n").unwrap();
+    let run = forward(&[
+        "--model",
+        "/no/such/model",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("/no/such/model/config.json"), "{stderr}");
+
+    let model = repo_root().join("tests/fixtures/tiny-bert");
+    std::fs::write(&input, "{\"text\": \"fine\"}\nnot json\n").unwrap();
+    let run = forward(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("in.jsonl:2"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -1,0 +1,8 @@
+//! Stage 1 of TASO: importance scoring.
+//!
+//! Runs calibration batches of a task's training split through the frozen base model and
+//! accumulates `S = Σ_b |W ⊙ ∂L_b/∂W|` (or `|W ⊙ Σ_b ∂L_b/∂W|`) for every target linear layer,
+//! writing an `importance` artifact. See `../shared/docs/method.md`, stage 1.
+//!
+//! Status: the crate exists so the workspace has its final shape; the scorer lands with the
+//! pipeline issue.

