@@ -43,3 +43,9 @@ inspect FILE *ARGS: build
 pipeline TASK: build
     target/release/taso-data {{TASK}} --tokenizer {{model}}/tokenizer.json
     @echo "pipeline: the stages score -> regions -> lora -> train -> eval are not implemented yet (issue 3)."
+
+# Encoder inference throughput (ours: random vs bucketed vs sorted batches; with .venv-ref also
+# Hugging Face transformers on the sorted plan), measured side by side in one run.
+bench-forward TASK="rte":
+    cargo bench --bench encoder_forward -- {{TASK}}
+    if [ -x .venv-ref/bin/python ]; then .venv-ref/bin/python benches/peer/hf_forward.py {{TASK}}; else echo "no .venv-ref: skipping the transformers peer (see scripts/reference/make_fixtures.py)"; fi
