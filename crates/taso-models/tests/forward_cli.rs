@@ -16,6 +16,20 @@ fn forward(args: &[&str]) -> std::process::Output {
         .expect("taso-forward runs")
 }
 
+/// Runs taso-forward on files; returns its stderr and whether it succeeded.
+fn forward_files(model: &Path, input: &Path, out: &Path, extra: &[&str]) -> (bool, String) {
+    let paths = [model, input, out].map(|p| p.to_str().unwrap().to_string());
+    let mut args = vec![
+        "--model", &paths[0], "--input", &paths[1], "--out", &paths[2],
+    ];
+    args.extend_from_slice(extra);
+    let run = forward(&args);
+    (
+        run.status.success(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn writes_hidden_states_that_match_transformers() {
     let model = repo_root().join("models/all-MiniLM-L6-v2");
@@ -81,30 +95,14 @@ fn refuses_a_missing_model_and_a_malformed_input_without_writing() {
     let out = dir.path().join("out.safetensors");
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, "{\"text\": \"fine\"}\n").unwrap();
-    let run = forward(&[
-        "--model",
-        "/no/such/model",
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(!run.status.success());
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let (ok, stderr) = forward_files(Path::new("/no/such/model"), &input, &out, &[]);
+    assert!(!ok);
     assert!(stderr.contains("/no/such/model/config.json"), "{stderr}");
 
     let model = repo_root().join("tests/fixtures/tiny-bert");
     std::fs::write(&input, "{\"text\": \"fine\"}\nnot json\n").unwrap();
-    let run = forward(&[
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(!run.status.success());
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let (ok, stderr) = forward_files(&model, &input, &out, &[]);
+    assert!(!ok);
     assert!(stderr.contains("in.jsonl:2"), "{stderr}");
     assert!(!out.exists());
 }

@@ -44,6 +44,18 @@ fn max_abs_error(ours: &Tensor, theirs: &Tensor) -> f64 {
     (ours - theirs).abs().max().double_value(&[])
 }
 
+fn assert_close_on_tokens(what: &str, ours: &Tensor, theirs: &Tensor, mask: &Tensor) {
+    let err = max_abs_error_on_tokens(ours, theirs, mask);
+    eprintln!("{what}: max abs error {err:.3e}");
+    assert!(err <= TOLERANCE, "{what}: max abs error {err}");
+}
+
+fn assert_close(what: &str, ours: &Tensor, theirs: &Tensor) {
+    let err = max_abs_error(ours, theirs);
+    eprintln!("{what}: max abs error {err:.3e}");
+    assert!(err <= TOLERANCE, "{what}: max abs error {err}");
+}
+
 fn input(reference: &HashMap<String, Tensor>) -> EncoderInput<'_> {
     EncoderInput {
         input_ids: &reference["input_ids"],
@@ -60,32 +72,32 @@ fn check_classifier(name: &str, kind: HeadKind, with_pooler: bool) {
     let mask = &reference["attention_mask"];
     tch::no_grad(|| {
         let out = model.encoder.forward(&input, false, true);
-        let err = max_abs_error_on_tokens(
+        assert_close_on_tokens(
+            &format!("{name}: last_hidden_state"),
             &out.last_hidden_state,
             &reference["last_hidden_state"],
             mask,
         );
-        assert!(
-            err <= TOLERANCE,
-            "{name}: last_hidden_state max abs error {err}"
-        );
         let hf_states = &reference["hidden_states"];
         assert_eq!(out.hidden_states.len() as i64, hf_states.size()[0]);
         for (layer, ours) in out.hidden_states.iter().enumerate() {
-            let err = max_abs_error_on_tokens(ours, &hf_states.get(layer as i64), mask);
-            assert!(
-                err <= TOLERANCE,
-                "{name}: hidden state {layer} max abs error {err}"
+            assert_close_on_tokens(
+                &format!("{name}: hidden state {layer}"),
+                ours,
+                &hf_states.get(layer as i64),
+                mask,
             );
         }
         if with_pooler {
             let pooled = model.encoder.pool(&out.last_hidden_state).unwrap();
-            let err = max_abs_error(&pooled, &reference["pooler_output"]);
-            assert!(err <= TOLERANCE, "{name}: pooler max abs error {err}");
+            assert_close(
+                &format!("{name}: pooler"),
+                &pooled,
+                &reference["pooler_output"],
+            );
         }
         let logits = model.forward(&input, false);
-        let err = max_abs_error(&logits, &reference["logits"]);
-        assert!(err <= TOLERANCE, "{name}: logits max abs error {err}");
+        assert_close(&format!("{name}: logits"), &logits, &reference["logits"]);
     });
 }
 
@@ -133,25 +145,22 @@ fn minilm_matches_transformers_on_real_weights() {
     let mask = &reference["attention_mask"];
     tch::no_grad(|| {
         let out = encoder.forward(&input, false, true);
-        let err = max_abs_error_on_tokens(
+        assert_close_on_tokens(
+            "MiniLM last_hidden_state",
             &out.last_hidden_state,
             &reference["last_hidden_state"],
             mask,
         );
-        assert!(
-            err <= TOLERANCE,
-            "MiniLM last_hidden_state max abs error {err}"
-        );
         for layer in [0, 3] {
             let theirs = &reference[&format!("hidden_states_{layer}")];
-            let err = max_abs_error_on_tokens(&out.hidden_states[layer], theirs, mask);
-            assert!(
-                err <= TOLERANCE,
-                "MiniLM hidden state {layer} max abs error {err}"
+            assert_close_on_tokens(
+                &format!("MiniLM hidden state {layer}"),
+                &out.hidden_states[layer],
+                theirs,
+                mask,
             );
         }
         let pooled = encoder.pool(&out.last_hidden_state).unwrap();
-        let err = max_abs_error(&pooled, &reference["pooler_output"]);
-        assert!(err <= TOLERANCE, "MiniLM pooler max abs error {err}");
+        assert_close("MiniLM pooler", &pooled, &reference["pooler_output"]);
     });
 }

@@ -10,8 +10,12 @@ fn tiny_bert() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-bert")
 }
 
+fn load_from(dir: &Path, init: HeadInit) -> Result<SequenceClassifier, ModelError> {
+    SequenceClassifier::load(dir, HeadKind::Classification(3), init, Device::Cpu)
+}
+
 fn load(init: HeadInit) -> SequenceClassifier {
-    SequenceClassifier::load(&tiny_bert(), HeadKind::Classification(3), init, Device::Cpu).unwrap()
+    load_from(&tiny_bert(), init).unwrap()
 }
 
 fn batch() -> (Tensor, Tensor) {
@@ -168,13 +172,7 @@ fn a_checkpoint_without_a_needed_tensor_is_refused_by_name() {
             .filter(|(name, _)| name != "bert.encoder.layer.1.output.dense.weight")
             .collect();
     Tensor::write_safetensors(&tensors, dir.path().join("model.safetensors")).unwrap();
-    let err = SequenceClassifier::load(
-        dir.path(),
-        HeadKind::Classification(3),
-        HeadInit::Checkpoint,
-        Device::Cpu,
-    )
-    .unwrap_err();
+    let err = load_from(dir.path(), HeadInit::Checkpoint).unwrap_err();
     assert!(matches!(err, ModelError::MissingTensor { .. }), "{err}");
     assert!(
         err.to_string()
@@ -190,13 +188,7 @@ fn a_config_that_does_not_fit_the_weights_is_refused() {
     let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
     let config = config.replace("\"intermediate_size\": 37", "\"intermediate_size\": 40");
     std::fs::write(dir.path().join("config.json"), config).unwrap();
-    let err = SequenceClassifier::load(
-        dir.path(),
-        HeadKind::Classification(3),
-        HeadInit::Checkpoint,
-        Device::Cpu,
-    )
-    .unwrap_err();
+    let err = load_from(dir.path(), HeadInit::Checkpoint).unwrap_err();
     assert!(matches!(err, ModelError::ShapeMismatch { .. }), "{err}");
 }
 
@@ -210,13 +202,7 @@ fn a_damaged_weight_file_is_refused() {
         &bytes[..bytes.len() / 2],
     )
     .unwrap();
-    let err = SequenceClassifier::load(
-        dir.path(),
-        HeadKind::Classification(3),
-        HeadInit::Checkpoint,
-        Device::Cpu,
-    )
-    .unwrap_err();
+    let err = load_from(dir.path(), HeadInit::Checkpoint).unwrap_err();
     assert!(matches!(err, ModelError::BadWeights { .. }), "{err}");
     assert!(
         err.to_string().contains("download the model again"),
