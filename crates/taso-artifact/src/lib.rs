@@ -45,6 +45,7 @@ mod header;
 mod kind;
 pub mod meta;
 mod read;
+pub mod run;
 #[cfg(feature = "tch")]
 mod tch;
 mod tensor;

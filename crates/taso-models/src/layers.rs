@@ -16,6 +16,24 @@ pub trait LinearAdapter: Debug + Send {
     fn adapt(&self, input: &Tensor, base_output: Tensor) -> Tensor;
 }
 
+/// A model whose linear layers can be reached by their Hugging Face module path — the seam
+/// through which stages attach adapters and ask for weight gradients.
+pub trait LinearHost {
+    /// Every linear layer, in model order.
+    fn linears(&self) -> Vec<&Linear>;
+
+    /// Every linear layer, mutably.
+    fn linears_mut(&mut self) -> Vec<&mut Linear>;
+
+    /// The linear layer with module path `name` (e.g. `encoder.layer.0.attention.self.query`).
+    fn linear_mut(&mut self, name: &str) -> Result<&mut Linear> {
+        self.linears_mut()
+            .into_iter()
+            .find(|l| l.name() == name)
+            .ok_or_else(|| crate::error::ModelError::UnknownLinear(name.to_string()))
+    }
+}
+
 /// A linear layer `y = x Wᵀ + b` that may carry an adapter.
 #[derive(Debug)]
 pub struct Linear {

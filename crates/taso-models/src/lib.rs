@@ -36,5 +36,5 @@ pub use encoder::{
     HeadKind, SequenceClassifier,
 };
 pub use error::{ModelError, Result};
-pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter};
+pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost};
 pub use weights::{weight_files, WeightMap};

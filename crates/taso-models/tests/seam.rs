@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use taso_models::{
-    EncoderInput, HeadInit, HeadKind, LinearAdapter, ModelError, SequenceClassifier,
+    EncoderInput, HeadInit, HeadKind, LinearAdapter, LinearHost, ModelError, SequenceClassifier,
 };
 use tch::{Device, Kind, Tensor};
 

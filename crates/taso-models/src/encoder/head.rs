@@ -3,7 +3,7 @@
 
 use super::{open_builder, Encoder, EncoderArch, EncoderConfig, EncoderInput, Pooler};
 use crate::error::Result;
-use crate::layers::{Builder, FreshInit, Linear};
+use crate::layers::{Builder, FreshInit, Linear, LinearHost};
 use std::path::Path;
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -105,14 +105,6 @@ impl SequenceClassifier {
         &self.head_params
     }
 
-    /// The head's linear layers.
-    pub fn head_linears_mut(&mut self) -> Vec<&mut Linear> {
-        match &mut self.head {
-            Head::Bert { classifier } => vec![classifier],
-            Head::Roberta { dense, out_proj } => vec![dense, out_proj],
-        }
-    }
-
     /// Logits `[batch, outputs]` (for regression, `[batch, 1]`). `train` enables dropout.
     pub fn forward(&self, input: &EncoderInput, train: bool) -> Tensor {
         let hidden = self.encoder.forward(input, train, false).last_hidden_state;
@@ -154,6 +146,25 @@ const POOLER_POSITION: u64 = 999;
 /// differ from each other and each is reproducible.
 fn layer_seed(seed: u64, position: u64) -> u64 {
     seed.wrapping_mul(1000).wrapping_add(position)
+}
+
+impl LinearHost for SequenceClassifier {
+    /// The encoder's linear layers, then the head's.
+    fn linears(&self) -> Vec<&Linear> {
+        let head: Vec<&Linear> = match &self.head {
+            Head::Bert { classifier } => vec![classifier],
+            Head::Roberta { dense, out_proj } => vec![dense, out_proj],
+        };
+        self.encoder.linears().into_iter().chain(head).collect()
+    }
+
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let head: Vec<&mut Linear> = match &mut self.head {
+            Head::Bert { classifier } => vec![classifier],
+            Head::Roberta { dense, out_proj } => vec![dense, out_proj],
+        };
+        self.encoder.linears_mut().into_iter().chain(head).collect()
+    }
 }
 
 /// One head layer: from the checkpoint, or fresh with a seed derived from the head seed and the

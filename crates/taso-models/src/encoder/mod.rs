@@ -6,8 +6,8 @@ mod head;
 pub use config::{Activation, EncoderArch, EncoderConfig};
 pub use head::{HeadInit, HeadKind, SequenceClassifier};
 
-use crate::error::{ModelError, Result};
-use crate::layers::{Builder, FreshInit, LayerNorm, Linear};
+use crate::error::Result;
+use crate::layers::{Builder, FreshInit, LayerNorm, Linear, LinearHost};
 use crate::weights::WeightMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -155,44 +155,6 @@ impl Encoder {
         &self.params
     }
 
-    /// Every linear layer: the blocks' projections, then the pooler.
-    pub fn linears(&self) -> Vec<&Linear> {
-        let blocks = self.layers.iter().flat_map(|l| {
-            [
-                &l.query,
-                &l.key,
-                &l.value,
-                &l.attention_output,
-                &l.intermediate,
-                &l.output,
-            ]
-        });
-        blocks.chain(self.pooler.as_ref()).collect()
-    }
-
-    /// Every linear layer, mutably (to attach adapters or track weight gradients).
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
-        let blocks = self.layers.iter_mut().flat_map(|l| {
-            [
-                &mut l.query,
-                &mut l.key,
-                &mut l.value,
-                &mut l.attention_output,
-                &mut l.intermediate,
-                &mut l.output,
-            ]
-        });
-        blocks.chain(self.pooler.as_mut()).collect()
-    }
-
-    /// The linear layer with Hugging Face path `name` (e.g. `encoder.layer.0.attention.self.query`).
-    pub fn linear_mut(&mut self, name: &str) -> Result<&mut Linear> {
-        self.linears_mut()
-            .into_iter()
-            .find(|l| l.name() == name)
-            .ok_or_else(|| ModelError::UnknownLinear(name.to_string()))
-    }
-
     /// The pooler (`tanh(dense(h[CLS]))`), when the model has one.
     pub fn pooler(&self) -> Option<&Linear> {
         self.pooler.as_ref()
@@ -295,6 +257,37 @@ impl Encoder {
         Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), dropout, false, None, false)
             .transpose(1, 2)
             .reshape([batch, seq, self.config.hidden_size])
+    }
+}
+
+impl LinearHost for Encoder {
+    /// The blocks' projections, then the pooler.
+    fn linears(&self) -> Vec<&Linear> {
+        let blocks = self.layers.iter().flat_map(|l| {
+            [
+                &l.query,
+                &l.key,
+                &l.value,
+                &l.attention_output,
+                &l.intermediate,
+                &l.output,
+            ]
+        });
+        blocks.chain(self.pooler.as_ref()).collect()
+    }
+
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let blocks = self.layers.iter_mut().flat_map(|l| {
+            [
+                &mut l.query,
+                &mut l.key,
+                &mut l.value,
+                &mut l.attention_output,
+                &mut l.intermediate,
+                &mut l.output,
+            ]
+        });
+        blocks.chain(self.pooler.as_mut()).collect()
     }
 }
 
