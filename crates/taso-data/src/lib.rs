@@ -45,6 +45,7 @@ mod metrics;
 mod paths;
 mod readers;
 mod spec;
+mod split;
 mod tokenize;
 
 pub use batch::{
@@ -59,4 +60,5 @@ pub use metrics::{
 };
 pub use paths::{resolve_data_dir, resolve_data_dir_from, DATA_DIR_ENV};
 pub use spec::{Column, Format, LabelSpec, Split, SplitFile, Splits, TaskSpec};
+pub use split::TokenizedSplit;
 pub use tokenize::{Encoding, TextTokenizer};

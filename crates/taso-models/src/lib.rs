@@ -27,6 +27,7 @@ mod encoder;
 mod error;
 pub mod forward;
 mod layers;
+mod task;
 mod weights;
 
 pub use batch::BatchTensors;
@@ -37,4 +38,5 @@ pub use encoder::{
 };
 pub use error::{ModelError, Result};
 pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost};
+pub use task::{head_kind_for, predict};
 pub use weights::{weight_files, WeightMap};
