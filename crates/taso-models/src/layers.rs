@@ -232,7 +232,7 @@ impl Builder {
 }
 
 /// How a layer missing from the checkpoint is initialised: weights `N(0, std²)`, bias zero,
-/// drawn on the CPU from a generator seeded with `seed`, so every device gets the same values.
+/// drawn from `seed` (see [`crate::init`]), so every run and device gets the same values.
 #[derive(Debug, Clone, Copy)]
 pub struct FreshInit {
     /// Seed of the draw.
@@ -249,10 +249,7 @@ pub fn fresh_linear(
     device: tch::Device,
     kind: Kind,
 ) -> (Tensor, Tensor) {
-    tch::manual_seed(init.seed as i64);
-    let weight = (Tensor::randn([d_out, d_in], (Kind::Float, tch::Device::Cpu)) * init.std)
-        .to_kind(kind)
-        .to_device(device);
+    let weight = crate::init::seeded_normal(&[d_out, d_in], init.std, init.seed, device, kind);
     let bias = Tensor::zeros([d_out], (kind, device));
     (weight, bias)
 }

@@ -26,8 +26,10 @@ mod device;
 mod encoder;
 mod error;
 pub mod forward;
+pub mod init;
 mod layers;
 mod task;
+pub mod testing;
 mod weights;
 
 pub use batch::BatchTensors;
