@@ -288,6 +288,16 @@ impl RunSettings {
         Ok(())
     }
 
+    /// Whether the linear layer `name` is a target: inside a numbered block
+    /// (`encoder.layer.3.…`, `model.layers.3.…`), with the rest of its path equal to one of
+    /// `targets` (so `output.dense` does not also select `attention.output.dense`).
+    pub fn is_target(&self, name: &str) -> bool {
+        let mut parts = name.split('.');
+        let in_block = parts.by_ref().any(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        let rest: Vec<&str> = parts.collect();
+        in_block && self.targets.iter().any(|t| *t == rest.join("."))
+    }
+
     /// The task's short name, for the run folder: the file stem of a task TOML path.
     pub fn task_name(&self) -> String {
         Path::new(&self.task)
@@ -414,6 +424,19 @@ mod tests {
         assert!(c.run().unwrap_err().to_string().contains("max_len"));
         let c = ResolvedConfig::parse("[run]\n", Path::new("x")).unwrap();
         assert!(c.run().unwrap_err().to_string().contains("task"));
+    }
+
+    #[test]
+    fn targets_match_whole_paths_inside_blocks() {
+        let run = RunSettings::default();
+        assert!(run.is_target("encoder.layer.0.attention.self.query"));
+        assert!(run.is_target("encoder.layer.11.output.dense"));
+        assert!(run.is_target("encoder.layer.1.attention.output.dense"));
+        assert!(!run.is_target("pooler.dense"));
+        assert!(!run.is_target("classifier.dense"));
+        let only_output = RunSettings { targets: vec!["output.dense".into()], ..RunSettings::default() };
+        assert!(only_output.is_target("encoder.layer.2.output.dense"));
+        assert!(!only_output.is_target("encoder.layer.2.attention.output.dense"));
     }
 
     #[test]
