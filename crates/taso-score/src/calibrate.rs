@@ -1,0 +1,153 @@
+//! Scoring a task: calibration batches from the training split through the frozen model.
+
+use crate::config::ScoreConfig;
+use crate::error::ScoreError;
+use crate::format::Importance;
+use crate::scorer::Scorer;
+use std::time::Instant;
+use taso_artifact::run::RunSettings;
+use taso_data::{
+    load_task, plan_batches, resolve_data_dir, BatchStrategy, Split, TextTokenizer, TokenizedSplit,
+};
+use taso_models::{head_kind_for, BatchTensors, HeadInit, SequenceClassifier};
+use tch::{Device, Tensor};
+
+/// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
+/// training split (or of one shard of it), dropout off, the head initialised exactly as the
+/// trainer will (fresh from `run.seed`) and optionally warmed up first.
+pub fn score_task(
+    run: &RunSettings,
+    config: &ScoreConfig,
+    device: Device,
+) -> Result<Importance, ScoreError> {
+    let task = load_task(&run.task)?;
+    let data_dir = resolve_data_dir(run.data_dir.as_deref())?;
+    let mut examples = task.read_split(&data_dir, Split::Train)?;
+    if let Some(shard) = config.shard {
+        examples = examples
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index)
+            .map(|(_, e)| e)
+            .collect();
+    }
+    if examples.is_empty() {
+        return Err(ScoreError::NoExamples);
+    }
+    let tokenizer = TextTokenizer::from_file(&run.model.join("tokenizer.json"), run.max_len)?;
+    let split = TokenizedSplit::new(&tokenizer, &examples)?;
+    let mut plan = plan_batches(
+        &split.lengths(),
+        config.batch_size,
+        BatchStrategy::Bucketed,
+        run.seed,
+        0,
+    );
+    if plan.len() < config.batches {
+        tracing::warn!(
+            "only {} batches of {} in the training data; scoring all of them",
+            plan.len(),
+            config.batch_size
+        );
+    }
+    plan.truncate(config.batches);
+    let head = HeadInit::Fresh { seed: run.seed };
+    let mut model =
+        SequenceClassifier::load(&run.model, head_kind_for(&task.labels), head, device)?;
+    let batches: Vec<BatchTensors> = plan
+        .iter()
+        .map(|b| BatchTensors::new(&split.batch(b), device))
+        .collect();
+    warm_up_head(&model, &batches, config)?;
+    let mut scorer = Scorer::attach(&mut model, |name| run.is_target(name), config.estimator);
+    if scorer.targets().is_empty() {
+        return Err(ScoreError::NoTargets {
+            targets: run.targets.clone(),
+        });
+    }
+    accumulate(&model, &mut scorer, &batches)?;
+    let matrices = scorer.finish(config.store, config.dtype)?;
+    Ok(Importance {
+        matrices,
+        examples: plan.iter().map(Vec::len).sum(),
+    })
+}
+
+/// The mean loss of one batch, with dropout off; an error if it is not finite.
+fn batch_loss(
+    model: &SequenceClassifier,
+    batch: &BatchTensors,
+    stage: &'static str,
+    step: usize,
+) -> Result<Tensor, ScoreError> {
+    let labels = batch.labels.as_ref().ok_or(ScoreError::NoExamples)?;
+    let loss = model.loss(&model.forward(&batch.encoder_input(), false), labels);
+    if !loss.double_value(&[]).is_finite() {
+        return Err(ScoreError::NonFiniteLoss { stage, step });
+    }
+    Ok(loss)
+}
+
+/// Trains only the head with plain SGD for `head_warmup_steps`, cycling through the batches.
+fn warm_up_head(
+    model: &SequenceClassifier,
+    batches: &[BatchTensors],
+    config: &ScoreConfig,
+) -> Result<(), ScoreError> {
+    if config.head_warmup_steps == 0 {
+        return Ok(());
+    }
+    let params: Vec<Tensor> = model
+        .head_parameters()
+        .iter()
+        .map(|(_, p)| p.set_requires_grad(true))
+        .collect();
+    for step in 0..config.head_warmup_steps {
+        let loss = batch_loss(model, &batches[step % batches.len()], "warm-up", step + 1)?;
+        loss.backward();
+        tch::no_grad(|| {
+            for p in &params {
+                let mut grad = p.grad();
+                let _ = p.shallow_clone().g_sub_(&(&grad * config.head_warmup_lr));
+                let _ = grad.zero_();
+            }
+        });
+        if (step + 1) % 10 == 0 || step + 1 == config.head_warmup_steps {
+            tracing::info!(
+                step = step + 1,
+                loss = loss.double_value(&[]),
+                "head warm-up"
+            );
+        }
+    }
+    for p in &params {
+        let _ = p.set_requires_grad(false);
+    }
+    Ok(())
+}
+
+/// One backward pass per batch, accumulated into the scorer, with progress.
+fn accumulate(
+    model: &SequenceClassifier,
+    scorer: &mut Scorer,
+    batches: &[BatchTensors],
+) -> Result<(), ScoreError> {
+    let start = Instant::now();
+    let mut examples = 0;
+    for (step, batch) in batches.iter().enumerate() {
+        let loss = batch_loss(model, batch, "scoring", step + 1)?;
+        loss.backward();
+        scorer.accumulate();
+        examples += batch.input_ids.size()[0];
+        let elapsed = start.elapsed().as_secs_f64();
+        let rate = examples as f64 / elapsed.max(1e-9);
+        let eta = elapsed / (step + 1) as f64 * (batches.len() - step - 1) as f64;
+        tracing::info!(
+            "scoring batch {}/{}: loss {:.4}, {rate:.1} examples/s, ETA {eta:.0}s",
+            step + 1,
+            batches.len(),
+            loss.double_value(&[])
+        );
+    }
+    Ok(())
+}

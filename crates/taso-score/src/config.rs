@@ -1,0 +1,116 @@
+//! The `[score]` section of a run config.
+
+use serde::{Deserialize, Serialize};
+use taso_artifact::run::ConfigError;
+
+/// How per-batch gradients become one score matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Estimator {
+    /// `S = Σ_b |W ⊙ ∂L_b/∂W|`: every batch's evidence counts, whatever its sign.
+    #[default]
+    SumAbs,
+    /// `S = |W ⊙ Σ_b ∂L_b/∂W|`: gradients of opposite sign cancel first.
+    AbsSum,
+}
+
+/// What the artifact keeps of the score matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Store {
+    /// Full matrices plus row and column marginals.
+    #[default]
+    Full,
+    /// Row and column marginals only (for models too large to keep full scores).
+    Marginals,
+}
+
+/// Storage type of full score matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreDtype {
+    /// 32-bit float.
+    #[default]
+    F32,
+    /// 16-bit float.
+    F16,
+    /// bfloat16.
+    Bf16,
+}
+
+/// One of `count` disjoint shards of the training split (examples `i` with `i % count == index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+/// Settings of importance scoring (method.md, stage 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// `sum-abs` (default) or `abs-sum`.
+    pub estimator: Estimator,
+    /// Number of calibration batches drawn from the training split.
+    pub batches: usize,
+    /// Examples per calibration batch (`batches × batch_size` ≈ 512 by default).
+    pub batch_size: usize,
+    /// Steps of head-only training before scoring, so gradients carry task signal (0: none).
+    pub head_warmup_steps: usize,
+    /// Learning rate of the head warm-up (plain SGD).
+    pub head_warmup_lr: f64,
+    /// `full` (default) or `marginals`.
+    pub store: Store,
+    /// Storage type of the full matrices.
+    pub dtype: ScoreDtype,
+    /// Score one shard of the training split (merge the shards with `taso-score merge`).
+    pub shard: Option<Shard>,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            estimator: Estimator::SumAbs,
+            batches: 16,
+            batch_size: 32,
+            head_warmup_steps: 0,
+            head_warmup_lr: 1e-2,
+            store: Store::Full,
+            dtype: ScoreDtype::F32,
+            shard: None,
+        }
+    }
+}
+
+impl ScoreConfig {
+    /// Checks the values before any work starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| {
+            Err(ConfigError::Invalid {
+                section: "score".into(),
+                message,
+            })
+        };
+        if self.batches == 0 || self.batch_size == 0 {
+            return invalid("`batches` and `batch_size` must be at least 1".into());
+        }
+        if !(self.head_warmup_lr.is_finite() && self.head_warmup_lr > 0.0) {
+            return invalid(format!(
+                "`head_warmup_lr` = {} must be a positive number",
+                self.head_warmup_lr
+            ));
+        }
+        if let Some(shard) = self.shard {
+            if shard.count == 0 || shard.index >= shard.count {
+                return invalid(format!(
+                    "`shard` index {} is not in 0..{}",
+                    shard.index, shard.count
+                ));
+            }
+        }
+        Ok(())
+    }
+}

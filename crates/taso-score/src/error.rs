@@ -1,0 +1,43 @@
+//! The error type of the scorer.
+
+/// What can go wrong while scoring.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// Task data or tokenization.
+    #[error(transparent)]
+    Data(#[from] taso_data::DataError),
+    /// Loading or running the model.
+    #[error(transparent)]
+    Model(#[from] taso_models::ModelError),
+    /// Reading or writing an artifact.
+    #[error(transparent)]
+    Artifact(#[from] taso_artifact::ArtifactError),
+    /// libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// No linear layer of the model matches the configured targets.
+    #[error("no linear layer of the model matches the targets {targets:?}; set run.targets to module paths inside the blocks, e.g. \"attention.self.query\"")]
+    NoTargets {
+        /// The configured targets.
+        targets: Vec<String>,
+    },
+    /// The training split (or shard) has no example to score.
+    #[error("no training example to score (after sharding); check the task's train split and score.shard")]
+    NoExamples,
+    /// The loss became NaN or infinite.
+    #[error("the loss is not finite at {stage} step {step}; lower score.head_warmup_lr or check the data")]
+    NonFiniteLoss {
+        /// `warm-up` or `scoring`.
+        stage: &'static str,
+        /// 1-based step.
+        step: usize,
+    },
+    /// Artifacts that cannot be merged.
+    #[error("cannot merge {path}: {reason}")]
+    Merge {
+        /// The offending artifact.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,156 @@
+//! `taso-score` end to end on a tiny world the test builds: a random BERT, a word-level
+//! tokenizer and a generated task.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, Expect};
+use taso_models::testing::{TinySpec, TinyWorld};
+use taso_score::Importance;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    world: TinyWorld,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let world = TinySpec::default().write(&root).unwrap();
+    Setup {
+        _dir: dir,
+        root,
+        world,
+    }
+}
+
+impl Setup {
+    /// Writes a config for run `name` with extra TOML lines and returns its path.
+    fn config(&self, name: &str, extra: &str) -> PathBuf {
+        let text = format!(
+            "[run]\ntask = {:?}\nmodel = {:?}\ndata_dir = {:?}\nruns_dir = {:?}\nname = {name:?}\ndevice = \"cpu\"\nmax_len = 16\n\n[score]\nbatches = 3\nbatch_size = 16\n{extra}\n",
+            self.world.task_file, self.world.model_dir, self.world.data_dir, self.root.join("runs")
+        );
+        let path = self.root.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn importance_path(&self, name: &str) -> PathBuf {
+        self.root
+            .join("runs/tiny")
+            .join(name)
+            .join("importance.safetensors")
+    }
+}
+
+fn score(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taso-score"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn run_config(config: &Path, sets: &[&str]) -> (bool, String) {
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    score(&args)
+}
+
+fn open(setup: &Setup, path: &Path) -> Importance {
+    let expect = Expect::kind(ArtifactKind::Importance)
+        .model(model_fingerprint(&setup.world.model_dir).unwrap());
+    Importance::from_artifact(&Artifact::open(path, &expect).unwrap()).unwrap()
+}
+
+#[test]
+fn scores_every_target_reproducibly() {
+    let s = setup();
+    let config = s.config("a", "");
+    let (ok, log) = run_config(&config, &[]);
+    assert!(ok, "{log}");
+    let importance = open(&s, &s.importance_path("a"));
+    assert_eq!(importance.matrices.len(), 12, "2 blocks x 6 target layers");
+    assert_eq!(importance.examples, 48);
+    for m in &importance.matrices {
+        let full = m.scores_f32().unwrap().unwrap();
+        assert!(full.iter().all(|v| v.is_finite() && *v >= 0.0));
+        let (rows, cols): (f32, f32) = (m.row.iter().sum(), m.col.iter().sum());
+        assert!(
+            (rows - cols).abs() <= 1e-3 * rows.max(1e-6),
+            "{}: marginals disagree",
+            m.target.name
+        );
+        assert!(rows > 0.0, "{} got no importance", m.target.name);
+    }
+    assert!(s.root.join("runs/tiny/a/config.toml").is_file());
+    let first = std::fs::read(s.importance_path("a")).unwrap();
+    let (ok, log) = run_config(&config, &[]);
+    assert!(ok, "{log}");
+    assert!(
+        first == std::fs::read(s.importance_path("a")).unwrap(),
+        "the same command must give the same bytes"
+    );
+}
+
+#[test]
+fn shards_merge_into_their_sum_and_marginals_only_is_small() {
+    let s = setup();
+    for (name, index) in [("s0", 0), ("s1", 1)] {
+        let config = s.config(
+            name,
+            &format!("store = \"marginals\"\nshard = {{ index = {index}, count = 2 }}"),
+        );
+        let (ok, log) = run_config(&config, &[]);
+        assert!(ok, "{log}");
+    }
+    let out = s.root.join("merged.safetensors");
+    let (a, b) = (s.importance_path("s0"), s.importance_path("s1"));
+    let (ok, log) = score(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    let (a, b, merged) = (open(&s, &a), open(&s, &b), open(&s, &out));
+    assert!(merged.matrices[0].scores.is_none());
+    assert_eq!(merged.examples, a.examples + b.examples);
+    for ((m, x), y) in merged.matrices.iter().zip(&a.matrices).zip(&b.matrices) {
+        for ((sum, p), q) in m.row.iter().zip(&x.row).zip(&y.row) {
+            assert!((sum - (p + q)).abs() <= 1e-6 * sum.abs().max(1.0));
+        }
+    }
+}
+
+#[test]
+fn methods_without_scores_do_nothing_and_bad_settings_are_refused() {
+    let s = setup();
+    let config = s.config("b", "");
+    let (ok, log) = run_config(&config, &["run.method=lora"]);
+    assert!(ok && log.contains("nothing to do"), "{log}");
+    assert!(!s.importance_path("b").exists());
+
+    let (ok, log) = run_config(&config, &["score.batchez=3"]);
+    assert!(!ok && log.contains("batchez"), "{log}");
+    let (ok, log) = run_config(&config, &["score.batches=0"]);
+    assert!(!ok && log.contains("batches"), "{log}");
+    let (ok, log) = run_config(&config, &["run.targets=[\"no.such.layer\"]"]);
+    assert!(!ok && log.contains("no.such.layer"), "{log}");
+    assert!(
+        !s.importance_path("b").exists(),
+        "a failed run leaves no artifact"
+    );
+}
