@@ -1,0 +1,86 @@
+//! Planted structure: a task whose label depends only on known input features of a tiny model
+//! that reads only known hidden units. Scoring plus region selection must find exactly those
+//! columns (features) and rows (hidden units) of the first layer.
+
+use taso::models::{Linear, LinearHost};
+use taso::score::{Estimator, Importance, ScoreDtype, Scorer, Store};
+use tch::{Device, Kind, Tensor};
+
+const FEATURES: i64 = 24;
+const HIDDEN: i64 = 32;
+/// The features the label depends on.
+const SIGNAL: [i64; 3] = [2, 9, 17];
+/// The hidden units the output reads.
+const READ: [i64; 4] = [1, 5, 20, 30];
+
+/// `logits = W2 W1 x`: W1 small and random (so the untrained output is near chance and the
+/// loss gradient follows the label), W2 non-zero only on the `READ` units.
+struct Mlp {
+    first: Linear,
+    second: Linear,
+}
+
+impl Mlp {
+    fn new() -> Self {
+        let w1 = taso::models::init::seeded_normal(&[HIDDEN, FEATURES], 0.02, 1, Device::Cpu, Kind::Float);
+        let w2 = Tensor::zeros([2, HIDDEN], (Kind::Float, Device::Cpu));
+        for (k, &unit) in READ.iter().enumerate() {
+            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let _ = w2.get(0).get(unit).fill_(sign);
+            let _ = w2.get(1).get(unit).fill_(-sign);
+        }
+        Self { first: Linear::new("block.0.first", w1, None), second: Linear::new("head", w2, None) }
+    }
+
+    fn logits(&self, x: &Tensor) -> Tensor {
+        self.second.forward(&self.first.forward(x))
+    }
+}
+
+impl LinearHost for Mlp {
+    fn linears(&self) -> Vec<&Linear> {
+        vec![&self.first, &self.second]
+    }
+    fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        vec![&mut self.first, &mut self.second]
+    }
+}
+
+/// A batch: standard normal features; label 1 when the signal features sum above 0.
+fn batch(seed: u64) -> (Tensor, Tensor) {
+    let x = taso::models::init::seeded_normal(&[64, FEATURES], 1.0, 100 + seed, Device::Cpu, Kind::Float);
+    let signal = Tensor::from_slice(&SIGNAL);
+    let label = x.index_select(1, &signal).sum_dim_intlist(1, false, Kind::Float).gt(0.0).to_kind(Kind::Int64);
+    (x, label)
+}
+
+fn importance(estimator: Estimator) -> Importance {
+    let mut model = Mlp::new();
+    let mut scorer = Scorer::attach(&mut model, |name| name.starts_with("block"), estimator);
+    for seed in 0..16 {
+        let (x, label) = batch(seed);
+        model.logits(&x).cross_entropy_for_logits(&label).backward();
+        scorer.accumulate();
+    }
+    Importance { matrices: scorer.finish(Store::Full, ScoreDtype::F32).unwrap(), examples: 16 * 64 }
+}
+
+/// Indices of the `k` largest values.
+fn top(values: &[f32], k: usize) -> Vec<i64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    let mut top: Vec<i64> = order[..k].iter().map(|&i| i as i64).collect();
+    top.sort_unstable();
+    top
+}
+
+#[test]
+fn scoring_concentrates_on_the_planted_rows_and_columns() {
+    for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
+        let scores = &importance(estimator).matrices[0];
+        assert_eq!(top(&scores.col, SIGNAL.len()), SIGNAL, "{estimator:?}: columns");
+        assert_eq!(top(&scores.row, READ.len()), READ, "{estimator:?}: rows");
+        let unread: f32 = (0..HIDDEN as usize).filter(|i| !READ.contains(&(*i as i64))).map(|i| scores.row[i]).sum();
+        assert_eq!(unread, 0.0, "{estimator:?}: rows the head never reads get no importance");
+    }
+}
