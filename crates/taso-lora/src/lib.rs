@@ -1,8 +1,47 @@
-//! Stage 3 of TASO: sparse LoRA construction.
+//! Stage 3 of TASO: sparse LoRA adapters that exist only on each matrix's core rows and columns.
 //!
-//! Builds, from a `regions` artifact, LoRA factors that exist only on the kept rows and columns
-//! (`ΔW[R, C] = s · B A`) in a compact gather/scatter form, and writes the initial adapter.
-//! See `../shared/docs/method.md`, stage 3.
+//! For an adapted matrix `W ∈ R^{d_out×d_in}` with kept rows R and columns C (from the
+//! `regions` artifact), the update is `ΔW[R, C] = s · B A` with `A ∈ R^{r×|C|}`,
+//! `B ∈ R^{|R|×r}` and zero elsewhere; see `../shared/docs/method.md`, stage 3.
 //!
-//! Status: the crate exists so the workspace has its final shape; the adapters land with the
-//! pipeline issue.
+//! - [`LoraConfig`]: the `[lora]` config section (α, rslora, [`LoraForm`]).
+//! - [`SparseLora`] (compact: gather C, scatter-add into R) and [`MaskedLora`] (dense factors
+//!   under fixed masks, to verify it): the two [`taso_models::LinearAdapter`]s.
+//! - [`MatrixAdapter`]: one matrix's region and factors. [`AdapterSet`]: all of a model's —
+//!   initialisation, attaching to a [`taso_models::LinearHost`], parameter counts, merge and
+//!   un-merge, `adapter-init`/`adapter` artifacts and PEFT export ([`PeftOptions`]).
+//! - The `taso-lora` binary turns a run's `regions.safetensors` into `adapter-init.safetensors`.
+//!
+//! ```no_run
+//! use taso_artifact::{Artifact, ArtifactKind, Expect};
+//! use taso_lora::{AdapterSet, LoraConfig};
+//! use taso_models::{HeadInit, HeadKind, SequenceClassifier};
+//! use taso_regions::Regions;
+//! use tch::Device;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let artifact = Artifact::open("regions.safetensors".as_ref(), &Expect::kind(ArtifactKind::Regions))?;
+//! let regions = Regions::from_artifact(&artifact)?;
+//! let adapters = AdapterSet::init(&regions, &LoraConfig::default(), 0, Device::Cpu)?;
+//! let mut model = SequenceClassifier::load(
+//!     "models/all-MiniLM-L6-v2".as_ref(), HeadKind::Classification(2), HeadInit::Fresh { seed: 0 }, Device::Cpu,
+//! )?;
+//! adapters.attach(&mut model)?; // train `adapters.trainable()`, then:
+//! adapters.detach(&mut model)?;
+//! adapters.merge_into(&mut model)?;
+//! # Ok(()) }
+//! ```
+
+mod adapter;
+mod artifact;
+mod config;
+mod error;
+mod matrix;
+mod peft;
+mod set;
+
+pub use adapter::{MaskedLora, SparseLora};
+pub use config::{LoraConfig, LoraForm, Scaling};
+pub use error::LoraError;
+pub use matrix::MatrixAdapter;
+pub use peft::{PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};
+pub use set::AdapterSet;
