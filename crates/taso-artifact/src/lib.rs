@@ -44,6 +44,7 @@ mod fingerprint;
 mod header;
 mod kind;
 pub mod meta;
+mod model_files;
 mod read;
 pub mod run;
 #[cfg(feature = "tch")]
@@ -59,6 +60,7 @@ pub use half::{bf16, f16};
 pub use header::SafetensorsHeader;
 pub use kind::ArtifactKind;
 pub use meta::ArtifactMeta;
+pub use model_files::model_weight_files;
 pub use read::{read_safetensors_header, Artifact, Expect, SafetensorsFile};
 pub use safetensors::tensor::TensorInfo;
 pub use safetensors::Dtype;

@@ -293,7 +293,9 @@ impl RunSettings {
     /// `targets` (so `output.dense` does not also select `attention.output.dense`).
     pub fn is_target(&self, name: &str) -> bool {
         let mut parts = name.split('.');
-        let in_block = parts.by_ref().any(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        let in_block = parts
+            .by_ref()
+            .any(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
         let rest: Vec<&str> = parts.collect();
         in_block && self.targets.iter().any(|t| *t == rest.join("."))
     }
@@ -434,7 +436,10 @@ mod tests {
         assert!(run.is_target("encoder.layer.1.attention.output.dense"));
         assert!(!run.is_target("pooler.dense"));
         assert!(!run.is_target("classifier.dense"));
-        let only_output = RunSettings { targets: vec!["output.dense".into()], ..RunSettings::default() };
+        let only_output = RunSettings {
+            targets: vec!["output.dense".into()],
+            ..RunSettings::default()
+        };
         assert!(only_output.is_target("encoder.layer.2.output.dense"));
         assert!(!only_output.is_target("encoder.layer.2.attention.output.dense"));
     }

@@ -21,12 +21,9 @@ pub enum ModelError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The folder holds no safetensors weights.
-    #[error("{} holds no model.safetensors (nor model.safetensors.index.json with shards); taso reads Hugging Face folders with safetensors weights: convert a pytorch_model.bin with `transformers` (`save_pretrained(..., safe_serialization=True)`)", dir.display())]
-    NoWeights {
-        /// The model folder.
-        dir: PathBuf,
-    },
+    /// The model folder's weights cannot be found or its artifact cannot be read.
+    #[error(transparent)]
+    Artifact(#[from] taso_artifact::ArtifactError),
     /// A weight file is not a readable safetensors file.
     #[error("cannot load weights from {}: {reason}; the file is damaged or not safetensors: download the model again", path.display())]
     BadWeights {

@@ -6,7 +6,7 @@
 //! `weight`/`bias`, so that modules see the same paths as in a bare Hugging Face base model.
 
 use crate::error::{ModelError, Result};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
@@ -20,35 +20,9 @@ pub struct WeightMap {
     tensors: HashMap<String, Tensor>,
 }
 
-/// The safetensors files that hold a folder's weights.
+/// The safetensors files that hold a folder's weights (see [`taso_artifact::model_weight_files`]).
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let single = dir.join("model.safetensors");
-    if single.is_file() {
-        return Ok(vec![single]);
-    }
-    let index = dir.join("model.safetensors.index.json");
-    if !index.is_file() {
-        return Err(ModelError::NoWeights {
-            dir: dir.to_path_buf(),
-        });
-    }
-    let text = std::fs::read_to_string(&index).map_err(|source| ModelError::Io {
-        path: index.clone(),
-        source,
-    })?;
-    let bad = |reason: String| ModelError::BadWeights {
-        path: index.clone(),
-        reason,
-    };
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let map = json["weight_map"]
-        .as_object()
-        .ok_or_else(|| bad("no `weight_map` object".to_string()))?;
-    let shards: BTreeSet<&str> = map.values().filter_map(|v| v.as_str()).collect();
-    if shards.is_empty() {
-        return Err(bad("`weight_map` lists no shard".to_string()));
-    }
-    Ok(shards.into_iter().map(|s| dir.join(s)).collect())
+    Ok(taso_artifact::model_weight_files(dir)?)
 }
 
 impl WeightMap {
@@ -161,28 +135,5 @@ mod tests {
             normalise_name("roberta.pooler.dense.beta", "roberta"),
             "pooler.dense.bias"
         );
-    }
-
-    #[test]
-    fn sharded_folder_lists_its_shards_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = r#"{"weight_map": {"a": "model-00002.safetensors", "b": "model-00001.safetensors", "c": "model-00001.safetensors"}}"#;
-        std::fs::write(dir.path().join("model.safetensors.index.json"), index).unwrap();
-        let files = weight_files(dir.path()).unwrap();
-        let names: Vec<_> = files
-            .iter()
-            .map(|f| f.file_name().unwrap().to_str().unwrap())
-            .collect();
-        assert_eq!(
-            names,
-            ["model-00001.safetensors", "model-00002.safetensors"]
-        );
-    }
-
-    #[test]
-    fn folder_without_weights_says_how_to_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = weight_files(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("safe_serialization=True"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use taso_artifact::{write_artifact, Artifact, ArtifactError, ArtifactMeta, TensorData};
+
 pub use taso_score::Target;
 
 /// The kept rows and columns of one adapted matrix.
@@ -142,4 +143,56 @@ fn bad(artifact: &Artifact, key: &str, reason: String) -> ArtifactError {
 /// Compact JSON of plain data (cannot fail for these types).
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taso_artifact::{ArtifactKind, Expect};
+
+    #[test]
+    fn regions_round_trip_through_the_artifact() {
+        let target = |name: &str, d_out, d_in| Target {
+            name: name.into(),
+            d_out,
+            d_in,
+        };
+        let regions = Regions {
+            targets: vec![target("a", 4, 3), target("b", 2, 2)],
+            matrices: vec![MatrixRegion {
+                target: target("a", 4, 3),
+                rows: vec![0, 2],
+                cols: vec![1],
+            }],
+            rank: 4,
+            budget: 20,
+            coverage: vec![Coverage {
+                name: "a".into(),
+                rows: 2,
+                cols: 1,
+                share: 0.75,
+                random_share: 2.0 / 12.0,
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("regions.safetensors");
+        let meta = ArtifactMeta::new(
+            ArtifactKind::Regions,
+            "taso-regions",
+            "0.1.0",
+            "sha256:m",
+            "rte",
+            &serde_json::json!({ "rank": 4 }),
+        )
+        .unwrap()
+        .with_parent("sha256:p");
+        let digest = regions.write(&path, meta).unwrap();
+        let expect = Expect::kind(ArtifactKind::Regions)
+            .model("sha256:m")
+            .parent("sha256:p");
+        let artifact = Artifact::open(&path, &expect).unwrap();
+        assert_eq!(artifact.digest, digest);
+        assert_eq!(artifact.meta.extra["used"], "12");
+        assert_eq!(Regions::from_artifact(&artifact).unwrap(), regions);
+    }
 }

@@ -5,17 +5,28 @@
 //! ([`Scorer`], usable on any [`taso_models::LinearHost`]), writing an `importance` artifact
 //! ([`Importance`], format in `docs/artifacts.md`). Scores of disjoint shards add up ([`merge`]).
 //! See `../shared/docs/method.md`, stage 1.
+//!
+//! Without its default feature `scorer` the crate is only the artifact format ([`Importance`]),
+//! so later stages can read scores without libtorch.
 
+#[cfg(feature = "scorer")]
 mod calibrate;
 mod config;
+#[cfg(feature = "scorer")]
 mod error;
 mod format;
+#[cfg(feature = "scorer")]
 mod merge;
+#[cfg(feature = "scorer")]
 mod scorer;
 
+#[cfg(feature = "scorer")]
 pub use calibrate::score_task;
 pub use config::{Estimator, ScoreConfig, ScoreDtype, Shard, Store};
+#[cfg(feature = "scorer")]
 pub use error::ScoreError;
 pub use format::{Importance, MatrixScores, Target};
+#[cfg(feature = "scorer")]
 pub use merge::merge;
+#[cfg(feature = "scorer")]
 pub use scorer::Scorer;

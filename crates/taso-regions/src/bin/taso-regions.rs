@@ -1,0 +1,36 @@
+//! `taso-regions`: stage 2 of TASO. Reads `importance.safetensors` of the run folder, selects
+//! the core rows and columns of every target matrix and writes `regions.safetensors`,
+//! `regions.md`, `heatmaps/*.png` and the resolved `config.toml`.
+//!
+//! ```text
+//! taso-regions --config configs/rte.toml [--set regions.allocation=global]...
+//! ```
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_regions::run_stage;
+use tracing_subscriber::EnvFilter;
+
+/// Select the task-aligned core rows and columns of every target matrix (TASO stage 2).
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(flatten)]
+    stage: StageArgs,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = ResolvedConfig::load(&args.stage)?;
+    let outcome = run_stage(&config)
+        .with_context(|| format!("taso-regions with --config {}", args.stage.config.display()))?;
+    println!("{}", outcome.summary());
+    Ok(())
+}
