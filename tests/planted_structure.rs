@@ -22,14 +22,23 @@ struct Mlp {
 
 impl Mlp {
     fn new() -> Self {
-        let w1 = taso::models::init::seeded_normal(&[HIDDEN, FEATURES], 0.02, 1, Device::Cpu, Kind::Float);
+        let w1 = taso::models::init::seeded_normal(
+            &[HIDDEN, FEATURES],
+            0.02,
+            1,
+            Device::Cpu,
+            Kind::Float,
+        );
         let w2 = Tensor::zeros([2, HIDDEN], (Kind::Float, Device::Cpu));
         for (k, &unit) in READ.iter().enumerate() {
             let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
             let _ = w2.get(0).get(unit).fill_(sign);
             let _ = w2.get(1).get(unit).fill_(-sign);
         }
-        Self { first: Linear::new("block.0.first", w1, None), second: Linear::new("head", w2, None) }
+        Self {
+            first: Linear::new("block.0.first", w1, None),
+            second: Linear::new("head", w2, None),
+        }
     }
 
     fn logits(&self, x: &Tensor) -> Tensor {
@@ -48,9 +57,19 @@ impl LinearHost for Mlp {
 
 /// A batch: standard normal features; label 1 when the signal features sum above 0.
 fn batch(seed: u64) -> (Tensor, Tensor) {
-    let x = taso::models::init::seeded_normal(&[64, FEATURES], 1.0, 100 + seed, Device::Cpu, Kind::Float);
+    let x = taso::models::init::seeded_normal(
+        &[64, FEATURES],
+        1.0,
+        100 + seed,
+        Device::Cpu,
+        Kind::Float,
+    );
     let signal = Tensor::from_slice(&SIGNAL);
-    let label = x.index_select(1, &signal).sum_dim_intlist(1, false, Kind::Float).gt(0.0).to_kind(Kind::Int64);
+    let label = x
+        .index_select(1, &signal)
+        .sum_dim_intlist(1, false, Kind::Float)
+        .gt(0.0)
+        .to_kind(Kind::Int64);
     (x, label)
 }
 
@@ -62,7 +81,10 @@ fn importance(estimator: Estimator) -> Importance {
         model.logits(&x).cross_entropy_for_logits(&label).backward();
         scorer.accumulate();
     }
-    Importance { matrices: scorer.finish(Store::Full, ScoreDtype::F32).unwrap(), examples: 16 * 64 }
+    Importance {
+        matrices: scorer.finish(Store::Full, ScoreDtype::F32).unwrap(),
+        examples: 16 * 64,
+    }
 }
 
 /// Indices of the `k` largest values.
@@ -78,9 +100,45 @@ fn top(values: &[f32], k: usize) -> Vec<i64> {
 fn scoring_concentrates_on_the_planted_rows_and_columns() {
     for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
         let scores = &importance(estimator).matrices[0];
-        assert_eq!(top(&scores.col, SIGNAL.len()), SIGNAL, "{estimator:?}: columns");
+        assert_eq!(
+            top(&scores.col, SIGNAL.len()),
+            SIGNAL,
+            "{estimator:?}: columns"
+        );
         assert_eq!(top(&scores.row, READ.len()), READ, "{estimator:?}: rows");
-        let unread: f32 = (0..HIDDEN as usize).filter(|i| !READ.contains(&(*i as i64))).map(|i| scores.row[i]).sum();
-        assert_eq!(unread, 0.0, "{estimator:?}: rows the head never reads get no importance");
+        let unread: f32 = (0..HIDDEN as usize)
+            .filter(|i| !READ.contains(&(*i as i64)))
+            .map(|i| scores.row[i])
+            .sum();
+        assert_eq!(
+            unread, 0.0,
+            "{estimator:?}: rows the head never reads get no importance"
+        );
+    }
+}
+
+#[test]
+fn region_selection_keeps_exactly_the_planted_rows_and_columns() {
+    use taso::regions::{select_regions, Budget, RegionsConfig, ScoreMatrix};
+    for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
+        let m = importance(estimator).matrices.remove(0);
+        let scores = m.scores_f32().unwrap().unwrap();
+        let matrix = ScoreMatrix::new(m.target, m.row, m.col, Some(scores)).unwrap();
+        // Rank 1 and a budget of 4 rows + 3 columns: the same fraction (1/8) of the 32 rows and
+        // 24 columns, as uniform allocation keeps.
+        let config = RegionsConfig {
+            rank: 1,
+            budget: Budget::Absolute(READ.len() + SIGNAL.len()),
+            ..RegionsConfig::default()
+        };
+        let regions = select_regions(&[matrix], &config, 0).unwrap();
+        let kept = &regions.matrices[0];
+        assert_eq!(kept.rows, READ, "{estimator:?}: rows");
+        assert_eq!(kept.cols, SIGNAL, "{estimator:?}: columns");
+        let coverage = &regions.coverage[0];
+        assert!(
+            coverage.share > 10.0 * coverage.random_share,
+            "{estimator:?}: {coverage:?}"
+        );
     }
 }
