@@ -1,0 +1,49 @@
+//! `taso-eval`: stage 5 of TASO. Evaluates a run's trained adapter on a split, writes
+//! `predictions.tsv`, the `eval` entry of `metrics.json`, a `report.md` section and the
+//! resolved `config.toml`, and optionally exports the adapter in PEFT format.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_eval::{evaluate_run, export_peft, EvalConfig};
+use taso_train::RunContext;
+use tracing_subscriber::EnvFilter;
+
+/// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Evaluate this adapter file instead of the run folder's (`eval.adapter`).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// Also write the adapter and its head to this folder in Hugging Face PEFT format.
+    #[arg(long, value_name = "DIR")]
+    export_peft: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = ResolvedConfig::load(&args.stage)?;
+    let run = config.run()?;
+    let eval: EvalConfig = config.section("eval")?;
+    eval.validate()?;
+    let ctx = RunContext::new(run).context("setting up the run")?;
+    let (report, trained) = evaluate_run(&ctx, &eval, args.adapter.as_deref())?;
+    if let Some(dir) = &args.export_peft {
+        export_peft(&trained, dir, &ctx.run.model)?;
+        println!("PEFT adapter written to {}", dir.display());
+    }
+    config.write(&ctx.paths.config())?;
+    println!("{}", report.summary());
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The `[eval]` section of a run config.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use taso_artifact::run::{ConfigError, RunPaths};
+use taso_data::Split;
+
+/// Which of the trainer's adapter files to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterChoice {
+    /// `adapter-best.safetensors`: the epoch with the best main dev metric.
+    #[default]
+    Best,
+    /// `adapter.safetensors`: the end of training.
+    Last,
+}
+
+impl AdapterChoice {
+    /// The file of this choice in a run folder.
+    pub fn path(self, paths: &RunPaths) -> PathBuf {
+        match self {
+            Self::Best => paths.adapter_best(),
+            Self::Last => paths.adapter(),
+        }
+    }
+}
+
+/// Evaluation settings (`[eval]`); every key is optional.
+///
+/// ```toml
+/// [eval]
+/// adapter = "best"   # or "last"
+/// split = "dev"      # "train", "dev" or "test" (unlabeled: predictions only)
+/// batch_size = 64
+/// merged = false     # merge the adapter into the base weights first
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Which adapter file of the run folder (default `best`); `--adapter PATH` overrides it.
+    pub adapter: AdapterChoice,
+    /// The split to predict (default `dev`).
+    pub split: Split,
+    /// Examples per forward pass (default 64).
+    pub batch_size: usize,
+    /// Merge the adapter into the base weights (`W[R, C] += s·B A`) and evaluate the plain
+    /// model (default false); gives the same predictions as the attached adapter.
+    pub merged: bool,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            adapter: AdapterChoice::Best,
+            split: Split::Dev,
+            batch_size: 64,
+            merged: false,
+        }
+    }
+}
+
+impl EvalConfig {
+    /// Checks the values before any work starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_size == 0 {
+            return Err(ConfigError::Invalid {
+                section: "eval".to_string(),
+                message: "`batch_size` must be at least 1".to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use taso_artifact::run::ResolvedConfig;
+
+    #[test]
+    fn the_section_parses_with_defaults_and_refuses_unknown_keys() {
+        let config = ResolvedConfig::parse(
+            "[eval]\nadapter = \"last\"\nmerged = true\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let eval: EvalConfig = config.section("eval").unwrap();
+        assert_eq!(
+            (eval.adapter, eval.split, eval.merged),
+            (AdapterChoice::Last, Split::Dev, true)
+        );
+        eval.validate().unwrap();
+        let config = ResolvedConfig::parse("[eval]\nmerge = true\n", Path::new("x.toml")).unwrap();
+        let err = config
+            .section::<EvalConfig>("eval")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[eval]") && err.contains("merge"), "{err}");
+        let zero = EvalConfig {
+            batch_size: 0,
+            ..EvalConfig::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("batch_size"));
+    }
+}

@@ -1,0 +1,46 @@
+//! The error type of the evaluator.
+
+use std::path::PathBuf;
+
+use taso_artifact::run::Method;
+
+/// Everything that can stop an evaluation or export.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Loading the run, the model or the adapter file, or scoring, failed.
+    #[error(transparent)]
+    Train(#[from] taso_train::TrainError),
+    /// The adapter could not be exported.
+    #[error(transparent)]
+    Lora(#[from] taso_lora::LoraError),
+    /// A PEFT export was asked for a file without a LoRA adapter.
+    #[error(
+        "{} was trained with method `{method}`, which has no LoRA adapter to export in PEFT \
+         format; export a taso, lora or random-regions run",
+        .path.display()
+    )]
+    NoAdapter {
+        /// The adapter file.
+        path: PathBuf,
+        /// Its method.
+        method: String,
+    },
+    /// An output could not be written.
+    #[error("cannot write {}: {source}; check the folder and its permissions", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl EvalError {
+    /// The error for exporting a file of `method`.
+    pub(crate) fn no_adapter(path: PathBuf, method: Method) -> Self {
+        Self::NoAdapter {
+            path,
+            method: taso_train::method_name(method),
+        }
+    }
+}

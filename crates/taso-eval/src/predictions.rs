@@ -1,0 +1,74 @@
+//! `predictions.tsv`: one line per example, `index`, `prediction`, `gold`.
+
+use std::path::Path;
+
+use taso_artifact::write_atomic;
+use taso_data::{Label, LabelSpec, Predictions};
+
+use crate::error::EvalError;
+
+/// The TSV text: a header, then per example its 0-based index, the prediction and the gold
+/// label (class names for classification, numbers for regression; gold empty when unlabeled).
+pub fn predictions_tsv(
+    labels: &LabelSpec,
+    predictions: &Predictions,
+    gold: &[Option<Label>],
+) -> String {
+    let class = |id: usize| match labels {
+        LabelSpec::Classes { names } => names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+        LabelSpec::Regression => id.to_string(),
+    };
+    let predicted: Vec<String> = match predictions {
+        Predictions::Classes(ids) => ids.iter().map(|&id| class(id)).collect(),
+        Predictions::Scores(scores) => scores.iter().map(f32::to_string).collect(),
+    };
+    let mut text = String::from("index\tprediction\tgold\n");
+    for (index, (prediction, gold)) in predicted.iter().zip(gold).enumerate() {
+        let gold = match gold {
+            Some(Label::Class(id)) => class(*id),
+            Some(Label::Score(score)) => score.to_string(),
+            None => String::new(),
+        };
+        text.push_str(&format!("{index}\t{prediction}\t{gold}\n"));
+    }
+    text
+}
+
+/// Writes [`predictions_tsv`] to `path` atomically.
+pub fn write_predictions(
+    path: &Path,
+    labels: &LabelSpec,
+    predictions: &Predictions,
+    gold: &[Option<Label>],
+) -> Result<(), EvalError> {
+    write_atomic(path, predictions_tsv(labels, predictions, gold).as_bytes()).map_err(|source| {
+        EvalError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_named_and_missing_gold_is_empty() {
+        let labels = LabelSpec::Classes {
+            names: vec!["no".into(), "yes".into()],
+        };
+        let text = predictions_tsv(
+            &labels,
+            &Predictions::Classes(vec![1, 0]),
+            &[Some(Label::Class(1)), None],
+        );
+        assert_eq!(text, "index\tprediction\tgold\n0\tyes\tyes\n1\tno\t\n");
+        let text = predictions_tsv(
+            &LabelSpec::Regression,
+            &Predictions::Scores(vec![2.5]),
+            &[Some(Label::Score(3.0))],
+        );
+        assert_eq!(text, "index\tprediction\tgold\n0\t2.5\t3\n");
+    }
+}

@@ -1,0 +1,141 @@
+//! Evaluating a run's adapter file: predictions, metrics, and the run folder's records.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use taso_artifact::run::Method;
+use taso_data::{Predictions, Split};
+use taso_train::{
+    evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, Scores,
+    TrainedModel,
+};
+
+use crate::config::EvalConfig;
+use crate::error::EvalError;
+use crate::predictions::write_predictions;
+
+/// The heading of the evaluator's section in `report.md`.
+pub const REPORT_HEADING: &str = "## Evaluation";
+/// The `metrics.json` entry the evaluator writes (the latest evaluation replaces it).
+pub const METRICS_KEY: &str = "eval";
+
+/// What one evaluation found; also the `eval` entry of `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReport {
+    /// The adapter file evaluated.
+    pub adapter: PathBuf,
+    /// The method that trained it.
+    pub method: Method,
+    /// The epoch it was written at, if recorded.
+    pub epoch: Option<usize>,
+    /// The split predicted.
+    pub split: Split,
+    /// Whether the adapter was merged into the base weights.
+    pub merged: bool,
+    /// Examples predicted.
+    pub examples: usize,
+    /// The task's metrics; `None` on an unlabeled split.
+    pub metrics: Option<Scores>,
+    /// The predictions, in example order.
+    #[serde(skip)]
+    pub predictions: Predictions,
+}
+
+impl EvalReport {
+    /// The `report.md` section.
+    pub fn markdown(&self) -> String {
+        let file = self.adapter.file_name().map_or_else(
+            || self.adapter.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let epoch = self.epoch.map_or(String::new(), |e| format!(", epoch {e}"));
+        let how = if self.merged {
+            "merged into the base weights"
+        } else {
+            "attached"
+        };
+        let mut text = format!(
+            "`{file}` (method {}{epoch}, adapter {how}) on the {} split, {} examples; \
+             predictions in `predictions.tsv`.\n",
+            taso_train::method_name(self.method),
+            self.split,
+            self.examples
+        );
+        match &self.metrics {
+            Some(metrics) => {
+                text.push_str("\n| metric | value |\n|---|---|\n");
+                for (name, value) in metrics {
+                    text.push_str(&format!("| {name} | {value:.4} |\n"));
+                }
+            }
+            None => text.push_str("\nThe split is unlabeled: no metrics.\n"),
+        }
+        text
+    }
+
+    /// One line for the terminal.
+    pub fn summary(&self) -> String {
+        let metrics = self
+            .metrics
+            .as_ref()
+            .map_or("unlabeled, no metrics".to_string(), format_scores);
+        format!(
+            "{} on {} ({} examples{}): {metrics}",
+            self.adapter.display(),
+            self.split,
+            self.examples,
+            if self.merged { ", merged" } else { "" }
+        )
+    }
+}
+
+/// Evaluates the adapter file `adapter` (default: the run folder's file that `config.adapter`
+/// names) on `config.split`, writes `predictions.tsv`, the `eval` entry of `metrics.json` and
+/// the `report.md` section, and returns the report with the loaded model.
+pub fn evaluate_run(
+    ctx: &RunContext,
+    config: &EvalConfig,
+    adapter: Option<&Path>,
+) -> Result<(EvalReport, TrainedModel), EvalError> {
+    config.validate().map_err(taso_train::TrainError::from)?;
+    let path = adapter.map_or_else(|| config.adapter.path(&ctx.paths), Path::to_path_buf);
+    let trained = TrainedModel::load(ctx, &path, config.merged)?;
+    let data = ctx.split(config.split, None)?;
+    let evaluation = evaluate(
+        &trained.model,
+        &data,
+        &ctx.task.metrics,
+        config.batch_size,
+        ctx.device,
+    )?;
+    let report = EvalReport {
+        adapter: path,
+        method: trained.method,
+        epoch: trained
+            .artifact
+            .meta
+            .extra
+            .get(taso_train::EPOCH)
+            .and_then(|e| e.parse().ok()),
+        split: config.split,
+        merged: config.merged,
+        examples: data.len(),
+        metrics: evaluation.scores,
+        predictions: evaluation.predictions,
+    };
+    let paths = &ctx.paths;
+    paths.create().map_err(|source| EvalError::Io {
+        path: paths.dir.clone(),
+        source,
+    })?;
+    write_predictions(
+        &paths.predictions(),
+        &ctx.task.labels,
+        &report.predictions,
+        &data.labels,
+    )?;
+    let entry = serde_json::to_value(&report).expect("the report serialises");
+    set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
+    write_report_section(&paths.report(), REPORT_HEADING, &report.markdown())?;
+    Ok((report, trained))
+}

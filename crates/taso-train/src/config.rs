@@ -1,0 +1,284 @@
+//! The `[train]` section of a run config.
+
+use serde::{Deserialize, Serialize};
+use taso_artifact::run::{ConfigError, Method, RunSettings};
+use taso_data::BatchStrategy;
+use taso_lora::LoraForm;
+
+/// Training settings (`[train]`); every key is optional and defaults as documented.
+///
+/// ```toml
+/// [train]
+/// epochs = 3
+/// batch_size = 32
+/// lr = 5e-4            # base lr: adapter (before scaling) and base parameters
+/// head_lr = 1e-3       # default: lr
+/// gamma = 0.5          # sparsity-aware lr scaling exponent, 0 = off
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training data (default 3).
+    pub epochs: usize,
+    /// Examples per optimizer step (default 32).
+    pub batch_size: usize,
+    /// Peak learning rate (default 5e-4). The adapter group uses `lr` times the sparsity-aware
+    /// factor, bitfit/full base parameters use `lr` as is.
+    pub lr: f64,
+    /// Peak learning rate of the task head (default: `lr`).
+    pub head_lr: Option<f64>,
+    /// Decoupled (AdamW) weight decay, applied to every trainable tensor (default 0).
+    pub weight_decay: f64,
+    /// Fraction of the steps spent warming the learning rate up linearly from 0 (default 0.06);
+    /// it then decays linearly to 0 at the last step.
+    pub warmup_ratio: f64,
+    /// Global gradient-norm clipping threshold (default 1.0; 0 = off).
+    pub clip_norm: f64,
+    /// Exponent γ of the sparsity-aware scaling `lr_adapter = lr · (P_dense(r) / P_sparse)^γ`
+    /// (default 0.5; 0 = off; dense LoRA has ratio 1).
+    pub gamma: f64,
+    /// How training batches are formed: `bucketed` (default: similar lengths, little padding),
+    /// `random`, or `sequential` (file order, for debugging).
+    pub batching: BatchStrategy,
+    /// Evaluate on the dev split after every epoch (default true); the end of training is
+    /// always evaluated.
+    pub eval_every_epoch: bool,
+    /// Write a checkpoint every this many steps (default 0 = off).
+    pub checkpoint_every: usize,
+    /// How many of the newest checkpoints to keep (default 1; 0 = keep all).
+    pub keep_checkpoints: usize,
+    /// Continue from the newest checkpoint in the run folder (default false; `--resume` on the
+    /// command line sets it).
+    pub resume: bool,
+    /// Stop after this many optimizer steps (smoke runs); the schedule spans the capped total.
+    pub max_steps: Option<usize>,
+    /// Train on the first N training examples only (documented subsets).
+    pub train_subset: Option<usize>,
+    /// Batch size of dev-set evaluation (default 64).
+    pub eval_batch_size: usize,
+    /// Log progress every this many steps (default 10).
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            batch_size: 32,
+            lr: 5e-4,
+            head_lr: None,
+            weight_decay: 0.0,
+            warmup_ratio: 0.06,
+            clip_norm: 1.0,
+            gamma: 0.5,
+            batching: BatchStrategy::Bucketed,
+            eval_every_epoch: true,
+            checkpoint_every: 0,
+            keep_checkpoints: 1,
+            resume: false,
+            max_steps: None,
+            train_subset: None,
+            eval_batch_size: 64,
+            log_every: 10,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The head's learning rate: `head_lr`, else `lr`.
+    pub fn head_lr(&self) -> f64 {
+        self.head_lr.unwrap_or(self.lr)
+    }
+
+    /// Checks every value before any work starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| {
+            Err(ConfigError::Invalid {
+                section: "train".to_string(),
+                message,
+            })
+        };
+        if self.epochs == 0 {
+            return invalid("`epochs` must be at least 1".into());
+        }
+        if self.batch_size == 0 || self.eval_batch_size == 0 {
+            return invalid("`batch_size` and `eval_batch_size` must be at least 1".into());
+        }
+        for (name, value) in [("lr", self.lr), ("head_lr", self.head_lr())] {
+            if !(value.is_finite() && value > 0.0) {
+                return invalid(format!("`{name}` = {value} must be a positive number"));
+            }
+        }
+        for (name, value) in [
+            ("weight_decay", self.weight_decay),
+            ("clip_norm", self.clip_norm),
+            ("gamma", self.gamma),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return invalid(format!("`{name}` = {value} must be 0 or more"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.warmup_ratio) {
+            return invalid(format!(
+                "`warmup_ratio` = {} must be in [0, 1)",
+                self.warmup_ratio
+            ));
+        }
+        if self.max_steps == Some(0) || self.train_subset == Some(0) {
+            return invalid("`max_steps` and `train_subset` must be at least 1 when set".into());
+        }
+        if self.log_every == 0 {
+            return invalid("`log_every` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// What a trained artifact (adapter, checkpoint) records as its config: the `[train]` section
+/// and the run settings that decide the result. A checkpoint is resumed only under an equal one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The method trained.
+    pub method: Method,
+    /// The run seed (data order, dropout, head).
+    pub seed: u64,
+    /// Truncation length in tokens.
+    pub max_len: usize,
+    /// How the adapter factors are stored while training (`[lora] form`).
+    pub lora_form: LoraForm,
+    /// The `[train]` section, with `resume` off (it does not change the result).
+    pub train: TrainConfig,
+}
+
+/// Settings that may change between a checkpoint and its resumption.
+const IGNORED_ON_RESUME: &[&str] = &[
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+];
+
+impl StageConfig {
+    /// The stage config of a run.
+    pub fn new(run: &RunSettings, lora_form: LoraForm, train: &TrainConfig) -> Self {
+        Self {
+            method: run.method,
+            seed: run.seed,
+            max_len: run.max_len,
+            lora_form,
+            train: TrainConfig {
+                resume: false,
+                ..train.clone()
+            },
+        }
+    }
+
+    /// The settings in which `self` and `other` differ, as `key: ours vs theirs` lines (empty
+    /// when equal). Logging and checkpointing settings are ignored: they do not change the
+    /// result.
+    pub fn differences(&self, other: &StageConfig) -> Vec<String> {
+        let flat = |config: &StageConfig| {
+            let mut json = serde_json::to_value(config).expect("configs serialise");
+            let train = json["train"].take();
+            let mut map = json.as_object().cloned().unwrap_or_default();
+            map.remove("train");
+            for (key, value) in train.as_object().into_iter().flatten() {
+                map.insert(format!("train.{key}"), value.clone());
+            }
+            for key in IGNORED_ON_RESUME {
+                map.remove(*key);
+            }
+            map
+        };
+        let (ours, theirs) = (flat(self), flat(other));
+        ours.iter()
+            .filter(|(key, value)| theirs.get(*key) != Some(value))
+            .map(|(key, value)| {
+                let other = theirs
+                    .get(key)
+                    .map_or("unset".to_string(), |v| v.to_string());
+                format!("{key}: {value} now, {other} in the checkpoint")
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_head_lr_falls_back_to_lr() {
+        let config = TrainConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.head_lr(), 5e-4);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        let cases = [
+            (
+                TrainConfig {
+                    epochs: 0,
+                    ..TrainConfig::default()
+                },
+                "epochs",
+            ),
+            (
+                TrainConfig {
+                    lr: -1.0,
+                    ..TrainConfig::default()
+                },
+                "`lr`",
+            ),
+            (
+                TrainConfig {
+                    head_lr: Some(f64::NAN),
+                    ..TrainConfig::default()
+                },
+                "head_lr",
+            ),
+            (
+                TrainConfig {
+                    warmup_ratio: 1.0,
+                    ..TrainConfig::default()
+                },
+                "warmup_ratio",
+            ),
+            (
+                TrainConfig {
+                    max_steps: Some(0),
+                    ..TrainConfig::default()
+                },
+                "max_steps",
+            ),
+        ];
+        for (config, key) in cases {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("[train]") && err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn stage_configs_name_their_differences_but_ignore_resume_and_logging() {
+        let run = RunSettings::default();
+        let train = TrainConfig::default();
+        let ours = StageConfig::new(&run, LoraForm::Compact, &train);
+        let resumed = TrainConfig {
+            resume: true,
+            log_every: 1,
+            ..train.clone()
+        };
+        let same = StageConfig::new(&run, LoraForm::Compact, &resumed);
+        assert!(ours.differences(&same).is_empty());
+        let other = StageConfig::new(
+            &RunSettings { seed: 3, ..run },
+            LoraForm::Compact,
+            &TrainConfig { lr: 1e-3, ..train },
+        );
+        let differences = ours.differences(&other);
+        assert_eq!(differences.len(), 2, "{differences:?}");
+        assert!(differences.iter().any(|d| d.starts_with("seed: 0 now, 3")));
+        assert!(differences.iter().any(|d| d.starts_with("train.lr")));
+    }
+}

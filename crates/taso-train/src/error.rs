@@ -1,0 +1,95 @@
+//! The error type of the trainer (and of `taso-eval`, which builds on it).
+
+use std::path::PathBuf;
+
+/// Everything that can stop training or evaluation. Messages say what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] taso_artifact::run::ConfigError),
+    /// An input artifact is missing, damaged or of the wrong kind, model or parent, or an output
+    /// could not be written.
+    #[error(transparent)]
+    Artifact(#[from] taso_artifact::ArtifactError),
+    /// Task data could not be read, tokenized or scored.
+    #[error(transparent)]
+    Data(#[from] taso_data::DataError),
+    /// The model could not be loaded or run.
+    #[error(transparent)]
+    Model(#[from] taso_models::ModelError),
+    /// The adapter could not be loaded, attached, merged or exported.
+    #[error(transparent)]
+    Lora(#[from] taso_lora::LoraError),
+    /// libtorch reported an error.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// The loss or the gradients stopped being finite numbers.
+    #[error(
+        "the {what} is {value} at step {step} (lr {lr:.3e}): training diverged; lower \
+         `train.lr` (e.g. --set train.lr={suggested:.0e}) or `train.head_lr`; no adapter was \
+         written for this step"
+    )]
+    NonFinite {
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+        /// 1-based optimizer step.
+        step: usize,
+        /// The base learning rate at that step.
+        lr: f64,
+        /// A tenth of the configured `train.lr`.
+        suggested: f64,
+    },
+    /// A split has no labels where training or scoring needs them.
+    #[error("the {split} split of task `{task}` has unlabeled examples; train and evaluate on labeled splits")]
+    Unlabeled {
+        /// The task.
+        task: String,
+        /// The split.
+        split: taso_data::Split,
+    },
+    /// A checkpoint cannot be resumed with the current settings.
+    #[error("cannot resume from {}: {reason}", .path.display())]
+    Resume {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What does not match and what to do.
+        reason: String,
+    },
+    /// An artifact holds something this stage cannot use.
+    #[error("{}: {reason}", .path.display())]
+    BadArtifact {
+        /// The artifact.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("cannot access {}: {source}; check the path and its permissions", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `metrics.json` is not what this crate writes.
+    #[error("{} is not a metrics file of taso ({reason}); move it away and re-run `taso-train`", .path.display())]
+    BadMetrics {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        reason: String,
+    },
+}
+
+impl TrainError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! What a training run records: per-epoch results, the training progress a checkpoint saves,
+//! and the `metrics.json` file, which `taso-eval` extends with an `eval` entry.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use taso_artifact::run::Method;
+use taso_artifact::write_atomic;
+
+use crate::budget::Budget;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+
+/// Dev-split metrics by name (`accuracy`, `f1`, ...).
+pub type Scores = BTreeMap<String, f64>;
+
+/// One epoch (or the final, partial one when `max_steps` cuts training short).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Optimizer steps done at its end.
+    pub step: usize,
+    /// Mean training loss over its steps.
+    pub train_loss: f64,
+    /// The base learning rate of its last step.
+    pub lr: f64,
+    /// Dev metrics at its end; absent when it was not evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<Scores>,
+}
+
+/// The state of the training loop besides tensors: saved in checkpoints, turned into
+/// `metrics.json` at the end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Optimizer steps done.
+    pub step: usize,
+    /// Finished epochs.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch with the best main dev metric so far (the first one on ties).
+    pub best: Option<EpochRecord>,
+    /// Sum of the losses of the current epoch's steps so far.
+    pub epoch_loss_sum: f64,
+    /// Steps of the current epoch so far.
+    pub epoch_steps: usize,
+    /// Seconds spent in training steps (evaluation excluded), over all sessions.
+    pub train_seconds: f64,
+    /// Training examples processed.
+    pub examples_seen: usize,
+}
+
+/// Trainable parameter counts of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ParamCounts {
+    /// Adapter factors (A and B).
+    pub adapter: usize,
+    /// Task head.
+    pub head: usize,
+    /// Trained base-model parameters (bitfit, full).
+    pub base: usize,
+    /// All trainable parameters.
+    pub total: usize,
+    /// Parameters of the base model (encoder), trained or not.
+    pub base_model: usize,
+    /// `total` as a percentage of `base_model`.
+    pub percent_of_base: f64,
+}
+
+impl ParamCounts {
+    /// Counts with `total` and `percent_of_base` derived.
+    pub fn new(adapter: usize, head: usize, base: usize, base_model: usize) -> Self {
+        let total = adapter + head + base;
+        Self {
+            adapter,
+            head,
+            base,
+            total,
+            base_model,
+            percent_of_base: 100.0 * total as f64 / base_model.max(1) as f64,
+        }
+    }
+}
+
+/// The learning rates of a run (peak values, before the schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearningRates {
+    /// `train.lr`; also the rate of trained base parameters.
+    pub base: f64,
+    /// The head's rate.
+    pub head: f64,
+    /// The adapter's rate, `base · factor`; absent without adapter.
+    pub adapter: Option<f64>,
+    /// The sparsity-aware factor `(P_dense(r) / P_sparse)^γ` (1 without adapter).
+    pub factor: f64,
+    /// γ.
+    pub gamma: f64,
+}
+
+impl LearningRates {
+    /// The rates `config` gives a run with an adapter of `budget` (or none).
+    pub fn new(config: &TrainConfig, budget: Option<&Budget>) -> Self {
+        let factor = budget.map_or(1.0, |b| b.lr_factor(config.gamma));
+        Self {
+            base: config.lr,
+            head: config.head_lr(),
+            adapter: budget.map(|_| config.lr * factor),
+            factor,
+            gamma: config.gamma,
+        }
+    }
+}
+
+/// The content of `metrics.json` as `taso-train` writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainMetrics {
+    /// The task.
+    pub task: String,
+    /// The method trained.
+    pub method: Method,
+    /// The run seed.
+    pub seed: u64,
+    /// The metric that picks the best epoch (the task's first).
+    pub main_metric: String,
+    /// Trainable parameter counts.
+    pub params: ParamCounts,
+    /// The adapter budget; absent without adapter.
+    pub budget: Option<Budget>,
+    /// Learning rates.
+    pub lr: LearningRates,
+    /// Optimizer steps of the run.
+    pub total_steps: usize,
+    /// Training examples per epoch.
+    pub train_examples: usize,
+    /// Every epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// The best evaluated epoch.
+    pub best: Option<EpochRecord>,
+    /// The last epoch.
+    pub last: Option<EpochRecord>,
+    /// Seconds spent in training steps (evaluation excluded).
+    pub train_seconds: f64,
+    /// Training examples per second of training.
+    pub examples_per_second: f64,
+}
+
+impl TrainMetrics {
+    /// Writes `metrics.json` atomically (replacing any earlier run's file, evaluations included).
+    pub fn write(&self, path: &Path) -> Result<(), TrainError> {
+        let text = serde_json::to_string_pretty(self).expect("metrics serialise");
+        write_atomic(path, text.as_bytes()).map_err(|e| TrainError::io(path, e))
+    }
+
+    /// Reads a `metrics.json` written by [`TrainMetrics::write`] (extra entries are ignored).
+    pub fn read(path: &Path) -> Result<Self, TrainError> {
+        serde_json::from_value(read_json(path)?).map_err(|e| TrainError::BadMetrics {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl TrainMetrics {
+    /// A few lines for the terminal: trainable parameters, budget, best and last dev scores.
+    pub fn summary(&self) -> String {
+        let p = &self.params;
+        let mut lines = vec![format!(
+            "trainable parameters: {} (adapter {}, head {}, base {}) = {:.4}% of the {} base parameters",
+            p.total, p.adapter, p.head, p.base, p.percent_of_base, p.base_model
+        )];
+        if let (Some(b), Some(adapter_lr)) = (&self.budget, self.lr.adapter) {
+            lines.push(format!(
+                "budget: P_sparse {} vs P_dense(r={}) {}; adapter lr {:.3e} = {:.3e} x {:.4} (gamma {})",
+                b.p_sparse, b.rank, b.p_dense, adapter_lr, self.lr.base, self.lr.factor, self.lr.gamma
+            ));
+        }
+        for (label, record) in [("best", &self.best), ("last", &self.last)] {
+            if let Some(record) = record {
+                let dev = record
+                    .dev
+                    .as_ref()
+                    .map_or("not evaluated".to_string(), format_scores);
+                lines.push(format!(
+                    "{label}: epoch {} (step {}): dev {dev}",
+                    record.epoch, record.step
+                ));
+            }
+        }
+        lines.push(format!(
+            "{} steps in {:.1} s ({:.1} examples/s)",
+            self.total_steps, self.train_seconds, self.examples_per_second
+        ));
+        lines.join("\n")
+    }
+
+    /// The trainer's `report.md` section: the summary and a table of the epochs.
+    pub fn report(&self) -> String {
+        let metric_names: Vec<&String> = self
+            .epochs
+            .iter()
+            .filter_map(|e| e.dev.as_ref())
+            .flat_map(|dev| dev.keys())
+            .fold(Vec::new(), |mut names, name| {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+                names
+            });
+        let mut text = format!(
+            "Method `{}`, task `{}`, seed {}.\n\n```\n{}\n```\n\n| epoch | step | train loss | lr |",
+            crate::adapter_file::method_name(self.method),
+            self.task,
+            self.seed,
+            self.summary()
+        );
+        for name in &metric_names {
+            text.push_str(&format!(" dev {name} |"));
+        }
+        text.push_str(&format!(
+            "\n|---|---|---|---|{}",
+            "---|".repeat(metric_names.len())
+        ));
+        for e in &self.epochs {
+            text.push_str(&format!(
+                "\n| {} | {} | {:.4} | {:.3e} |",
+                e.epoch, e.step, e.train_loss, e.lr
+            ));
+            for name in &metric_names {
+                let value = e.dev.as_ref().and_then(|dev| dev.get(*name));
+                text.push_str(&value.map_or(" |".to_string(), |v| format!(" {v:.4} |")));
+            }
+        }
+        text.push('\n');
+        text
+    }
+}
+
+/// `accuracy 0.6534, f1 0.7012`.
+pub fn format_scores(scores: &Scores) -> String {
+    scores
+        .iter()
+        .map(|(name, value)| format!("{name} {value:.4}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sets `metrics.json`'s top-level entry `key` to `value` (read, modify, write atomically),
+/// creating the file if there is none.
+pub fn set_metrics_entry(
+    path: &Path,
+    key: &str,
+    value: serde_json::Value,
+) -> Result<(), TrainError> {
+    let mut json = if path.exists() {
+        read_json(path)?
+    } else {
+        serde_json::json!({})
+    };
+    let object = json.as_object_mut().ok_or_else(|| TrainError::BadMetrics {
+        path: path.to_path_buf(),
+        reason: "not a JSON object".to_string(),
+    })?;
+    object.insert(key.to_string(), value);
+    let text = serde_json::to_string_pretty(&json).expect("JSON values serialise");
+    write_atomic(path, text.as_bytes()).map_err(|e| TrainError::io(path, e))
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::BadMetrics {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Replaces the section under the markdown heading `heading` (a `## ...` line) in `path`, or
+/// appends it; other sections are kept, so re-running a stage does not repeat its section.
+pub fn write_report_section(path: &Path, heading: &str, body: &str) -> Result<(), TrainError> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(TrainError::io(path, e)),
+    };
+    let section = format!("{heading}\n\n{}\n", body.trim_end());
+    let mut kept: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in old.lines() {
+        if line.starts_with("## ") && !current.is_empty() {
+            kept.push(std::mem::take(&mut current));
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    if !current.is_empty() {
+        kept.push(current);
+    }
+    let mut replaced = false;
+    for part in &mut kept {
+        if part.lines().next() == Some(heading) {
+            *part = section.clone();
+            replaced = true;
+        }
+    }
+    if !replaced {
+        kept.push(section);
+    }
+    let text = kept
+        .iter()
+        .map(|part| part.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+        + "\n";
+    write_atomic(path, text.as_bytes()).map_err(|e| TrainError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_sections_are_replaced_in_place_or_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.md");
+        write_report_section(&path, "## Training", "loss 1").unwrap();
+        write_report_section(&path, "## Evaluation", "acc 0.5").unwrap();
+        write_report_section(&path, "## Training", "loss 2\n\n| a |").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "## Training\n\nloss 2\n\n| a |\n\n## Evaluation\n\nacc 0.5\n"
+        );
+    }
+
+    #[test]
+    fn metrics_entries_are_added_without_losing_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.json");
+        set_metrics_entry(&path, "a", serde_json::json!(1)).unwrap();
+        set_metrics_entry(&path, "b", serde_json::json!({"x": 2})).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json, serde_json::json!({"a": 1, "b": {"x": 2}}));
+        std::fs::write(&path, "[1]").unwrap();
+        let err = set_metrics_entry(&path, "a", serde_json::json!(1)).unwrap_err();
+        assert!(err.to_string().contains("not a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn percent_of_base_is_derived() {
+        let counts = ParamCounts::new(10, 5, 5, 1000);
+        assert_eq!((counts.total, counts.percent_of_base), (20, 2.0));
+    }
+}

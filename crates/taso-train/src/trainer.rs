@@ -1,0 +1,455 @@
+//! The training loop: epochs of seeded batches, AdamW steps under the warm-up/decay schedule,
+//! dev evaluation, adapter files, checkpoints and `metrics.json`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
+use taso_data::{plan_batches, Split, TokenizedSplit};
+use taso_lora::{AdapterSet, LoraForm};
+use taso_models::{BatchTensors, SequenceClassifier};
+use tch::Tensor;
+
+use crate::adapter_file::{method_name, write_adapter_file};
+use crate::budget::Budget;
+use crate::checkpoint::{list_checkpoints, restore_checkpoint, write_checkpoint};
+use crate::config::{StageConfig, TrainConfig};
+use crate::context::RunContext;
+use crate::error::TrainError;
+use crate::evaluate::evaluate;
+use crate::optimizer::{clip_grad_norm, zero_grads, AdamW};
+use crate::params::{Group, Trainable};
+use crate::progress_log::StepLog;
+use crate::records::{
+    format_scores, write_report_section, EpochRecord, LearningRates, ParamCounts, Progress, Scores,
+    TrainMetrics,
+};
+use crate::schedule::Schedule;
+
+/// The heading of the trainer's section in `report.md`.
+pub const REPORT_HEADING: &str = "## Training";
+
+/// Trains `ctx.run.method` on the run's task as `config` says: [`Trainer::new`], then
+/// [`Trainer::run`].
+pub fn train(
+    ctx: &RunContext,
+    config: &TrainConfig,
+    form: LoraForm,
+) -> Result<TrainMetrics, TrainError> {
+    Trainer::new(ctx, config, form)?.run()
+}
+
+/// A training run, set up and ready to go (or resumed), with the model in memory.
+///
+/// Randomness: data order comes from `(run.seed, epoch)`, dropout from libtorch's global
+/// generator reseeded with `run.seed + step` before every step. That generator is shared by
+/// the whole process, so two trainings must not run at the same time in one process.
+pub struct Trainer<'a> {
+    ctx: &'a RunContext,
+    config: &'a TrainConfig,
+    stage: StageConfig,
+    model: SequenceClassifier,
+    adapters: Option<AdapterSet>,
+    /// Digest of the adapter-init the adapter starts from: the parent of every output.
+    init_digest: Option<String>,
+    trainable: Trainable,
+    optimizer: AdamW,
+    schedule: Schedule,
+    budget: Option<Budget>,
+    lr: LearningRates,
+    counts: ParamCounts,
+    train: TokenizedSplit,
+    dev: TokenizedSplit,
+    steps_per_epoch: usize,
+    progress: Progress,
+}
+
+impl<'a> Trainer<'a> {
+    /// Validates `config`, loads data, model and adapter and selects the trainable tensors.
+    /// `form` is how adapter factors are stored while training.
+    ///
+    /// Methods with an adapter start from the run folder's `adapter-init.safetensors`, which
+    /// must be made for this model. With `config.resume`, the newest checkpoint is restored;
+    /// otherwise (or when there is none) the outputs of an earlier run of the folder are
+    /// removed, so that a failed run cannot leave them looking like its own.
+    pub fn new(
+        ctx: &'a RunContext,
+        config: &'a TrainConfig,
+        form: LoraForm,
+    ) -> Result<Self, TrainError> {
+        config.validate()?;
+        ctx.paths
+            .create()
+            .map_err(|e| TrainError::io(&ctx.paths.dir, e))?;
+        let run = &ctx.run;
+        let train = ctx.split(Split::Train, config.train_subset)?;
+        ctx.require_labels(Split::Train, &train)?;
+        let dev = ctx.split(Split::Dev, None)?;
+        ctx.require_labels(Split::Dev, &dev)?;
+        let mut model = ctx.load_model()?;
+        let (adapters, init_digest) = if run.method.uses_adapter() {
+            let (adapters, digest) = load_adapter_init(ctx, form)?;
+            adapters.attach(&mut model)?;
+            (Some(adapters), Some(digest))
+        } else {
+            (None, None)
+        };
+        let trainable = Trainable::select(run.method, &model, adapters.as_ref());
+        let budget = adapters.as_ref().map(Budget::of);
+        let lr = LearningRates::new(config, budget.as_ref());
+        let base_model = model
+            .encoder
+            .named_parameters()
+            .iter()
+            .map(|(_, t)| t.numel())
+            .sum();
+        let counts = ParamCounts::new(
+            adapters.as_ref().map_or(0, AdapterSet::num_params),
+            trainable.numel(Group::Head),
+            trainable.numel(Group::Base),
+            base_model,
+        );
+        let steps_per_epoch = train.len().div_ceil(config.batch_size);
+        let total = (config.epochs * steps_per_epoch).min(config.max_steps.unwrap_or(usize::MAX));
+        let optimizer = AdamW::new(&trainable.tensors(), config.weight_decay);
+        let mut trainer = Self {
+            ctx,
+            config,
+            stage: StageConfig::new(run, form, config),
+            model,
+            adapters,
+            init_digest,
+            trainable,
+            optimizer,
+            schedule: Schedule::new(total, config.warmup_ratio),
+            budget,
+            lr,
+            counts,
+            train,
+            dev,
+            steps_per_epoch,
+            progress: Progress::default(),
+        };
+        if !(config.resume && trainer.resume()?) {
+            remove_earlier_outputs(ctx)?;
+        }
+        Ok(trainer)
+    }
+
+    /// Restores the newest checkpoint; `false` if there is none.
+    fn resume(&mut self) -> Result<bool, TrainError> {
+        let dir = self.ctx.paths.checkpoints();
+        let Some((_, path)) = list_checkpoints(&dir)?.pop() else {
+            tracing::warn!(
+                "resume: no checkpoint in {}, training from the start",
+                dir.display()
+            );
+            return Ok(false);
+        };
+        let mut expect = Expect::kind(ArtifactKind::Checkpoint).model(&self.ctx.fingerprint);
+        if let Some(digest) = &self.init_digest {
+            expect = expect.parent(digest);
+        }
+        self.progress = restore_checkpoint(
+            &path,
+            &expect,
+            &self.stage,
+            &self.trainable,
+            &mut self.optimizer,
+        )?;
+        tracing::info!(
+            "resuming from {} at step {}",
+            path.display(),
+            self.progress.step
+        );
+        Ok(true)
+    }
+
+    /// The model (with the adapter attached).
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
+    }
+
+    /// The adapter, for methods with one.
+    pub fn adapters(&self) -> Option<&AdapterSet> {
+        self.adapters.as_ref()
+    }
+
+    /// The trainable tensors.
+    pub fn trainable(&self) -> &Trainable {
+        &self.trainable
+    }
+
+    /// Runs the remaining steps, writing `adapter.safetensors`, `adapter-best.safetensors`,
+    /// `metrics.json`, checkpoints (if asked) and the `report.md` section; returns the metrics.
+    pub fn run(&mut self) -> Result<TrainMetrics, TrainError> {
+        self.run_steps()?;
+        let metrics = self.metrics();
+        metrics.write(&self.ctx.paths.metrics())?;
+        write_report_section(&self.ctx.paths.report(), REPORT_HEADING, &metrics.report())?;
+        Ok(metrics)
+    }
+
+    fn run_steps(&mut self) -> Result<(), TrainError> {
+        let total = self.schedule.total_steps;
+        let lengths = self.train.lengths();
+        let (seed, epochs) = (self.ctx.run.seed, self.config.epochs);
+        let mut log = StepLog::new(self.progress.step, total, self.config.log_every);
+        log.info(&format!(
+            "training {} on {} examples: {} trainable parameters, {} steps ({} per epoch)",
+            method_name(self.ctx.run.method),
+            self.train.len(),
+            self.counts.total,
+            total,
+            self.steps_per_epoch
+        ));
+        for epoch in self.progress.step / self.steps_per_epoch..epochs {
+            if self.progress.step >= total {
+                break;
+            }
+            let plan = plan_batches(
+                &lengths,
+                self.config.batch_size,
+                self.config.batching,
+                seed,
+                epoch as u64,
+            );
+            let done = self.progress.step - epoch * self.steps_per_epoch;
+            for (index, indices) in plan.iter().enumerate().skip(done) {
+                self.step(indices, &mut log)?;
+                let finished = self.progress.step == total;
+                if index + 1 == plan.len() || finished {
+                    let evaluate = self.config.eval_every_epoch || finished;
+                    self.finish_epoch(epoch, evaluate, &log)?;
+                }
+                let every = self.config.checkpoint_every;
+                if every > 0 && self.progress.step.is_multiple_of(every) {
+                    let meta = self.meta(ArtifactKind::Checkpoint)?;
+                    write_checkpoint(
+                        &self.ctx.paths.checkpoints(),
+                        meta,
+                        &self.trainable,
+                        &self.optimizer,
+                        &self.progress,
+                        self.config.keep_checkpoints,
+                    )?;
+                }
+                if finished {
+                    break;
+                }
+            }
+        }
+        log.finish();
+        Ok(())
+    }
+
+    /// One optimizer step on the training examples `indices`.
+    fn step(&mut self, indices: &[usize], log: &mut StepLog) -> Result<(), TrainError> {
+        let started = Instant::now();
+        let index = self.progress.step;
+        let factor = self.schedule.factor(index);
+        // Dropout draws from libtorch's global generator: seeding it per step makes a resumed
+        // run draw what an uninterrupted one does.
+        tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
+        let batch = BatchTensors::new(&self.train.batch(indices), self.ctx.device);
+        let labels = batch.labels.as_ref().ok_or_else(|| TrainError::Unlabeled {
+            task: self.ctx.task.name.clone(),
+            split: Split::Train,
+        })?;
+        let logits = self.model.forward(&batch.encoder_input(), true);
+        let loss = self.model.loss(&logits, labels);
+        let value = loss.double_value(&[]);
+        self.check_finite("loss", value, factor)?;
+        loss.f_backward()?;
+        let tensors = self.trainable.tensors();
+        let norm = clip_grad_norm(&tensors, self.config.clip_norm);
+        self.check_finite("gradient norm", norm, factor)?;
+        let params: Vec<(&Tensor, f64)> = self
+            .trainable
+            .params()
+            .iter()
+            .map(|p| (&p.tensor, self.group_lr(p.group) * factor))
+            .collect();
+        self.optimizer.step(&params);
+        zero_grads(&tensors);
+        let progress = &mut self.progress;
+        progress.step += 1;
+        progress.epoch_loss_sum += value;
+        progress.epoch_steps += 1;
+        progress.examples_seen += indices.len();
+        progress.train_seconds += started.elapsed().as_secs_f64();
+        log.step(progress.step, value, self.config.lr * factor, indices.len());
+        Ok(())
+    }
+
+    /// The peak learning rate of `group`.
+    fn group_lr(&self, group: Group) -> f64 {
+        match group {
+            Group::Adapter => self.lr.adapter.unwrap_or(self.lr.base),
+            Group::Head => self.lr.head,
+            Group::Base => self.lr.base,
+        }
+    }
+
+    /// Fails with [`TrainError::NonFinite`] unless `value` is finite.
+    fn check_finite(&self, what: &'static str, value: f64, factor: f64) -> Result<(), TrainError> {
+        if value.is_finite() {
+            return Ok(());
+        }
+        Err(TrainError::NonFinite {
+            what,
+            value,
+            step: self.progress.step + 1,
+            lr: self.config.lr * factor,
+            suggested: self.config.lr / 10.0,
+        })
+    }
+
+    /// Records the end of 0-based `epoch`: evaluates if asked, writes `adapter.safetensors`,
+    /// `adapter-best.safetensors` when the main dev metric improved, and `metrics.json`.
+    fn finish_epoch(
+        &mut self,
+        epoch: usize,
+        evaluate_dev: bool,
+        log: &StepLog,
+    ) -> Result<(), TrainError> {
+        let progress = &self.progress;
+        let mut record = EpochRecord {
+            epoch: epoch + 1,
+            step: progress.step,
+            train_loss: progress.epoch_loss_sum / progress.epoch_steps.max(1) as f64,
+            lr: self.config.lr * self.schedule.factor(progress.step.saturating_sub(1)),
+            dev: None,
+        };
+        if evaluate_dev {
+            record.dev = self.evaluate_dev()?;
+        }
+        let paths = &self.ctx.paths;
+        self.write_adapter(&paths.adapter(), &record)?;
+        let best_score = self.progress.best.as_ref().and_then(|b| b.dev.as_ref());
+        let best_score = best_score.map_or(f64::NEG_INFINITY, |b| self.main_score(b));
+        let improved = record
+            .dev
+            .as_ref()
+            .is_some_and(|dev| self.main_score(dev) > best_score);
+        if improved {
+            self.write_adapter(&paths.adapter_best(), &record)?;
+            self.progress.best = Some(record.clone());
+        }
+        log.info(&format!(
+            "epoch {} (step {}): train loss {:.4}{}{}",
+            record.epoch,
+            record.step,
+            record.train_loss,
+            record
+                .dev
+                .as_ref()
+                .map_or(String::new(), |dev| format!(", dev {}", format_scores(dev))),
+            if improved { " (best so far)" } else { "" }
+        ));
+        let progress = &mut self.progress;
+        progress.epochs.push(record);
+        progress.epoch_loss_sum = 0.0;
+        progress.epoch_steps = 0;
+        self.metrics().write(&paths.metrics())
+    }
+
+    /// The dev scores of the model as it is now.
+    fn evaluate_dev(&self) -> Result<Option<Scores>, TrainError> {
+        let evaluation = evaluate(
+            &self.model,
+            &self.dev,
+            &self.ctx.task.metrics,
+            self.config.eval_batch_size,
+            self.ctx.device,
+        )?;
+        Ok(evaluation.scores)
+    }
+
+    /// The task's main (first) metric in `scores`.
+    fn main_score(&self, scores: &Scores) -> f64 {
+        scores
+            .get(self.ctx.task.metrics[0].name())
+            .copied()
+            .unwrap_or(f64::NEG_INFINITY)
+    }
+
+    fn write_adapter(&self, path: &Path, record: &EpochRecord) -> Result<(), TrainError> {
+        write_adapter_file(
+            path,
+            self.meta(ArtifactKind::Adapter)?,
+            self.ctx.run.method,
+            record,
+            &self.trainable,
+            self.adapters.as_ref(),
+        )?;
+        Ok(())
+    }
+
+    /// The metadata of an output artifact of `kind`.
+    fn meta(&self, kind: ArtifactKind) -> Result<ArtifactMeta, TrainError> {
+        let meta = ArtifactMeta::new(
+            kind,
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+            &self.ctx.fingerprint,
+            &self.ctx.task.name,
+            &self.stage,
+        )?;
+        Ok(match &self.init_digest {
+            Some(digest) => meta.with_parent(digest),
+            None => meta,
+        })
+    }
+
+    /// `metrics.json` as of now.
+    fn metrics(&self) -> TrainMetrics {
+        let progress = &self.progress;
+        TrainMetrics {
+            task: self.ctx.task.name.clone(),
+            method: self.ctx.run.method,
+            seed: self.ctx.run.seed,
+            main_metric: self.ctx.task.metrics[0].name().to_string(),
+            params: self.counts,
+            budget: self.budget,
+            lr: self.lr,
+            total_steps: self.schedule.total_steps,
+            train_examples: self.train.len(),
+            epochs: progress.epochs.clone(),
+            best: progress.best.clone(),
+            last: progress.epochs.last().cloned(),
+            train_seconds: progress.train_seconds,
+            examples_per_second: progress.examples_seen as f64 / progress.train_seconds.max(1e-9),
+        }
+    }
+}
+
+/// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
+/// returns the adapters and the file's digest.
+fn load_adapter_init(ctx: &RunContext, form: LoraForm) -> Result<(AdapterSet, String), TrainError> {
+    let expect = Expect::kind(ArtifactKind::AdapterInit).model(&ctx.fingerprint);
+    let artifact = Artifact::open(&ctx.paths.adapter_init(), &expect)?;
+    let adapters = AdapterSet::load(&artifact, ctx.device)?;
+    let adapters = match form {
+        LoraForm::Compact => adapters,
+        LoraForm::Masked => adapters.to_form(LoraForm::Masked),
+    };
+    Ok((adapters, artifact.digest))
+}
+
+/// Removes the adapter files, metrics and checkpoints an earlier run left in the folder, so
+/// that a failed run cannot leave them looking like its own.
+fn remove_earlier_outputs(ctx: &RunContext) -> Result<(), TrainError> {
+    let paths = &ctx.paths;
+    let mut stale = vec![paths.adapter(), paths.adapter_best(), paths.metrics()];
+    stale.extend(
+        list_checkpoints(&paths.checkpoints())?
+            .into_iter()
+            .map(|(_, path)| path),
+    );
+    for path in stale.iter().filter(|p| p.exists()) {
+        tracing::info!("removing {} of an earlier run", path.display());
+        std::fs::remove_file(path).map_err(|e| TrainError::io(path, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The trainer on the tiny task: learning, which tensors move, resume, divergence, refusals,
+//! learning-rate scaling and the masked form.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{learning_config, quick_config, regions, serial, Fixture, RANK};
+use taso_artifact::run::Method;
+use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta};
+use taso_lora::LoraForm;
+use taso_models::SequenceClassifier;
+use taso_train::{train, TrainConfig, TrainError, TrainMetrics, Trainer};
+use tch::Tensor;
+
+#[test]
+fn adapters_and_the_head_alone_learn_the_task() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    for method in [Method::Taso, Method::Lora, Method::HeadOnly] {
+        let ctx = fixture.context(fixture.run(method, "learn"));
+        let metrics = train(&ctx, &learning_config(), LoraForm::Compact).unwrap();
+        let (first, last) = (&metrics.epochs[0], metrics.last.as_ref().unwrap());
+        assert!(
+            last.train_loss < 0.9 * first.train_loss,
+            "{method:?}: loss {} -> {}",
+            first.train_loss,
+            last.train_loss
+        );
+        let best = metrics.best.as_ref().unwrap().dev.as_ref().unwrap()["accuracy"];
+        assert!(
+            best >= 0.7,
+            "{method:?}: best dev accuracy {best} (chance 0.5)"
+        );
+        assert!(ctx.paths.adapter().is_file() && ctx.paths.adapter_best().is_file());
+    }
+}
+
+/// Deep copies of every base (`base.`) and head (`head.`) parameter.
+fn snapshot(model: &SequenceClassifier) -> Vec<(String, Tensor)> {
+    let base = model
+        .encoder
+        .named_parameters()
+        .iter()
+        .map(|(n, t)| (format!("base.{n}"), t.detach().copy()));
+    let head = model
+        .head_parameters()
+        .iter()
+        .map(|(n, t)| (format!("head.{n}"), t.detach().copy()));
+    base.chain(head).collect()
+}
+
+#[test]
+fn each_method_trains_exactly_its_parameters() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick_config()
+    };
+    for method in [Method::Taso, Method::Bitfit, Method::Full, Method::HeadOnly] {
+        let ctx = fixture.context(fixture.run(method, "which"));
+        let mut trainer = Trainer::new(&ctx, &config, LoraForm::Compact).unwrap();
+        let before = snapshot(trainer.model());
+        let adapter_before: Vec<Tensor> = trainer
+            .adapters()
+            .map(|a| a.trainable().iter().map(|t| t.detach().copy()).collect())
+            .unwrap_or_default();
+        trainer.run().unwrap();
+
+        let trained: BTreeSet<String> = trainer
+            .trainable()
+            .params()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        let expected: BTreeSet<String> = before
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| match method {
+                Method::Bitfit => name.starts_with("head.") || name.ends_with(".bias"),
+                Method::Full => true,
+                _ => name.starts_with("head."),
+            })
+            .chain(regions(&ctx.run, true).matrices.iter().flat_map(|m| {
+                let adapted = method == Method::Taso;
+                adapted
+                    .then(|| {
+                        [
+                            format!("{}.lora_A", m.target.name),
+                            format!("{}.lora_B", m.target.name),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten()
+            }))
+            .collect();
+        assert_eq!(trained, expected, "{method:?}");
+
+        let after = snapshot(trainer.model());
+        let mut moved = 0;
+        for ((name, old), (_, new)) in before.iter().zip(&after) {
+            if trained.contains(name) {
+                moved += usize::from(!old.equal(new));
+            } else {
+                assert!(old.equal(new), "{method:?}: frozen {name} changed");
+            }
+        }
+        let adapter_after = trainer
+            .adapters()
+            .map(|a| a.trainable())
+            .unwrap_or_default();
+        for (old, new) in adapter_before.iter().zip(&adapter_after) {
+            moved += usize::from(!old.equal(new));
+        }
+        // Every trained tensor moves, but a few biases may get no gradient at all (a key bias
+        // shifts every attention score of a query equally).
+        assert!(
+            moved * 10 >= trained.len() * 9,
+            "{method:?}: {moved} of {} moved",
+            trained.len()
+        );
+
+        let file = Artifact::open_any(&ctx.paths.adapter()).unwrap();
+        let saved: BTreeSet<&str> = file
+            .tensor_names()
+            .into_iter()
+            .filter(|n| n.starts_with("head.") || n.starts_with("base."))
+            .collect();
+        let trained_non_adapter: BTreeSet<&str> = trained
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.ends_with(".lora_A") && !n.ends_with(".lora_B"))
+            .collect();
+        assert_eq!(
+            saved, trained_non_adapter,
+            "{method:?}: the file holds what was trained"
+        );
+    }
+}
+
+/// Copies a folder tree.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn assert_same_tensors(a: &Path, b: &Path) {
+    let (a, b) = (
+        Artifact::open_any(a).unwrap(),
+        Artifact::open_any(b).unwrap(),
+    );
+    assert_eq!(a.tensor_names(), b.tensor_names());
+    for name in a.tensor_names() {
+        assert_eq!(a.tensor(name).unwrap(), b.tensor(name).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        checkpoint_every: 3,
+        keep_checkpoints: 0,
+        ..quick_config()
+    };
+    let ctx = fixture.context(fixture.run(Method::Taso, "whole"));
+    let whole = train(&ctx, &config, LoraForm::Compact).unwrap();
+    let steps: Vec<usize> = taso_train::list_checkpoints(&ctx.paths.checkpoints())
+        .unwrap()
+        .iter()
+        .map(|(step, _)| *step)
+        .collect();
+    assert_eq!(steps, [3, 6, 9, 12]);
+
+    // Step 6 is inside epoch 2 (steps 5-8); step 8 would be an epoch end, 9 is after one.
+    for interrupted_at in [6, 9] {
+        let name = format!("resumed-{interrupted_at}");
+        let resumed_run = fixture.run(Method::Taso, &name);
+        let resumed_paths = resumed_run.paths();
+        copy_dir(&ctx.paths.dir, &resumed_paths.dir);
+        for (step, path) in taso_train::list_checkpoints(&resumed_paths.checkpoints()).unwrap() {
+            if step > interrupted_at {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let resumed_ctx = taso_train::RunContext::new(resumed_run).unwrap();
+        let resume = TrainConfig {
+            resume: true,
+            ..config.clone()
+        };
+        let resumed = train(&resumed_ctx, &resume, LoraForm::Compact).unwrap();
+        assert_same_tensors(&ctx.paths.adapter(), &resumed_paths.adapter());
+        assert_same_tensors(&ctx.paths.adapter_best(), &resumed_paths.adapter_best());
+        assert_eq!(resumed.epochs.len(), whole.epochs.len());
+        for (a, b) in whole.epochs.iter().zip(&resumed.epochs) {
+            assert_eq!((a.epoch, a.step, &a.dev), (b.epoch, b.step, &b.dev));
+            assert!((a.train_loss - b.train_loss).abs() < 1e-12);
+        }
+    }
+
+    // Another setting than the checkpoint's is refused, naming it.
+    let changed = TrainConfig {
+        resume: true,
+        lr: 0.5,
+        ..config
+    };
+    let err = train(&ctx, &changed, LoraForm::Compact)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("train.lr") && err.contains("without --resume"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_error_and_writes_no_adapter() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let ctx = fixture.context(fixture.run(Method::Lora, "diverge"));
+    let config = TrainConfig {
+        lr: 1e30,
+        ..quick_config()
+    };
+    let err = train(&ctx, &config, LoraForm::Compact).err().unwrap();
+    assert!(matches!(err, TrainError::NonFinite { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("at step") && message.contains("lower `train.lr`"),
+        "{message}"
+    );
+    assert!(!ctx.paths.adapter().exists() && !ctx.paths.adapter_best().exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&ctx.paths.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn an_adapter_init_of_another_kind_or_model_is_refused() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let ctx = fixture.context(fixture.run(Method::Taso, "refuse"));
+    let init = ctx.paths.adapter_init();
+    let rewrite = |kind: ArtifactKind, fingerprint: String| {
+        let meta = ArtifactMeta::new(kind, "test", "0", fingerprint, "tiny", &1).unwrap();
+        taso_artifact::write_artifact(
+            &init,
+            &meta,
+            &Vec::<(String, taso_artifact::TensorData)>::new(),
+        )
+        .unwrap();
+    };
+    rewrite(ArtifactKind::Regions, ctx.fingerprint.clone());
+    let err = train(&ctx, &quick_config(), LoraForm::Compact)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("is a 'regions' artifact")
+            && err.contains("'adapter-init' artifact is needed"),
+        "{err}"
+    );
+    let other =
+        taso_artifact::model_fingerprint(&common::tiny_bert().join("../tiny-roberta")).unwrap();
+    rewrite(ArtifactKind::AdapterInit, other);
+    let err = train(&ctx, &quick_config(), LoraForm::Compact)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("made for another base model"), "{err}");
+}
+
+#[test]
+fn the_adapter_lr_is_scaled_by_the_density_ratio() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        epochs: 1,
+        gamma: 0.5,
+        ..quick_config()
+    };
+    let run = |method: Method| -> TrainMetrics {
+        let ctx = fixture.context(fixture.run(method, "scale"));
+        train(&ctx, &config, LoraForm::Compact).unwrap()
+    };
+    let sparse = run(Method::Taso);
+    let regions = regions(&fixture.run(Method::Taso, "scale"), true);
+    let p_sparse: usize = regions
+        .matrices
+        .iter()
+        .map(|m| RANK * (m.rows.len() + m.cols.len()))
+        .sum();
+    let p_dense: usize = regions
+        .targets
+        .iter()
+        .map(|t| RANK * (t.d_out + t.d_in))
+        .sum();
+    let budget = sparse.budget.unwrap();
+    assert_eq!(
+        (budget.p_sparse, budget.p_dense, budget.rank),
+        (p_sparse, p_dense, RANK)
+    );
+    let factor = (p_dense as f64 / p_sparse as f64).powf(0.5);
+    assert!((sparse.lr.factor - factor).abs() < 1e-12);
+    assert!(sparse.lr.factor > 1.5);
+    assert!((sparse.lr.adapter.unwrap() - config.lr * factor).abs() < 1e-15);
+    assert_eq!(sparse.params.adapter, p_sparse);
+
+    let dense = run(Method::Lora);
+    assert_eq!(dense.lr.factor, 1.0);
+    let head_only = run(Method::HeadOnly);
+    assert_eq!((head_only.lr.factor, head_only.lr.adapter), (1.0, None));
+    assert!(head_only.budget.is_none());
+}
+
+#[test]
+fn the_masked_form_trains_the_same_adapter_as_the_compact_one() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick_config()
+    };
+    let mut files = Vec::new();
+    for (form, name) in [(LoraForm::Compact, "compact"), (LoraForm::Masked, "masked")] {
+        let ctx = fixture.context(fixture.run(Method::Taso, name));
+        train(&ctx, &config, form).unwrap();
+        files.push(Artifact::open_any(&ctx.paths.adapter()).unwrap());
+    }
+    assert_eq!(files[0].tensor_names(), files[1].tensor_names());
+    for name in files[0].tensor_names() {
+        let a = files[0].tensor(name).unwrap().to_tch().unwrap();
+        let b = files[1].tensor(name).unwrap().to_tch().unwrap();
+        assert!(a.allclose(&b, 1e-4, 1e-5, false), "{name}");
+    }
+}
+
+#[test]
+fn step_caps_subsets_and_end_only_evaluation_shorten_the_run() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let ctx = fixture.context(fixture.run(Method::HeadOnly, "short"));
+    let config = TrainConfig {
+        max_steps: Some(5),
+        train_subset: Some(32),
+        eval_every_epoch: false,
+        ..quick_config()
+    };
+    // 32 examples in batches of 16: 2 steps per epoch, 3 epochs capped at 5 steps.
+    let metrics = train(&ctx, &config, LoraForm::Compact).unwrap();
+    assert_eq!((metrics.total_steps, metrics.train_examples), (5, 32));
+    let steps: Vec<usize> = metrics.epochs.iter().map(|e| e.step).collect();
+    assert_eq!(steps, [2, 4, 5]);
+    let evaluated: Vec<bool> = metrics.epochs.iter().map(|e| e.dev.is_some()).collect();
+    assert_eq!(evaluated, [false, false, true], "only the end is evaluated");
+    assert_eq!(metrics.best, metrics.last);
+}
+
+#[test]
+fn a_regression_task_trains_on_squared_error_and_reports_correlations() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let ctx = fixture.context(fixture.run_regression(Method::Lora, "score"));
+    let metrics = train(&ctx, &learning_config(), LoraForm::Compact).unwrap();
+    assert_eq!(metrics.main_metric, "pearson");
+    let best = metrics.best.unwrap().dev.unwrap();
+    assert!(
+        best["pearson"] > 0.5 && best.contains_key("spearman"),
+        "{best:?}"
+    );
+    assert!(metrics.epochs.last().unwrap().train_loss < metrics.epochs[0].train_loss);
+}
