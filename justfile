@@ -38,11 +38,19 @@ forward INPUT OUT *ARGS: build
 inspect FILE *ARGS: build
     target/release/taso-inspect {{FILE}} {{ARGS}}
 
-# The TASO pipeline on a task. The five stage binaries land with issue 3; today this checks the
-# foundation on the task: data, tokenization, batching, and the base model.
-pipeline TASK: build
-    target/release/taso-data {{TASK}} --tokenizer {{model}}/tokenizer.json
-    @echo "pipeline: the stages score -> regions -> lora -> train -> eval are not implemented yet (issue 3)."
+# The whole method on a task: score -> regions -> lora -> train -> eval, into runs/TASK/default/.
+# Extra arguments go to every stage, e.g. `just pipeline rte --set run.method=lora`.
+pipeline TASK *ARGS: build
+    for stage in score regions lora train eval; do target/release/taso-$stage --config configs/{{TASK}}.toml {{ARGS}}; done
+
+# The same five stages with a few steps, into runs/TASK/smoke/: the quick installation check.
+smoke TASK *ARGS: build
+    for stage in score regions lora train eval; do target/release/taso-$stage --config configs/{{TASK}}.toml --set run.name=smoke --set score.batches=2 --set score.batch_size=16 --set train.epochs=1 --set train.train_subset=128 --set train.max_steps=8 --set train.batch_size=16 {{ARGS}}; done
+
+# TASO vs LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning: `just compare rte --seeds 3`
+# (also --methods a,b and --lrs x,y). Finished runs are reused; table in runs/TASK/compare/results.md.
+compare TASK *ARGS: build
+    target/release/taso-compare --config configs/{{TASK}}.toml {{ARGS}}
 
 # Encoder inference throughput (ours: random vs bucketed vs sorted batches; with .venv-ref also
 # Hugging Face transformers on the sorted plan), measured side by side in one run.
