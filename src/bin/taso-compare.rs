@@ -144,7 +144,7 @@ fn run_once(stage: &StageArgs, variant: &Variant, lr: f64, seed: u64) -> Result<
     let config = ResolvedConfig::load(&args)?;
     let paths = config.run()?.paths();
     let finished = std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml())
-        && paths.metrics().is_file();
+        && evaluated(&paths.metrics());
     if finished {
         println!("reusing {}", paths.dir.display());
     } else {
@@ -154,6 +154,15 @@ fn run_once(stage: &StageArgs, variant: &Variant, lr: f64, seed: u64) -> Result<
         }
     }
     read_outcome(&paths.metrics())
+}
+
+/// Whether `metrics.json` holds the `eval` entry that `taso-eval`, the last stage, adds: a run
+/// interrupted in training has per-epoch metrics but no `eval` entry.
+fn evaluated(metrics: &Path) -> bool {
+    let json = std::fs::read_to_string(metrics)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    json.is_some_and(|j| j.get("eval").is_some())
 }
 
 fn run_stage(binary: &str, args: &StageArgs) -> Result<()> {

@@ -1,0 +1,82 @@
+//! The whole method end to end on a tiny world the test builds (random encoder, word-level
+//! tokenizer, generated task): `taso-compare` drives the five stage binaries for TASO and a
+//! baseline, writes the results table, and reuses finished runs when run again.
+
+use std::path::Path;
+use std::process::Command;
+use taso::models::testing::TinySpec;
+
+fn compare(config: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taso-compare"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--methods",
+            "taso,lora-r1,bitfit",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn every_stage_runs_and_the_comparison_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = TinySpec::default().write(dir.path()).unwrap();
+    let runs = dir.path().join("runs");
+    let config = dir.path().join("run.toml");
+    let text = format!(
+        "[run]\ntask = {:?}\nmodel = {:?}\ndata_dir = {:?}\nruns_dir = {:?}\ndevice = \"cpu\"\nmax_len = 16\n\n\
+         [score]\nbatches = 2\nbatch_size = 16\n\n[regions]\nrank = 2\nheatmaps = false\n\n\
+         [train]\nepochs = 2\nbatch_size = 16\nlr = 3e-3\nlog_every = 100\n",
+        world.task_file, world.model_dir, world.data_dir, runs
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let (ok, log) = compare(&config);
+    assert!(ok, "{log}");
+    for method in ["taso", "lora-r1", "bitfit"] {
+        let run = runs.join(format!("tiny/cmp-{method}-lr3e-3-s0"));
+        for file in [
+            "config.toml",
+            "metrics.json",
+            "adapter-best.safetensors",
+            "predictions.tsv",
+        ] {
+            assert!(run.join(file).is_file(), "{method}: {file} missing");
+        }
+    }
+    let taso = runs.join("tiny/cmp-taso-lr3e-3-s0");
+    for file in [
+        "importance.safetensors",
+        "regions.safetensors",
+        "adapter-init.safetensors",
+    ] {
+        assert!(taso.join(file).is_file(), "taso: {file} missing");
+    }
+    assert!(
+        !runs
+            .join("tiny/cmp-bitfit-lr3e-3-s0/importance.safetensors")
+            .exists(),
+        "bitfit scores nothing"
+    );
+    let table = std::fs::read_to_string(runs.join("tiny/compare/results.md")).unwrap();
+    for method in ["| taso |", "| lora-r1 |", "| bitfit |"] {
+        assert!(table.contains(method), "{method} row missing:\n{table}");
+    }
+
+    let (ok, log) = compare(&config);
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("reusing").count(), 3, "{log}");
+    assert!(!log.contains("running"), "{log}");
+}
