@@ -209,3 +209,42 @@ fn a_damaged_weight_file_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sharded_half_precision_checkpoint_loads_like_the_single_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        tiny_bert().join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    let tensors = Tensor::read_safetensors(tiny_bert().join("model.safetensors")).unwrap();
+    let (first, second) = tensors.split_at(tensors.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (shard, part) in [
+        ("model-00001-of-00002.safetensors", first),
+        ("model-00002-of-00002.safetensors", second),
+    ] {
+        let half: Vec<(String, Tensor)> = part
+            .iter()
+            .map(|(n, t)| (n.clone(), t.to_kind(Kind::Half)))
+            .collect();
+        Tensor::write_safetensors(&half, dir.path().join(shard)).unwrap();
+        for (name, _) in part {
+            weight_map.insert(name.clone(), shard.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        index.to_string(),
+    )
+    .unwrap();
+
+    let sharded = load_from(dir.path(), HeadInit::Checkpoint).unwrap();
+    let (ours, reference) =
+        tch::no_grad(|| (logits(&sharded), logits(&load(HeadInit::Checkpoint))));
+    assert_eq!(ours.kind(), Kind::Float, "f16 weights are computed in f32");
+    let err = f64::try_from((&ours - &reference).abs().max()).unwrap();
+    assert!(err < 1e-2, "f16 rounding only: {err}");
+}
