@@ -59,6 +59,17 @@ pub enum ConfigError {
     },
 }
 
+/// Sends `tracing` output to stderr, at `info` unless `RUST_LOG` says otherwise: the first
+/// line of every taso binary's `main`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// The command-line arguments every stage binary shares (`#[command(flatten)]` them).
 #[derive(Debug, Clone, clap::Args)]
 pub struct StageArgs {

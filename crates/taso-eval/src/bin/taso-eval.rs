@@ -9,7 +9,6 @@ use clap::Parser;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
 use taso_eval::{evaluate_run, export_peft, EvalConfig};
 use taso_train::RunContext;
-use tracing_subscriber::EnvFilter;
 
 /// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
 #[derive(Parser)]
@@ -26,12 +25,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let args = Args::parse();
     let config = ResolvedConfig::load(&args.stage)?;
     let run = config.run()?;

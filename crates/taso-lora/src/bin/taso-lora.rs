@@ -9,7 +9,6 @@ use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Exp
 use taso_lora::{AdapterSet, LoraConfig};
 use taso_regions::Regions;
 use tch::Device;
-use tracing_subscriber::EnvFilter;
 
 /// Build the initial sparse LoRA adapters of a run from its core regions.
 #[derive(Parser)]
@@ -20,12 +19,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let args = Args::parse();
     let config = ResolvedConfig::load(&args.stage)?;
     let run = config.run()?;

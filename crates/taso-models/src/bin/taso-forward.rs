@@ -10,7 +10,6 @@ use taso_artifact::{model_fingerprint, write_artifact, ArtifactKind, ArtifactMet
 use taso_data::TextTokenizer;
 use taso_models::forward::{encode_as_one_batch, read_text_jsonl};
 use taso_models::{parse_device, set_threads, BatchTensors, Encoder, EncoderArch};
-use tracing_subscriber::EnvFilter;
 
 /// Run a Hugging Face encoder folder on text inputs and save its hidden states.
 #[derive(Parser, Serialize)]
@@ -37,12 +36,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let args = Args::parse();
     let threads = set_threads(args.threads);
     let device = parse_device(&args.device)?;

@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
 use taso_regions::run_stage;
-use tracing_subscriber::EnvFilter;
 
 /// Select the task-aligned core rows and columns of every target matrix (TASO stage 2).
 #[derive(Parser)]
@@ -21,12 +20,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let args = Args::parse();
     let config = ResolvedConfig::load(&args.stage)?;
     let outcome = run_stage(&config)

@@ -9,7 +9,6 @@ use taso_artifact::run::{ResolvedConfig, StageArgs};
 use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_models::{parse_device, set_threads};
 use taso_score::{merge, score_task, ScoreConfig};
-use tracing_subscriber::EnvFilter;
 
 /// Stage 1 of TASO: importance scoring `|W ⊙ ∂L/∂W|` of the target layers.
 #[derive(Parser)]
@@ -39,12 +38,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let cli = Cli::parse();
     match (cli.command, cli.stage) {
         (Some(Command::Merge { inputs, out }), _) => merge_files(&inputs, &out),

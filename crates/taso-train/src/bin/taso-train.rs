@@ -7,7 +7,6 @@ use clap::Parser;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
 use taso_lora::LoraConfig;
 use taso_train::{train, RunContext, TrainConfig};
-use tracing_subscriber::EnvFilter;
 
 /// Train an adapter (or a baseline) as the config's `[run]` and `[train]` sections say.
 #[derive(Parser)]
@@ -21,12 +20,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    taso_artifact::run::init_logging();
     let args = Args::parse();
     let config = ResolvedConfig::load(&args.stage)?;
     let run = config.run()?;
