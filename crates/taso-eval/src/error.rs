@@ -10,6 +10,9 @@ pub enum EvalError {
     /// Loading the run, the model or the adapter file, or scoring, failed.
     #[error(transparent)]
     Train(#[from] taso_train::TrainError),
+    /// The run's task, data or model could not be set up.
+    #[error(transparent)]
+    Model(#[from] taso_models::ModelError),
     /// The adapter could not be exported.
     #[error(transparent)]
     Lora(#[from] taso_lora::LoraError),

@@ -75,6 +75,17 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
+    /// The run's config is invalid.
+    #[error(transparent)]
+    Config(#[from] taso_artifact::run::ConfigError),
+    /// A split has no labels where training or scoring needs them.
+    #[error("the {split} split of task `{task}` has unlabeled examples; train and evaluate on labeled splits")]
+    Unlabeled {
+        /// The task.
+        task: String,
+        /// The split.
+        split: taso_data::Split,
+    },
     /// Task data or tokenization failed.
     #[error(transparent)]
     Data(#[from] taso_data::DataError),

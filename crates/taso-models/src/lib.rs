@@ -22,6 +22,7 @@
 //! ```
 
 mod batch;
+mod context;
 mod device;
 mod encoder;
 mod error;
@@ -33,6 +34,7 @@ pub mod testing;
 mod weights;
 
 pub use batch::BatchTensors;
+pub use context::RunContext;
 pub use device::{parse_device, register_cuda_backend, set_threads};
 pub use encoder::{
     Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,

@@ -5,24 +5,16 @@ use crate::error::ScoreError;
 use crate::format::Importance;
 use crate::scorer::Scorer;
 use std::time::Instant;
-use taso_artifact::run::RunSettings;
-use taso_data::{
-    load_task, plan_batches, resolve_data_dir, BatchStrategy, Split, TextTokenizer, TokenizedSplit,
-};
-use taso_models::{head_kind_for, BatchTensors, HeadInit, SequenceClassifier};
-use tch::{Device, Tensor};
+use taso_data::{plan_batches, BatchStrategy, Split, TokenizedSplit};
+use taso_models::{BatchTensors, RunContext, SequenceClassifier};
+use tch::Tensor;
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
 /// training split (or of one shard of it), dropout off, the head initialised exactly as the
-/// trainer will (fresh from `run.seed`) and optionally warmed up first.
-pub fn score_task(
-    run: &RunSettings,
-    config: &ScoreConfig,
-    device: Device,
-) -> Result<Importance, ScoreError> {
-    let task = load_task(&run.task)?;
-    let data_dir = resolve_data_dir(run.data_dir.as_deref())?;
-    let mut examples = task.read_split(&data_dir, Split::Train)?;
+/// trainer will (fresh from `run.seed`, [`RunContext::load_model`]) and optionally warmed up
+/// first.
+pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
+    let mut examples = ctx.task.read_split(&ctx.data_dir, Split::Train)?;
     if let Some(shard) = config.shard {
         examples = examples
             .into_iter()
@@ -34,8 +26,8 @@ pub fn score_task(
     if examples.is_empty() {
         return Err(ScoreError::NoExamples);
     }
-    let tokenizer = TextTokenizer::from_file(&run.model.join("tokenizer.json"), run.max_len)?;
-    let split = TokenizedSplit::new(&tokenizer, &examples)?;
+    let split = TokenizedSplit::new(&ctx.tokenizer, &examples)?;
+    let (run, device) = (&ctx.run, ctx.device);
     let mut plan = plan_batches(
         &split.lengths(),
         config.batch_size,
@@ -51,9 +43,7 @@ pub fn score_task(
         );
     }
     plan.truncate(config.batches);
-    let head = HeadInit::Fresh { seed: run.seed };
-    let mut model =
-        SequenceClassifier::load(&run.model, head_kind_for(&task.labels), head, device)?;
+    let mut model = ctx.load_model()?;
     let batches: Vec<BatchTensors> = plan
         .iter()
         .map(|b| BatchTensors::new(&split.batch(b), device))

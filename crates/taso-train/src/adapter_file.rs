@@ -15,10 +15,10 @@ use taso_lora::AdapterSet;
 use taso_models::SequenceClassifier;
 use tch::Tensor;
 
-use crate::context::RunContext;
 use crate::error::TrainError;
 use crate::params::{Trainable, BASE_PREFIX, HEAD_PREFIX};
 use crate::records::EpochRecord;
+use taso_models::RunContext;
 
 /// Extra key: the method that trained the file.
 pub const METHOD: &str = "method";

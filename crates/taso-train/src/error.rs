@@ -42,14 +42,6 @@ pub enum TrainError {
         /// A tenth of the configured `train.lr`.
         suggested: f64,
     },
-    /// A split has no labels where training or scoring needs them.
-    #[error("the {split} split of task `{task}` has unlabeled examples; train and evaluate on labeled splits")]
-    Unlabeled {
-        /// The task.
-        task: String,
-        /// The split.
-        split: taso_data::Split,
-    },
     /// A checkpoint cannot be resumed with the current settings.
     #[error("cannot resume from {}: {reason}", .path.display())]
     Resume {

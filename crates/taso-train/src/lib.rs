@@ -41,7 +41,6 @@ mod adapter_file;
 mod budget;
 mod checkpoint;
 mod config;
-mod context;
 mod error;
 mod evaluate;
 mod optimizer;
@@ -57,7 +56,6 @@ pub use adapter_file::{
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig};
-pub use context::RunContext;
 pub use error::TrainError;
 pub use evaluate::{evaluate, Evaluation};
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};
@@ -67,4 +65,5 @@ pub use records::{
     ParamCounts, Progress, Scores, TrainMetrics,
 };
 pub use schedule::Schedule;
+pub use taso_models::RunContext;
 pub use trainer::{train, Trainer, REPORT_HEADING};

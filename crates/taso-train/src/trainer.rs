@@ -14,7 +14,6 @@ use crate::adapter_file::{method_name, write_adapter_file};
 use crate::budget::Budget;
 use crate::checkpoint::{list_checkpoints, restore_checkpoint, write_checkpoint};
 use crate::config::{StageConfig, TrainConfig};
-use crate::context::RunContext;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::optimizer::{clip_grad_norm, zero_grads, AdamW};
@@ -25,6 +24,7 @@ use crate::records::{
     TrainMetrics,
 };
 use crate::schedule::Schedule;
+use taso_models::RunContext;
 
 /// The heading of the trainer's section in `report.md`.
 pub const REPORT_HEADING: &str = "## Training";
@@ -252,9 +252,11 @@ impl<'a> Trainer<'a> {
         // run draw what an uninterrupted one does.
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
         let batch = BatchTensors::new(&self.train.batch(indices), self.ctx.device);
-        let labels = batch.labels.as_ref().ok_or_else(|| TrainError::Unlabeled {
-            task: self.ctx.task.name.clone(),
-            split: Split::Train,
+        let labels = batch.labels.as_ref().ok_or_else(|| {
+            TrainError::from(taso_models::ModelError::Unlabeled {
+                task: self.ctx.task.name.clone(),
+                split: Split::Train,
+            })
         })?;
         let logits = self.model.forward(&batch.encoder_input(), true);
         let loss = self.model.loss(&logits, labels);

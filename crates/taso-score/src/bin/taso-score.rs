@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
-use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect};
-use taso_models::{parse_device, set_threads};
+use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
+use taso_models::RunContext;
 use taso_score::{merge, score_task, ScoreConfig};
 
 /// Stage 1 of TASO: importance scoring `|W ⊙ ∂L/∂W|` of the target layers.
@@ -59,22 +59,19 @@ fn score(args: &StageArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let threads = set_threads(run.threads);
-    let device = parse_device(&run.device)?;
-    let fingerprint = model_fingerprint(&run.model)
-        .with_context(|| format!("fingerprinting the model {}", run.model.display()))?;
-    let paths = run.paths();
+    let ctx = RunContext::new(run).context("setting up the run")?;
+    let (run, paths) = (&ctx.run, &ctx.paths);
     paths
         .create()
         .with_context(|| format!("creating {}", paths.dir.display()))?;
-    tracing::info!(task = %run.task, model = %run.model.display(), threads, ?device, "scoring");
+    tracing::info!(task = %run.task, model = %run.model.display(), device = ?ctx.device, "scoring");
     let start = Instant::now();
-    let importance = score_task(&run, &score_config, device)?;
+    let importance = score_task(&ctx, &score_config)?;
     let meta = ArtifactMeta::new(
         ArtifactKind::Importance,
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION"),
-        fingerprint,
+        ctx.fingerprint.clone(),
         run.task_name(),
         &score_config,
     )?

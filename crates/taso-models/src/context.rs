@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use taso_artifact::model_fingerprint;
 use taso_artifact::run::{RunPaths, RunSettings};
 use taso_data::{load_task, resolve_data_dir, Split, TaskSpec, TextTokenizer, TokenizedSplit};
-use taso_models::{head_kind_for, parse_device, set_threads, HeadInit, SequenceClassifier};
 use tch::Device;
 
-use crate::error::TrainError;
+use crate::error::{ModelError, Result};
+use crate::{head_kind_for, parse_device, set_threads, HeadInit, SequenceClassifier};
 
 /// A run's settings with everything they point at loaded: task, data folder, tokenizer,
 /// device and the base model's fingerprint.
@@ -32,7 +32,7 @@ pub struct RunContext {
 
 impl RunContext {
     /// Validates `run`, sets the CPU threads, picks the device and loads task and tokenizer.
-    pub fn new(run: RunSettings) -> Result<Self, TrainError> {
+    pub fn new(run: RunSettings) -> Result<Self> {
         run.validate()?;
         set_threads(run.threads);
         let device = parse_device(&run.device)?;
@@ -52,7 +52,7 @@ impl RunContext {
     }
 
     /// Reads and tokenizes `split`, keeping only its first `limit` examples when given.
-    pub fn split(&self, split: Split, limit: Option<usize>) -> Result<TokenizedSplit, TrainError> {
+    pub fn split(&self, split: Split, limit: Option<usize>) -> Result<TokenizedSplit> {
         let mut examples = self.task.read_split(&self.data_dir, split)?;
         if let Some(limit) = limit {
             examples.truncate(limit);
@@ -62,10 +62,10 @@ impl RunContext {
 
     /// Refuses `data` (read from `split`) unless every example has a label, as training and
     /// scoring need.
-    pub fn require_labels(&self, split: Split, data: &TokenizedSplit) -> Result<(), TrainError> {
+    pub fn require_labels(&self, split: Split, data: &TokenizedSplit) -> Result<()> {
         match data.gold() {
             Some(_) => Ok(()),
-            None => Err(TrainError::Unlabeled {
+            None => Err(ModelError::Unlabeled {
                 task: self.task.name.clone(),
                 split,
             }),
@@ -74,16 +74,11 @@ impl RunContext {
 
     /// The base model with a fresh task head drawn from `run.seed` — the head the importance
     /// scorer saw, and the one every method starts from.
-    pub fn load_model(&self) -> Result<SequenceClassifier, TrainError> {
+    pub fn load_model(&self) -> Result<SequenceClassifier> {
         let head = head_kind_for(&self.task.labels);
         let init = HeadInit::Fresh {
             seed: self.run.seed,
         };
-        Ok(SequenceClassifier::load(
-            &self.run.model,
-            head,
-            init,
-            self.device,
-        )?)
+        SequenceClassifier::load(&self.run.model, head, init, self.device)
     }
 }
