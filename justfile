@@ -19,7 +19,7 @@ build:
 
 # The whole test suite (what CI runs).
 test:
-    cargo test --workspace --all-targets
+    cargo test --workspace
 
 # Lints: formatting and clippy, warnings as errors.
 lint:
