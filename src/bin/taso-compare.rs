@@ -242,9 +242,10 @@ fn render(task: &str, args: &Args, lrs: &[f64], table: &Table) -> String {
     let lr_list: Vec<String> = lrs.iter().map(|l| format!("{l:e}")).collect();
     let _ = writeln!(
         out,
-        "Command: `taso-compare --config {}{sets} --seeds {} --lrs {}`. Dev {metric}, mean ± std over seeds 0..{} at each method's best learning rate (by mean best-epoch dev {metric}).\n",
+        "Command: `taso-compare --config {}{sets} --seeds {} --methods {} --lrs {}`. Dev {metric}, mean ± std over seeds 0..{} at each method's best learning rate (by mean best-epoch dev {metric}).\n",
         args.stage.config.display(),
         args.seeds,
+        args.methods.join(","),
         lr_list.join(","),
         args.seeds
     );
