@@ -70,6 +70,24 @@ impl ScoreMatrix {
         })
     }
 
+    /// A matrix from its full scores (row-major `[d_out, d_in]`), marginals summed from them.
+    pub fn from_scores(target: Target, scores: Vec<f32>) -> Result<Self, RegionsError> {
+        let (d_out, d_in) = (target.d_out, target.d_in);
+        if scores.len() != d_out * d_in {
+            return Err(RegionsError::BadScores {
+                name: target.name,
+                reason: format!("{} scores for a [{d_out}, {d_in}] matrix", scores.len()),
+            });
+        }
+        let row = (0..d_out)
+            .map(|i| scores[i * d_in..(i + 1) * d_in].iter().sum())
+            .collect();
+        let col = (0..d_in)
+            .map(|j| (0..d_out).map(|i| scores[i * d_in + j]).sum())
+            .collect();
+        Self::new(target, row, col, Some(scores))
+    }
+
     /// The total importance of the matrix (sum of its row marginals).
     pub fn total(&self) -> f64 {
         self.row.iter().map(|&v| f64::from(v)).sum()
@@ -118,5 +136,15 @@ mod tests {
         assert!(nan.unwrap_err().to_string().contains("NaN"));
         let neg = ScoreMatrix::new(target(), vec![1.0; 2], vec![1.0; 3], Some(vec![-1.0; 6]));
         assert!(neg.unwrap_err().to_string().contains("taso-score"));
+    }
+
+    #[test]
+    fn marginals_are_summed_from_full_scores() {
+        let m = ScoreMatrix::from_scores(target(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!((m.row, m.col), (vec![6.0, 15.0], vec![5.0, 7.0, 9.0]));
+        let err = ScoreMatrix::from_scores(target(), vec![1.0; 5])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("5 scores for a [2, 3] matrix"), "{err}");
     }
 }

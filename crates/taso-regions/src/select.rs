@@ -182,18 +182,12 @@ mod tests {
     use crate::format::Target;
 
     fn matrix(name: &str, d_out: usize, d_in: usize, scores: Vec<f32>) -> ScoreMatrix {
-        let row = (0..d_out)
-            .map(|i| scores[i * d_in..(i + 1) * d_in].iter().sum())
-            .collect();
-        let col = (0..d_in)
-            .map(|j| (0..d_out).map(|i| scores[i * d_in + j]).sum())
-            .collect();
         let target = Target {
             name: name.into(),
             d_out,
             d_in,
         };
-        ScoreMatrix::new(target, row, col, Some(scores)).unwrap()
+        ScoreMatrix::from_scores(target, scores).unwrap()
     }
 
     fn scores(lines: &[LineValue]) -> Vec<f64> {
