@@ -27,6 +27,7 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         return Err(ScoreError::NoExamples);
     }
     let split = TokenizedSplit::new(&ctx.tokenizer, &examples)?;
+    ctx.require_labels(Split::Train, &split)?;
     let (run, device) = (&ctx.run, ctx.device);
     let mut plan = plan_batches(
         &split.lengths(),
@@ -70,7 +71,10 @@ fn batch_loss(
     stage: &'static str,
     step: usize,
 ) -> Result<Tensor, ScoreError> {
-    let labels = batch.labels.as_ref().ok_or(ScoreError::NoExamples)?;
+    let labels = batch
+        .labels
+        .as_ref()
+        .expect("score_task checked that every training example has a label");
     let loss = model.loss(&model.forward(&batch.encoder_input(), false), labels);
     if !loss.double_value(&[]).is_finite() {
         return Err(ScoreError::NonFiniteLoss { stage, step });

@@ -154,3 +154,21 @@ fn methods_without_scores_do_nothing_and_bad_settings_are_refused() {
         "a failed run leaves no artifact"
     );
 }
+
+#[test]
+fn an_unlabeled_training_split_is_refused_by_name() {
+    let s = setup();
+    let task = std::fs::read_to_string(&s.world.task_file).unwrap();
+    let task = task.replace(
+        "train = \"tiny/train.tsv\"",
+        "train = { path = \"tiny/train.tsv\", unlabeled = true }",
+    );
+    let task_file = s.root.join("unlabeled.toml");
+    std::fs::write(&task_file, task).unwrap();
+    let config = s.config("c", "");
+    let (ok, log) = run_config(
+        &config,
+        &[&format!("run.task={:?}", task_file.to_str().unwrap())],
+    );
+    assert!(!ok && log.contains("unlabeled examples"), "{log}");
+}
