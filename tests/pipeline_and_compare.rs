@@ -6,16 +6,12 @@ use std::path::Path;
 use std::process::Command;
 use taso::models::testing::TinySpec;
 
-fn compare(config: &Path) -> (bool, String) {
+const FIRST: &[&str] = &["--seeds", "1", "--methods", "taso,lora-r1,bitfit"];
+
+fn compare(config: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_taso-compare"))
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "--seeds",
-            "1",
-            "--methods",
-            "taso,lora-r1,bitfit",
-        ])
+        .args(["--config", config.to_str().unwrap()])
+        .args(args)
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
@@ -43,7 +39,7 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     );
     std::fs::write(&config, text).unwrap();
 
-    let (ok, log) = compare(&config);
+    let (ok, log) = compare(&config, FIRST);
     assert!(ok, "{log}");
     for method in ["taso", "lora-r1", "bitfit"] {
         let run = runs.join(format!("tiny/cmp-{method}-lr3e-3-s0"));
@@ -75,8 +71,44 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         assert!(table.contains(method), "{method} row missing:\n{table}");
     }
 
-    let (ok, log) = compare(&config);
+    let (ok, log) = compare(&config, FIRST);
     assert!(ok, "{log}");
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
     assert!(!log.contains("running"), "{log}");
+
+    // A sweep on seed 0 over two lrs, then a second seed at each method's best lr only; a
+    // user-defined variant runs like a built-in method.
+    let (ok, log) = compare(
+        &config,
+        &[
+            "--seeds",
+            "2",
+            "--sweep-seeds",
+            "1",
+            "--lrs",
+            "3e-3,1e-2",
+            "--methods",
+            "lora-r1,taso-global",
+            "--variant",
+            "taso-global=run.method=taso;regions.allocation=global",
+            "--out",
+            "sweep.md",
+        ],
+    );
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("reusing").count(), 1, "lora-r1 at 3e-3, seed 0:\n{log}");
+    assert_eq!(log.matches("running").count(), 5, "{log}");
+    let seed1 = log
+        .lines()
+        .filter(|l| l.starts_with("running") && l.ends_with("-s1"))
+        .count();
+    assert_eq!(seed1, 2, "one seed-1 run per method:\n{log}");
+    let global = std::fs::read_to_string(runs.join("tiny/cmp-taso-global-lr1e-2-s0/config.toml"))
+        .unwrap();
+    assert!(global.contains("allocation = \"global\""), "{global}");
+    let table = std::fs::read_to_string(runs.join("tiny/compare/sweep.md")).unwrap();
+    for row in ["| lora-r1 |", "| taso-global |", "--sweep-seeds 1"] {
+        assert!(table.contains(row), "{row} missing:\n{table}");
+    }
+    assert_eq!(table.matches(" (1) |").count(), 4, "{table}");
 }

@@ -1,0 +1,233 @@
+//! `taso-compare`: TASO against its baselines on one task, every method through the same five
+//! stages with the same data, model, batches and epochs. Each method's learning rate is chosen
+//! from a small grid on the first seeds (`--sweep-seeds`), then the best one runs every seed.
+//! Finished runs are reused, so a comparison can span several sessions; the table goes to
+//! `runs/<task>/compare/results.md` (or `--out`).
+
+mod render;
+mod variant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use taso::artifact::run::{ResolvedConfig, StageArgs};
+use taso::artifact::write_atomic;
+use taso::train::TrainMetrics;
+use variant::{MethodLrs, Variant};
+
+/// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning.
+#[derive(Parser)]
+#[command(version)]
+pub struct Args {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Seeds reported per method, at its best learning rate (seeds 0..N).
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Seeds that choose the learning rate (seeds 0..K; default: all of --seeds).
+    #[arg(long)]
+    sweep_seeds: Option<u64>,
+    /// Methods to run: built-in names (see the README) and the names given by --variant.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "taso,lora-r1,lora-r8,random-regions,bitfit,full"
+    )]
+    methods: Vec<String>,
+    /// Learning-rate grid for every method (default: the config's `train.lr`).
+    #[arg(long, value_delimiter = ',')]
+    lrs: Vec<f64>,
+    /// A method's own grid, e.g. `full=5e-5,1e-4,2e-4` (repeatable).
+    #[arg(long = "method-lrs")]
+    method_lrs: Vec<MethodLrs>,
+    /// An extra method: `NAME=section.key=value;section.key=value` on top of the config, e.g.
+    /// `taso-global=run.method=taso;regions.allocation=global` (repeatable; add NAME to --methods).
+    #[arg(long = "variant")]
+    variants: Vec<Variant>,
+    /// File name of the table under runs/<task>/compare/.
+    #[arg(long, default_value = "results.md")]
+    out: String,
+}
+
+/// One finished run's figures.
+#[derive(Clone)]
+pub struct Outcome {
+    best: f64,
+    last: f64,
+    adapter_params: usize,
+    total_params: usize,
+    seconds: f64,
+    metric: String,
+}
+
+/// A method's sweep (every grid lr on the sweep seeds) and its reported runs (best lr, all seeds).
+pub struct MethodResult {
+    name: String,
+    sweep: Vec<(f64, Vec<Outcome>)>,
+    best_lr: f64,
+    reported: Vec<Outcome>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let base = ResolvedConfig::load(&args.stage)?;
+    let run = base.run()?;
+    let default_lr = base.section::<taso::train::TrainConfig>("train")?.lr;
+    let sweep_seeds = args.sweep_seeds.unwrap_or(args.seeds).min(args.seeds);
+    if args.seeds == 0 || sweep_seeds == 0 {
+        bail!("--seeds and --sweep-seeds must be at least 1");
+    }
+    let methods = args
+        .methods
+        .iter()
+        .map(|name| Variant::find(name, &args.variants))
+        .collect::<Result<Vec<_>>>()?;
+    let mut results = Vec::new();
+    for method in methods {
+        let grid = variant::grid_for(&method.name, &args.method_lrs, &args.lrs, default_lr);
+        results.push(compare_method(&args.stage, &method, &grid, sweep_seeds, args.seeds)?);
+    }
+    let report = render::report(&run.task_name(), &args, &results);
+    let dir = run.runs_dir.join(run.task_name()).join("compare");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(&args.out);
+    write_atomic(&path, report.as_bytes())?;
+    println!("{report}\nwritten to {}", path.display());
+    Ok(())
+}
+
+/// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by mean
+/// best-epoch dev metric); runs already made by the sweep are reused, not repeated.
+fn compare_method(
+    stage: &StageArgs,
+    method: &Variant,
+    grid: &[f64],
+    sweep_seeds: u64,
+    seeds: u64,
+) -> Result<MethodResult> {
+    let sweep_seeds = if grid.len() == 1 { seeds } else { sweep_seeds };
+    let mut sweep = Vec::new();
+    for &lr in grid {
+        let outcomes = (0..sweep_seeds)
+            .map(|seed| run_once(stage, method, lr, seed))
+            .collect::<Result<Vec<_>>>()?;
+        sweep.push((lr, outcomes));
+    }
+    let best = sweep
+        .iter()
+        .enumerate()
+        .max_by(|a, b| render::mean_best(&a.1 .1).total_cmp(&render::mean_best(&b.1 .1)))
+        .map(|(i, _)| i)
+        .context("empty learning-rate grid")?;
+    let best_lr = sweep[best].0;
+    let mut reported = (sweep_seeds..seeds)
+        .map(|seed| run_once(stage, method, best_lr, seed))
+        .collect::<Result<Vec<_>>>()?;
+    reported.splice(0..0, sweep[best].1.iter().cloned());
+    Ok(MethodResult {
+        name: method.name.clone(),
+        sweep,
+        best_lr,
+        reported,
+    })
+}
+
+/// Runs (or reuses) one method at one lr and seed, and reads its metrics.
+fn run_once(stage: &StageArgs, method: &Variant, lr: f64, seed: u64) -> Result<Outcome> {
+    let name = format!("cmp-{}-lr{lr:e}-s{seed}", method.name);
+    let mut sets: Vec<String> = stage.overrides.clone();
+    sets.extend(method.sets.iter().cloned());
+    sets.extend([
+        format!("run.name={name:?}"),
+        format!("run.seed={seed}"),
+        format!("train.lr={lr:e}"),
+    ]);
+    let args = StageArgs {
+        config: stage.config.clone(),
+        overrides: sets,
+    };
+    let config = ResolvedConfig::load(&args)?;
+    let paths = config.run()?.paths();
+    let finished = std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml())
+        && evaluated(&paths.metrics());
+    if finished {
+        println!("reusing {}", paths.dir.display());
+    } else {
+        println!("running {}", paths.dir.display());
+        for binary in STAGES {
+            run_stage(binary, &args)?;
+        }
+    }
+    read_outcome(&paths.metrics())
+}
+
+const STAGES: [&str; 5] = [
+    "taso-score",
+    "taso-regions",
+    "taso-lora",
+    "taso-train",
+    "taso-eval",
+];
+
+/// Whether `metrics.json` holds the `eval` entry that `taso-eval`, the last stage, adds: a run
+/// interrupted in training has per-epoch metrics but no `eval` entry.
+fn evaluated(metrics: &Path) -> bool {
+    let json = std::fs::read_to_string(metrics)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    json.is_some_and(|j| j.get("eval").is_some())
+}
+
+fn run_stage(binary: &str, args: &StageArgs) -> Result<()> {
+    let exe = sibling(binary)?;
+    let mut command = Command::new(&exe);
+    command.arg("--config").arg(&args.config);
+    for set in &args.overrides {
+        command.arg("--set").arg(set);
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    if !status.success() {
+        bail!("{binary} failed ({status}); its message is above");
+    }
+    Ok(())
+}
+
+/// A stage binary next to this one (`cargo build --release` builds them all).
+fn sibling(binary: &str) -> Result<PathBuf> {
+    let here = std::env::current_exe()?;
+    let path = here
+        .parent()
+        .map(|d| d.join(binary))
+        .context("locating the stage binaries")?;
+    if !path.is_file() {
+        bail!(
+            "{} is missing; build every binary with `cargo build --release --workspace --bins`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn read_outcome(path: &Path) -> Result<Outcome> {
+    let metrics = TrainMetrics::read(path)?;
+    let metric = metrics.main_metric.clone();
+    let value = |record: &Option<taso::train::EpochRecord>| {
+        record
+            .as_ref()
+            .and_then(|r| r.dev.as_ref())
+            .and_then(|d| d.get(&metric))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(Outcome {
+        best: value(&metrics.best),
+        last: value(&metrics.last),
+        adapter_params: metrics.params.adapter,
+        total_params: metrics.params.total,
+        seconds: metrics.train_seconds,
+        metric,
+    })
+}

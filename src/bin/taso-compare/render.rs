@@ -1,0 +1,122 @@
+//! The results table: each method at its best learning rate, and the sweep behind the choice.
+
+use crate::{Args, MethodResult, Outcome};
+use std::fmt::Write as _;
+
+/// Mean of the best-epoch dev metric.
+pub fn mean_best(outcomes: &[Outcome]) -> f64 {
+    mean_std(&outcomes.iter().map(|o| o.best).collect::<Vec<_>>()).0
+}
+
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
+fn lr_list(lrs: &[f64]) -> String {
+    lrs.iter()
+        .map(|l| format!("{l:e}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The command that reproduces the table.
+fn command(args: &Args) -> String {
+    let mut out = format!("taso-compare --config {}", args.stage.config.display());
+    for set in &args.stage.overrides {
+        let _ = write!(out, " --set {set}");
+    }
+    let _ = write!(
+        out,
+        " --seeds {} --methods {}",
+        args.seeds,
+        args.methods.join(",")
+    );
+    if let Some(k) = args.sweep_seeds {
+        let _ = write!(out, " --sweep-seeds {k}");
+    }
+    if !args.lrs.is_empty() {
+        let _ = write!(out, " --lrs {}", lr_list(&args.lrs));
+    }
+    for own in &args.method_lrs {
+        let _ = write!(out, " --method-lrs {}={}", own.method, lr_list(&own.lrs));
+    }
+    for v in &args.variants {
+        let _ = write!(out, " --variant '{}={}'", v.name, v.sets.join(";"));
+    }
+    out
+}
+
+/// The markdown report.
+pub fn report(task: &str, args: &Args, results: &[MethodResult]) -> String {
+    let metric = results
+        .first()
+        .and_then(|r| r.reported.first())
+        .map_or("metric", |o| o.metric.as_str());
+    let mut out = format!("# {task}: TASO vs baselines\n\n");
+    let _ = writeln!(
+        out,
+        "Command: `{}`.\n\nDev {metric} ×100, mean ± std over seeds 0..n at each method's best \
+         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds.\n",
+        command(args)
+    );
+    out.push_str(
+        "| method | lr | n | best-epoch dev | last-epoch dev | adapter params | trainable params | train time (s) |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        let (best, best_sd) = mean_std(&r.reported.iter().map(|o| o.best).collect::<Vec<_>>());
+        let (last, last_sd) = mean_std(&r.reported.iter().map(|o| o.last).collect::<Vec<_>>());
+        let (secs, _) = mean_std(&r.reported.iter().map(|o| o.seconds).collect::<Vec<_>>());
+        let first = &r.reported[0];
+        let _ = writeln!(
+            out,
+            "| {} | {:e} | {} | {:.2} ± {:.2} | {:.2} ± {:.2} | {} | {} | {secs:.0} |",
+            r.name,
+            r.best_lr,
+            r.reported.len(),
+            100.0 * best,
+            100.0 * best_sd,
+            100.0 * last,
+            100.0 * last_sd,
+            first.adapter_params,
+            first.total_params
+        );
+    }
+    sweep_table(&mut out, results);
+    out
+}
+
+/// Every lr tried, per method: mean best-epoch dev and the number of seeds behind it.
+fn sweep_table(out: &mut String, results: &[MethodResult]) {
+    let mut lrs: Vec<f64> = results
+        .iter()
+        .flat_map(|r| r.sweep.iter().map(|(lr, _)| *lr))
+        .collect();
+    lrs.sort_by(f64::total_cmp);
+    lrs.dedup();
+    if lrs.len() < 2 {
+        return;
+    }
+    out.push_str("\nLearning-rate sweep (mean best-epoch dev ×100, seeds in brackets):\n\n| method |");
+    for lr in &lrs {
+        let _ = write!(out, " {lr:e} |");
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(lrs.len()));
+    out.push('\n');
+    for r in results {
+        let _ = write!(out, "| {} |", r.name);
+        for lr in &lrs {
+            match r.sweep.iter().find(|(l, _)| l == lr) {
+                Some((_, o)) => {
+                    let _ = write!(out, " {:.2} ({}) |", 100.0 * mean_best(o), o.len());
+                }
+                None => out.push_str(" — |"),
+            }
+        }
+        out.push('\n');
+    }
+}
