@@ -76,6 +76,28 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
     assert!(!log.contains("running"), "{log}");
 
+    // Report-only runs nothing: it tabulates the finished seed and lists the missing one.
+    let (ok, log) = compare(
+        &config,
+        &[
+            "--seeds",
+            "2",
+            "--methods",
+            "taso",
+            "--report-only",
+            "--out",
+            "partial.md",
+        ],
+    );
+    assert!(ok, "{log}");
+    assert!(!log.contains("running"), "{log}");
+    let partial = std::fs::read_to_string(runs.join("tiny/compare/partial.md")).unwrap();
+    assert!(partial.contains("| taso | 3e-3 | 1 |"), "{partial}");
+    assert!(
+        partial.contains("Not finished yet (1") && partial.contains("cmp-taso-lr3e-3-s1"),
+        "{partial}"
+    );
+
     // A sweep on seed 0 over two lrs, then a second seed at each method's best lr only; a
     // user-defined variant runs like a built-in method.
     let (ok, log) = compare(
@@ -96,15 +118,19 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         ],
     );
     assert!(ok, "{log}");
-    assert_eq!(log.matches("reusing").count(), 1, "lora-r1 at 3e-3, seed 0:\n{log}");
+    assert_eq!(
+        log.matches("reusing").count(),
+        1,
+        "lora-r1 at 3e-3, seed 0:\n{log}"
+    );
     assert_eq!(log.matches("running").count(), 5, "{log}");
     let seed1 = log
         .lines()
         .filter(|l| l.starts_with("running") && l.ends_with("-s1"))
         .count();
     assert_eq!(seed1, 2, "one seed-1 run per method:\n{log}");
-    let global = std::fs::read_to_string(runs.join("tiny/cmp-taso-global-lr1e-2-s0/config.toml"))
-        .unwrap();
+    let global =
+        std::fs::read_to_string(runs.join("tiny/cmp-taso-global-lr1e-2-s0/config.toml")).unwrap();
     assert!(global.contains("allocation = \"global\""), "{global}");
     let table = std::fs::read_to_string(runs.join("tiny/compare/sweep.md")).unwrap();
     for row in ["| lora-r1 |", "| taso-global |", "--sweep-seeds 1"] {

@@ -48,6 +48,9 @@ pub struct Args {
     /// File name of the table under runs/<task>/compare/.
     #[arg(long, default_value = "results.md")]
     out: String,
+    /// Run nothing: tabulate the finished runs and list the missing ones.
+    #[arg(long)]
+    report_only: bool,
 }
 
 /// One finished run's figures.
@@ -83,12 +86,17 @@ fn main() -> Result<()> {
         .iter()
         .map(|name| Variant::find(name, &args.variants))
         .collect::<Result<Vec<_>>>()?;
+    let mut runner = Runner {
+        stage: &args.stage,
+        report_only: args.report_only,
+        missing: Vec::new(),
+    };
     let mut results = Vec::new();
     for method in methods {
         let grid = variant::grid_for(&method.name, &args.method_lrs, &args.lrs, default_lr);
-        results.push(compare_method(&args.stage, &method, &grid, sweep_seeds, args.seeds)?);
+        results.extend(runner.compare_method(&method, &grid, sweep_seeds, args.seeds)?);
     }
-    let report = render::report(&run.task_name(), &args, &results);
+    let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(&args.out);
@@ -97,69 +105,97 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by mean
-/// best-epoch dev metric); runs already made by the sweep are reused, not repeated.
-fn compare_method(
-    stage: &StageArgs,
-    method: &Variant,
-    grid: &[f64],
-    sweep_seeds: u64,
-    seeds: u64,
-) -> Result<MethodResult> {
-    let sweep_seeds = if grid.len() == 1 { seeds } else { sweep_seeds };
-    let mut sweep = Vec::new();
-    for &lr in grid {
-        let outcomes = (0..sweep_seeds)
-            .map(|seed| run_once(stage, method, lr, seed))
-            .collect::<Result<Vec<_>>>()?;
-        sweep.push((lr, outcomes));
-    }
-    let best = sweep
-        .iter()
-        .enumerate()
-        .max_by(|a, b| render::mean_best(&a.1 .1).total_cmp(&render::mean_best(&b.1 .1)))
-        .map(|(i, _)| i)
-        .context("empty learning-rate grid")?;
-    let best_lr = sweep[best].0;
-    let mut reported = (sweep_seeds..seeds)
-        .map(|seed| run_once(stage, method, best_lr, seed))
-        .collect::<Result<Vec<_>>>()?;
-    reported.splice(0..0, sweep[best].1.iter().cloned());
-    Ok(MethodResult {
-        name: method.name.clone(),
-        sweep,
-        best_lr,
-        reported,
-    })
+/// Runs (or reuses) the runs of a comparison; with `report_only`, only reuses, and remembers
+/// which runs are missing.
+struct Runner<'a> {
+    stage: &'a StageArgs,
+    report_only: bool,
+    missing: Vec<String>,
 }
 
-/// Runs (or reuses) one method at one lr and seed, and reads its metrics.
-fn run_once(stage: &StageArgs, method: &Variant, lr: f64, seed: u64) -> Result<Outcome> {
-    let name = format!("cmp-{}-lr{lr:e}-s{seed}", method.name);
-    let mut sets: Vec<String> = stage.overrides.clone();
-    sets.extend(method.sets.iter().cloned());
-    sets.extend([
-        format!("run.name={name:?}"),
-        format!("run.seed={seed}"),
-        format!("train.lr={lr:e}"),
-    ]);
-    let args = StageArgs {
-        config: stage.config.clone(),
-        overrides: sets,
-    };
-    let config = ResolvedConfig::load(&args)?;
-    let paths = config.run()?.paths();
-    let finished = std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml())
-        && evaluated(&paths.metrics());
-    if finished {
-        println!("reusing {}", paths.dir.display());
-    } else {
-        println!("running {}", paths.dir.display());
-        for binary in STAGES {
-            run_stage(binary, &args)?;
+impl Runner<'_> {
+    /// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by
+    /// mean best-epoch dev metric); runs already made by the sweep are reused, not repeated.
+    /// `None` when no run of the method has finished (report-only).
+    fn compare_method(
+        &mut self,
+        method: &Variant,
+        grid: &[f64],
+        sweep_seeds: u64,
+        seeds: u64,
+    ) -> Result<Option<MethodResult>> {
+        let sweep_seeds = if grid.len() == 1 { seeds } else { sweep_seeds };
+        let mut sweep = Vec::new();
+        for &lr in grid {
+            let outcomes = self.seeds(method, lr, 0..sweep_seeds)?;
+            if !outcomes.is_empty() {
+                sweep.push((lr, outcomes));
+            }
         }
+        let Some(best) = sweep
+            .iter()
+            .enumerate()
+            .max_by(|a, b| render::mean_best(&a.1 .1).total_cmp(&render::mean_best(&b.1 .1)))
+            .map(|(i, _)| i)
+        else {
+            return Ok(None);
+        };
+        let best_lr = sweep[best].0;
+        let mut reported = self.seeds(method, best_lr, sweep_seeds..seeds)?;
+        reported.splice(0..0, sweep[best].1.iter().cloned());
+        Ok(Some(MethodResult {
+            name: method.name.clone(),
+            sweep,
+            best_lr,
+            reported,
+        }))
     }
-    read_outcome(&paths.metrics())
+
+    /// The finished outcomes of `method` at `lr` over `seeds`.
+    fn seeds(
+        &mut self,
+        method: &Variant,
+        lr: f64,
+        seeds: std::ops::Range<u64>,
+    ) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::new();
+        for seed in seeds {
+            outcomes.extend(self.run_once(method, lr, seed)?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs (or reuses) one method at one lr and seed, and reads its metrics.
+    fn run_once(&mut self, method: &Variant, lr: f64, seed: u64) -> Result<Option<Outcome>> {
+        let name = format!("cmp-{}-lr{lr:e}-s{seed}", method.name);
+        let mut sets: Vec<String> = self.stage.overrides.clone();
+        sets.extend(method.sets.iter().cloned());
+        sets.extend([
+            format!("run.name={name:?}"),
+            format!("run.seed={seed}"),
+            format!("train.lr={lr:e}"),
+        ]);
+        let args = StageArgs {
+            config: self.stage.config.clone(),
+            overrides: sets,
+        };
+        let config = ResolvedConfig::load(&args)?;
+        let paths = config.run()?.paths();
+        let finished = std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml())
+            && evaluated(&paths.metrics());
+        if finished {
+            println!("reusing {}", paths.dir.display());
+        } else if self.report_only {
+            self.missing.push(name);
+            return Ok(None);
+        } else {
+            println!("running {}", paths.dir.display());
+            for binary in STAGES {
+                run_stage(binary, &args)?;
+            }
+        }
+        read_outcome(&paths.metrics()).map(Some)
+    }
 }
 
 const STAGES: [&str; 5] = [

@@ -34,6 +34,9 @@ fn command(args: &Args) -> String {
         args.seeds,
         args.methods.join(",")
     );
+    if args.report_only {
+        out.push_str(" --report-only");
+    }
     if let Some(k) = args.sweep_seeds {
         let _ = write!(out, " --sweep-seeds {k}");
     }
@@ -50,7 +53,7 @@ fn command(args: &Args) -> String {
 }
 
 /// The markdown report.
-pub fn report(task: &str, args: &Args, results: &[MethodResult]) -> String {
+pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[String]) -> String {
     let metric = results
         .first()
         .and_then(|r| r.reported.first())
@@ -67,25 +70,36 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult]) -> String {
          |---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
-        let (best, best_sd) = mean_std(&r.reported.iter().map(|o| o.best).collect::<Vec<_>>());
-        let (last, last_sd) = mean_std(&r.reported.iter().map(|o| o.last).collect::<Vec<_>>());
+        let cell = |value: fn(&Outcome) -> f64| {
+            let (mean, sd) = mean_std(&r.reported.iter().map(value).collect::<Vec<_>>());
+            match r.reported.len() {
+                1 => format!("{:.2}", 100.0 * mean),
+                _ => format!("{:.2} ± {:.2}", 100.0 * mean, 100.0 * sd),
+            }
+        };
         let (secs, _) = mean_std(&r.reported.iter().map(|o| o.seconds).collect::<Vec<_>>());
         let first = &r.reported[0];
         let _ = writeln!(
             out,
-            "| {} | {:e} | {} | {:.2} ± {:.2} | {:.2} ± {:.2} | {} | {} | {secs:.0} |",
+            "| {} | {:e} | {} | {} | {} | {} | {} | {secs:.0} |",
             r.name,
             r.best_lr,
             r.reported.len(),
-            100.0 * best,
-            100.0 * best_sd,
-            100.0 * last,
-            100.0 * last_sd,
+            cell(|o| o.best),
+            cell(|o| o.last),
             first.adapter_params,
             first.total_params
         );
     }
     sweep_table(&mut out, results);
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot finished yet ({}; the same command without --report-only runs them): {}.",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
     out
 }
 
@@ -100,7 +114,9 @@ fn sweep_table(out: &mut String, results: &[MethodResult]) {
     if lrs.len() < 2 {
         return;
     }
-    out.push_str("\nLearning-rate sweep (mean best-epoch dev ×100, seeds in brackets):\n\n| method |");
+    out.push_str(
+        "\nLearning-rate sweep (mean best-epoch dev ×100, seeds in brackets):\n\n| method |",
+    );
     for lr in &lrs {
         let _ = write!(out, " {lr:e} |");
     }

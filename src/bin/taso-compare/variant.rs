@@ -26,16 +26,13 @@ impl Variant {
         if let Some(v) = variants.iter().find(|v| v.name == name) {
             return Ok(v.clone());
         }
-        let (name, sets) = BUILT_IN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .with_context(|| {
-                let known: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "unknown method `{name}`; choose from {} or define it with --variant",
-                    known.join(", ")
-                )
-            })?;
+        let (name, sets) = BUILT_IN.iter().find(|(n, _)| *n == name).with_context(|| {
+            let known: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown method `{name}`; choose from {} or define it with --variant",
+                known.join(", ")
+            )
+        })?;
         Ok(Variant {
             name: name.to_string(),
             sets: sets.iter().map(|s| s.to_string()).collect(),
@@ -127,7 +124,10 @@ mod tests {
         assert!("no-sets-here".parse::<Variant>().is_err());
         assert!("a=b".parse::<Variant>().is_err());
         let own: MethodLrs = "full=5e-5,1e-4".parse().unwrap();
-        assert_eq!(grid_for("full", &[own.clone()], &[1e-3], 5e-4), [5e-5, 1e-4]);
+        assert_eq!(
+            grid_for("full", &[own.clone()], &[1e-3], 5e-4),
+            [5e-5, 1e-4]
+        );
         assert_eq!(grid_for("taso", &[own], &[1e-3], 5e-4), [1e-3]);
         assert_eq!(grid_for("taso", &[], &[], 5e-4), [5e-4]);
         assert!("full=0,x".parse::<MethodLrs>().is_err());
