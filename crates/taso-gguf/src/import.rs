@@ -1,0 +1,200 @@
+//! Importing a GGUF file into a Hugging Face folder: everything is checked first, then the
+//! folder is built beside `OUT_DIR` and renamed into place, so a failed import leaves nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::config::ModelConfig;
+use crate::dequant::dequantize;
+use crate::error::GgufError;
+use crate::names::{tensor_role, unpermute_rows, TensorRole};
+use crate::output_dir::{check_output_dir, StagingDir};
+use crate::reader::{GgufFile, TensorInfo};
+use crate::safetensors_out::write_f32_safetensors;
+use crate::tokenizer::Vocabulary;
+
+/// What an import wrote.
+#[derive(Debug, Clone)]
+pub struct ImportSummary {
+    /// The folder written.
+    pub out_dir: PathBuf,
+    /// The model's hyperparameters.
+    pub config: ModelConfig,
+    /// Tensors written to `model.safetensors`.
+    pub tensor_count: usize,
+    /// Total number of values written.
+    pub parameter_count: u64,
+    /// How many source tensors had each ggml type.
+    pub source_types: BTreeMap<&'static str, usize>,
+    /// `sha256:<hex>` of the GGUF file.
+    pub source_digest: String,
+}
+
+/// One tensor to write: where it comes from and what it becomes.
+struct PlannedTensor<'a> {
+    source: &'a TensorInfo,
+    hf_name: String,
+    shape: Vec<usize>,
+    unpermute_heads: Option<usize>,
+}
+
+/// Imports the GGUF file at `gguf_path` into `out_dir` (config.json, model.safetensors,
+/// tokenizer.json, tokenizer_config.json, generation_config.json, taso-import.json).
+/// An existing non-empty `out_dir` is refused unless `force`, in which case it is replaced
+/// only once the new folder is complete.
+pub fn import_gguf(
+    gguf_path: &Path,
+    out_dir: &Path,
+    force: bool,
+) -> Result<ImportSummary, GgufError> {
+    check_output_dir(out_dir, force)?;
+    let gguf = GgufFile::open(gguf_path)?;
+    let vocabulary = Vocabulary::from_metadata(&gguf.metadata)?;
+    let config = ModelConfig::from_metadata(
+        &gguf.metadata,
+        vocabulary.tokens.len() as u64,
+        gguf.tensor("output.weight").is_some(),
+    )?;
+    let plan = plan_tensors(&gguf, &config)?;
+    let tokenizer = vocabulary.to_tokenizer(config.special)?;
+
+    let staging = StagingDir::create_beside(out_dir)?;
+    let dir = staging.path();
+    write_f32_safetensors(
+        &dir.join("model.safetensors"),
+        &tensor_list(&plan),
+        |index| tensor_values(&gguf, &plan[index]),
+    )?;
+    let tokenizer_json = tokenizer
+        .to_string(false)
+        .map_err(|e| GgufError::Tokenizer {
+            reason: e.to_string(),
+        })?;
+    staging.write("tokenizer.json", tokenizer_json.as_bytes())?;
+    let chat_template = gguf.metadata.opt_str("tokenizer.chat_template")?;
+    let tokenizer_config = vocabulary.tokenizer_config(
+        config.special,
+        chat_template,
+        config.max_position_embeddings,
+    );
+    staging.write_json("tokenizer_config.json", &tokenizer_config)?;
+    staging.write_json("config.json", &config.to_hf_config())?;
+    staging.write_json("generation_config.json", &config.to_generation_config())?;
+    let summary = ImportSummary {
+        out_dir: out_dir.to_path_buf(),
+        tensor_count: plan.len(),
+        parameter_count: plan.iter().map(|t| t.source.element_count()).sum(),
+        source_types: source_types(&plan),
+        source_digest: taso_artifact::file_digest(gguf_path)
+            .map_err(|e| GgufError::io(gguf_path, std::io::Error::other(e)))?,
+        config,
+    };
+    staging.write_json("taso-import.json", &provenance(&gguf, &summary))?;
+    staging.replace(out_dir, force)?;
+    Ok(summary)
+}
+
+/// Maps every tensor, checks its type and the presence of every tensor the model needs.
+fn plan_tensors<'a>(
+    gguf: &'a GgufFile,
+    config: &ModelConfig,
+) -> Result<Vec<PlannedTensor<'a>>, GgufError> {
+    let architecture = config.architecture.name();
+    let mut plan = Vec::new();
+    for source in &gguf.tensors {
+        let (hf_name, unpermute_heads) =
+            match tensor_role(&source.name, architecture, config.permuted_heads())? {
+                TensorRole::Copy(name) => (name, None),
+                TensorRole::Unpermute(name, heads) => (name, Some(heads)),
+                TensorRole::Skip => continue,
+            };
+        source.ggml_type()?;
+        plan.push(PlannedTensor {
+            source,
+            hf_name,
+            shape: source.row_major_shape(),
+            unpermute_heads,
+        });
+    }
+    for name in required_tensors(config) {
+        if gguf.tensor(&name).is_none() {
+            return Err(GgufError::MissingTensor { name });
+        }
+    }
+    plan.sort_by(|a, b| a.hf_name.cmp(&b.hf_name));
+    Ok(plan)
+}
+
+/// The GGUF names the model cannot do without.
+fn required_tensors(config: &ModelConfig) -> Vec<String> {
+    let mut suffixes = vec![
+        "attn_norm.weight",
+        "ffn_norm.weight",
+        "attn_q.weight",
+        "attn_k.weight",
+        "attn_v.weight",
+        "attn_output.weight",
+        "ffn_gate.weight",
+        "ffn_up.weight",
+        "ffn_down.weight",
+    ];
+    if config.architecture == crate::config::Architecture::Qwen2 {
+        suffixes.extend(["attn_q.bias", "attn_k.bias", "attn_v.bias"]);
+    }
+    let mut names = vec![
+        "token_embd.weight".to_string(),
+        "output_norm.weight".to_string(),
+    ];
+    for layer in 0..config.num_hidden_layers {
+        names.extend(suffixes.iter().map(|s| format!("blk.{layer}.{s}")));
+    }
+    names
+}
+
+/// The Hugging Face names and shapes of the planned tensors, in order.
+fn tensor_list(plan: &[PlannedTensor]) -> Vec<(String, Vec<usize>)> {
+    plan.iter()
+        .map(|t| (t.hf_name.clone(), t.shape.clone()))
+        .collect()
+}
+
+/// The f32 values of one planned tensor, in Hugging Face layout.
+fn tensor_values(gguf: &GgufFile, tensor: &PlannedTensor) -> Result<Vec<f32>, GgufError> {
+    let values = dequantize(
+        tensor.source.ggml_type()?,
+        &gguf.tensor_bytes(tensor.source)?,
+    );
+    match tensor.unpermute_heads {
+        Some(heads) => unpermute_rows(&values, tensor.shape[0], heads, &tensor.source.name),
+        None => Ok(values),
+    }
+}
+
+fn source_types(plan: &[PlannedTensor]) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for tensor in plan {
+        let name = tensor.source.ggml_type().map(|t| t.name()).unwrap_or("?");
+        *counts.entry(name).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// `taso-import.json`: where the folder came from.
+fn provenance(gguf: &GgufFile, summary: &ImportSummary) -> Value {
+    let file_name = gguf
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    json!({
+        "importer": concat!("taso-import-gguf ", env!("CARGO_PKG_VERSION")),
+        "source_file": file_name,
+        "source_sha256": summary.source_digest.trim_start_matches("sha256:"),
+        "gguf_version": gguf.version,
+        "architecture": summary.config.architecture.name(),
+        "source_tensor_types": summary.source_types,
+        "tensor_count": summary.tensor_count,
+        "parameter_count": summary.parameter_count,
+    })
+}
