@@ -26,7 +26,7 @@ use crate::ggml_type::GgmlType;
 /// If `bytes` is not a whole number of blocks (callers size it from the tensor's shape).
 pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
     let block_bytes = ty.block_bytes();
-    assert_eq!(bytes.len() % block_bytes, 0, "partial {} block", ty.name());
+    assert!(bytes.len().is_multiple_of(block_bytes), "partial {} block", ty.name());
     let mut out = vec![0f32; bytes.len() / block_bytes * ty.block_size()];
     let decode: fn(&[u8], &mut [f32]) = match ty {
         GgmlType::F32 => |b, x| x[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
@@ -129,5 +129,120 @@ fn q6_k(block: &[u8], x: &mut [f32]) {
                 values[l + 32 * k] = d * scale * q as f32;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Q4KBlock, Q4_0Block, Q4_1Block, Q6KBlock, Q8_0Block};
+
+    fn h(x: f32) -> f16 {
+        f16::from_f32(x)
+    }
+
+    #[test]
+    fn scalar_types_decode_little_endian_bits() {
+        let f32_bytes: Vec<u8> = [1.5f32, -2.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(dequantize(GgmlType::F32, &f32_bytes), [1.5, -2.25]);
+        // f16 0x3C00 = 1, 0xC100 = -2.5; bf16 0x3F80 = 1, 0xC020 = -2.5.
+        assert_eq!(
+            dequantize(GgmlType::F16, &[0x00, 0x3C, 0x00, 0xC1]),
+            [1.0, -2.5]
+        );
+        assert_eq!(
+            dequantize(GgmlType::BF16, &[0x80, 0x3F, 0x20, 0xC0]),
+            [1.0, -2.5]
+        );
+    }
+
+    #[test]
+    fn q8_0_is_scale_times_signed_quant() {
+        let block = Q8_0Block {
+            d: h(0.5),
+            qs: std::array::from_fn(|i| i as i8 - 16),
+        };
+        let x = dequantize(GgmlType::Q8_0, &block.encode());
+        assert_eq!((x[0], x[16], x[31]), (-8.0, 0.0, 7.5));
+        assert_eq!(x, block.values());
+    }
+
+    #[test]
+    fn q4_0_puts_low_nibbles_first_and_centres_on_8() {
+        let block = Q4_0Block {
+            d: h(0.25),
+            qs: std::array::from_fn(|i| (i % 16) as u8),
+        };
+        let x = dequantize(GgmlType::Q4_0, &block.encode());
+        assert_eq!((x[0], x[15], x[17]), (-2.0, 1.75, -1.75));
+        assert_eq!(x, block.values());
+    }
+
+    #[test]
+    fn q4_1_adds_the_minimum() {
+        let block = Q4_1Block {
+            d: h(0.5),
+            m: h(-1.0),
+            qs: std::array::from_fn(|i| ((31 - i) % 16) as u8),
+        };
+        let x = dequantize(GgmlType::Q4_1, &block.encode());
+        assert_eq!((x[0], x[16], x[31]), (6.5, 6.5, -1.0));
+        assert_eq!(x, block.values());
+    }
+
+    #[test]
+    fn q4_k_unpacks_six_bit_scales_and_minimums() {
+        // Scales and minimums of sub-blocks 4..8 use the high bits of the packed bytes.
+        let block = Q4KBlock {
+            d: h(0.5),
+            dmin: h(0.25),
+            scales: [1, 2, 3, 4, 17, 33, 50, 63],
+            mins: [0, 1, 2, 3, 20, 40, 60, 63],
+            qs: std::array::from_fn(|i| (i % 16) as u8),
+        };
+        let x = dequantize(GgmlType::Q4K, &block.encode());
+        // x = 0.5·scale·q − 0.25·min for element (sub-block j, quant q).
+        assert_eq!(x[0], 0.0);
+        assert_eq!(x[33], 0.75); // j 1, q 1: 1 − 0.25
+        assert_eq!(x[143], 122.5); // j 4, q 15: 127.5 − 5
+        assert_eq!(x[163], 39.5); // j 5, q 3: 49.5 − 10
+        assert_eq!(x[194], 35.0); // j 6, q 2: 50 − 15
+        assert_eq!(x[255], 456.75); // j 7, q 15: 472.5 − 15.75
+        assert_eq!(x, block.values());
+    }
+
+    #[test]
+    fn q6_k_joins_low_and_high_bits_and_centres_on_32() {
+        let block = Q6KBlock {
+            d: h(0.5),
+            scales: std::array::from_fn(|j| j as i8 - 8),
+            qs: std::array::from_fn(|i| (i % 64) as u8),
+        };
+        let x = dequantize(GgmlType::Q6K, &block.encode());
+        // x = 0.5·scale[i/16]·(q − 32).
+        assert_eq!(x[0], 128.0); // scale −8, q 0
+        assert_eq!(x[63], -77.5); // scale −5, q 63
+        assert_eq!(x[100], -4.0); // scale −2, q 36
+        assert_eq!(x[170], 10.0); // scale 2, q 42
+        assert_eq!(x[200], -48.0); // scale 4, q 8
+        assert_eq!(x[255], 108.5); // scale 7, q 63
+        assert_eq!(x, block.values());
+    }
+
+    #[test]
+    fn blocks_decode_in_order_across_parallel_pieces() {
+        // More blocks than one rayon piece holds (4096 / 32 = 128).
+        let blocks: Vec<Q8_0Block> = (0..300)
+            .map(|b| Q8_0Block {
+                d: h(1.0 + b as f32),
+                qs: std::array::from_fn(|i| i as i8),
+            })
+            .collect();
+        let bytes: Vec<u8> = blocks.iter().flat_map(Q8_0Block::encode).collect();
+        let expected: Vec<f32> = blocks.iter().flat_map(Q8_0Block::values).collect();
+        assert_eq!(dequantize(GgmlType::Q8_0, &bytes), expected);
     }
 }

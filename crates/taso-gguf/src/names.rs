@@ -85,7 +85,7 @@ pub fn unpermute_rows(
     heads: usize,
     tensor: &str,
 ) -> Result<Vec<f32>, GgufError> {
-    if heads == 0 || rows % (2 * heads) != 0 || values.len() % rows.max(1) != 0 {
+    if heads == 0 || !rows.is_multiple_of(2 * heads) || !values.len().is_multiple_of(rows.max(1)) {
         return Err(GgufError::BadShape {
             tensor: tensor.to_string(),
             reason: format!("{rows} rows cannot be split into {heads} heads of rotary pairs"),

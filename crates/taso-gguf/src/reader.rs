@@ -63,7 +63,7 @@ impl TensorInfo {
     fn byte_len(&self, ty: GgmlType) -> Result<u64, GgufError> {
         let innermost = self.dims.first().copied().unwrap_or(1);
         let block = ty.block_size() as u64;
-        if innermost % block != 0 {
+        if !innermost.is_multiple_of(block) {
             return Err(GgufError::BadShape {
                 tensor: self.name.clone(),
                 reason: format!(
@@ -143,7 +143,7 @@ impl GgufFile {
 
     fn check_tensor_bounds(&self, alignment: u64) -> Result<(), GgufError> {
         for tensor in &self.tensors {
-            if tensor.offset % alignment != 0 {
+            if !tensor.offset.is_multiple_of(alignment) {
                 return Err(self.malformed(format!(
                     "tensor '{}' starts at offset {}, not a multiple of the alignment {alignment}",
                     tensor.name, tensor.offset
