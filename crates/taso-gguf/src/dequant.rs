@@ -26,7 +26,11 @@ use crate::ggml_type::GgmlType;
 /// If `bytes` is not a whole number of blocks (callers size it from the tensor's shape).
 pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
     let block_bytes = ty.block_bytes();
-    assert!(bytes.len().is_multiple_of(block_bytes), "partial {} block", ty.name());
+    assert!(
+        bytes.len().is_multiple_of(block_bytes),
+        "partial {} block",
+        ty.name()
+    );
     let mut out = vec![0f32; bytes.len() / block_bytes * ty.block_size()];
     let decode: fn(&[u8], &mut [f32]) = match ty {
         GgmlType::F32 => |b, x| x[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
