@@ -17,7 +17,7 @@ pub enum GgufError {
     },
 
     /// The file does not start with the bytes `GGUF`.
-    #[error("{} is not a GGUF file (it starts with {found:?}, not \"GGUF\")", .path.display())]
+    #[error("{} is not a GGUF file (it starts with \"{}\", not \"GGUF\")", .path.display(), .found.escape_ascii())]
     BadMagic {
         /// The file.
         path: PathBuf,

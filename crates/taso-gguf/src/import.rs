@@ -123,8 +123,27 @@ fn plan_tensors<'a>(
             return Err(GgufError::MissingTensor { name });
         }
     }
+    check_embedding_shape(gguf, config)?;
     plan.sort_by(|a, b| a.hf_name.cmp(&b.hf_name));
     Ok(plan)
+}
+
+/// The token embedding must be `[vocab_size, hidden_size]`.
+fn check_embedding_shape(gguf: &GgufFile, config: &ModelConfig) -> Result<(), GgufError> {
+    let embedding = gguf
+        .tensor("token_embd.weight")
+        .expect("checked as required");
+    let expected = [config.vocab_size as usize, config.hidden_size as usize];
+    if embedding.row_major_shape() != expected {
+        return Err(GgufError::BadShape {
+            tensor: embedding.name.clone(),
+            reason: format!(
+                "it is {:?}, but the metadata says vocab_size × hidden_size = {expected:?}",
+                embedding.row_major_shape()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The GGUF names the model cannot do without.

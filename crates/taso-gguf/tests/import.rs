@@ -255,7 +255,7 @@ fn bad_magic_is_refused() {
     fs::write(&fixture.gguf, b"GGML\x03\x00\x00\x00 and more").unwrap();
     let err = fixture.refused();
     assert!(matches!(err, GgufError::BadMagic { .. }), "{err}");
-    assert!(err.to_string().contains("not a GGUF file"), "{err}");
+    assert!(err.to_string().contains("starts with \"GGML\""), "{err}");
 }
 
 #[test]
@@ -338,6 +338,17 @@ fn missing_key_and_missing_tensor_are_refused_naming_them() {
     let err = fixture.refused();
     assert!(matches!(err, GgufError::MissingTensor { .. }), "{err}");
     assert!(err.to_string().contains("'blk.1.attn_v.weight'"), "{err}");
+}
+
+#[test]
+fn embedding_that_disagrees_with_the_metadata_is_refused() {
+    let mut fixture = Fixture::new(&TinyModel::default());
+    fixture.rewrite(|w| {
+        w.metadata("llama.vocab_size", MetadataValue::U32(300));
+    });
+    let err = fixture.refused();
+    assert!(matches!(err, GgufError::BadShape { .. }), "{err}");
+    assert!(err.to_string().contains("'token_embd.weight'"), "{err}");
 }
 
 #[test]
