@@ -471,8 +471,15 @@ pub mod tiny {
     pub const CONTEXT: u64 = 128;
     /// Special tokens, at ids 0, 1 (BOS) and 2 (EOS and padding).
     pub const SPECIALS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
-    /// BPE merges; `1 2` must never apply because digits are split one by one.
-    pub const MERGES: [(&str, &str); 4] = [("h", "e"), ("Ġ", "t"), ("Ġt", "he"), ("1", "2")];
+    /// BPE merges; `1 2` must never apply because digits are split one by one, and `! he`
+    /// only where the pre-tokenizer keeps a punctuation mark with the letters after it (Qwen2).
+    pub const MERGES: [(&str, &str); 5] = [
+        ("h", "e"),
+        ("Ġ", "t"),
+        ("Ġt", "he"),
+        ("1", "2"),
+        ("!", "he"),
+    ];
     /// The chat template stored in the file.
     pub const CHAT_TEMPLATE: &str =
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}";
@@ -560,6 +567,7 @@ fn tiny_metadata(writer: &mut GgufWriter, model: &TinyModel, tokens: &[String]) 
         .metadata(&key("rope.freq_base"), F32(10_000.0))
         .metadata(&key("attention.layer_norm_rms_epsilon"), F32(1e-5))
         .metadata("tokenizer.ggml.model", Str("gpt2".to_string()))
+        .metadata("tokenizer.ggml.pre", Str(tiny_pre(arch).to_string()))
         .metadata(
             "tokenizer.ggml.tokens",
             Array(tokens.iter().cloned().map(Str).collect()),
@@ -590,6 +598,14 @@ fn tiny_metadata(writer: &mut GgufWriter, model: &TinyModel, tokens: &[String]) 
             "tokenizer.chat_template",
             Str(tiny::CHAT_TEMPLATE.to_string()),
         );
+}
+
+/// `tokenizer.ggml.pre` of the tiny model: SmolLM's for llama, Qwen2's for qwen2.
+fn tiny_pre(architecture: &str) -> &'static str {
+    match architecture {
+        "qwen2" => "qwen2",
+        _ => "smollm",
+    }
 }
 
 /// One tensor of the tiny model: `ty` `None` is an F32 norm weight around 1.

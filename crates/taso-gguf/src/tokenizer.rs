@@ -3,8 +3,10 @@
 //!
 //! Vocabulary and merges come from `tokenizer.ggml.tokens` and `tokenizer.ggml.merges`;
 //! tokens of `tokenizer.ggml.token_type` 3 (control) become special added tokens and 4
-//! (user-defined) plain added tokens. Pre-tokenisation splits every digit on its own, then
-//! applies the byte-level split without a prefix space; decoding is byte-level. When
+//! (user-defined) plain added tokens. Pre-tokenisation follows `tokenizer.ggml.pre` (see
+//! [`PreTokenizerKind`]): Qwen2 and Llama-3 vocabularies split with their own regular
+//! expressions; every other one (SmolLM's `smollm`, GPT-2 style) splits every digit on its own,
+//! then applies the byte-level split without a prefix space. Decoding is byte-level. When
 //! `tokenizer.ggml.add_bos_token` is true the BOS token is prepended to every sequence.
 
 use serde_json::{json, Value};
@@ -13,8 +15,10 @@ use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::template::TemplateProcessing;
-use tokenizers::{AddedToken, PostProcessorWrapper, Tokenizer};
+use tokenizers::{AddedToken, PostProcessorWrapper, SplitDelimiterBehavior, Tokenizer};
 
 use crate::config::SpecialIds;
 use crate::error::GgufError;
@@ -24,6 +28,56 @@ use crate::metadata::Metadata;
 const CONTROL: i64 = 3;
 /// `tokenizer.ggml.token_type` of user-defined tokens: plain added tokens.
 const USER_DEFINED: i64 = 4;
+
+/// Qwen2's split: contractions, letters with one leading non-letter, single digits,
+/// punctuation runs, newlines, other whitespace.
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// Llama 3's split: as Qwen2's, but digits in runs of up to three.
+const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// How text is split before BPE, from `tokenizer.ggml.pre`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreTokenizerKind {
+    /// Single digits, then the GPT-2 byte-level split (`smollm`, `gpt2`, absent, and any other).
+    DigitsThenByteLevel,
+    /// Qwen2's regular expression (`qwen2`, `deepseek-r1-qwen`).
+    Qwen2,
+    /// Llama 3's regular expression (`llama-bpe`, `llama3`, `llama-v3`).
+    Llama3,
+}
+
+impl PreTokenizerKind {
+    /// The kind for a `tokenizer.ggml.pre` value.
+    pub fn from_pre(pre: Option<&str>) -> PreTokenizerKind {
+        match pre {
+            Some("qwen2" | "deepseek-r1-qwen") => PreTokenizerKind::Qwen2,
+            Some("llama-bpe" | "llama3" | "llama-v3") => PreTokenizerKind::Llama3,
+            _ => PreTokenizerKind::DigitsThenByteLevel,
+        }
+    }
+
+    fn to_pre_tokenizer(self) -> Result<Sequence, GgufError> {
+        let split = match self {
+            PreTokenizerKind::DigitsThenByteLevel => {
+                return Ok(Sequence::new(vec![
+                    Digits::new(true).into(),
+                    ByteLevel::new(false, true, true).into(),
+                ]))
+            }
+            PreTokenizerKind::Qwen2 => QWEN2_SPLIT,
+            PreTokenizerKind::Llama3 => LLAMA3_SPLIT,
+        };
+        let split = Split::new(
+            SplitPattern::Regex(split.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(tokenizer_error)?;
+        let steps: Vec<PreTokenizerWrapper> =
+            vec![split.into(), ByteLevel::new(false, true, false).into()];
+        Ok(Sequence::new(steps))
+    }
+}
 
 /// The vocabulary part of the GGUF metadata.
 #[derive(Debug, Clone)]
@@ -36,6 +90,8 @@ pub struct Vocabulary {
     pub token_types: Vec<i64>,
     /// Whether BOS is prepended when encoding.
     pub add_bos: bool,
+    /// How text is split before BPE.
+    pub pre_tokenizer: PreTokenizerKind,
 }
 
 impl Vocabulary {
@@ -77,6 +133,7 @@ impl Vocabulary {
             add_bos: metadata
                 .opt_bool("tokenizer.ggml.add_bos_token")?
                 .unwrap_or(false),
+            pre_tokenizer: PreTokenizerKind::from_pre(metadata.opt_str("tokenizer.ggml.pre")?),
         })
     }
 
@@ -94,10 +151,7 @@ impl Vocabulary {
             .build()
             .map_err(tokenizer_error)?;
         let mut tokenizer = Tokenizer::new(bpe);
-        tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
-            Digits::new(true).into(),
-            ByteLevel::new(false, true, true).into(),
-        ])));
+        tokenizer.with_pre_tokenizer(Some(self.pre_tokenizer.to_pre_tokenizer()?));
         tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
         tokenizer.with_post_processor(Some(self.post_processor(special)?));
         tokenizer

@@ -91,7 +91,7 @@ fn tied_llama_v3_round_trips_weights_and_config() {
     assert_eq!(config["architectures"][0], "LlamaForCausalLM");
     assert_eq!(config["model_type"], "llama");
     for (key, value) in [
-        ("vocab_size", 263),
+        ("vocab_size", 264),
         ("hidden_size", 64),
         ("intermediate_size", 256),
         ("num_hidden_layers", 2),
@@ -183,6 +183,11 @@ fn tokenizer_splits_digits_keeps_specials_and_round_trips() {
         tokenizer.decode(encoding.get_ids(), true).unwrap(),
         "the the 123"
     );
+    // Punctuation is split from the letters after it: the `! he` merge cannot apply.
+    assert_eq!(
+        tokenizer.encode("!he", false).unwrap().get_tokens(),
+        ["!", "he"]
+    );
     for text in ["héllo wörld\n\ttabs", "12 + 1212 = 1224", "  two spaces"] {
         let ids = tokenizer.encode(text, false).unwrap().get_ids().to_vec();
         assert_eq!(tokenizer.decode(&ids, false).unwrap(), text);
@@ -196,6 +201,22 @@ fn tokenizer_splits_digits_keeps_specials_and_round_trips() {
     assert_eq!(
         config["chat_template"],
         taso_gguf::testing::tiny::CHAT_TEMPLATE
+    );
+}
+
+#[test]
+fn qwen2_tokenizer_splits_with_the_qwen2_expression() {
+    let fixture = Fixture::new(&TinyModel {
+        architecture: "qwen2",
+        ..TinyModel::default()
+    });
+    import_gguf(&fixture.gguf, &fixture.out(), false).unwrap();
+    let tokenizer = Tokenizer::from_file(fixture.out().join("tokenizer.json")).unwrap();
+    let encoding = tokenizer.encode("!he the 12", false).unwrap();
+    assert_eq!(encoding.get_tokens(), ["!he", "Ġthe", "Ġ", "1", "2"]);
+    assert_eq!(
+        tokenizer.decode(encoding.get_ids(), false).unwrap(),
+        "!he the 12"
     );
 }
 
