@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use tokenizers::Tokenizer;
 
 use crate::config::ModelConfig;
 use crate::dequant::dequantize;
 use crate::error::GgufError;
+use crate::ggml_type::GgmlType;
 use crate::names::{tensor_role, unpermute_rows, TensorRole};
 use crate::output_dir::{check_output_dir, StagingDir};
 use crate::reader::{GgufFile, TensorInfo};
@@ -35,6 +37,7 @@ pub struct ImportSummary {
 /// One tensor to write: where it comes from and what it becomes.
 struct PlannedTensor<'a> {
     source: &'a TensorInfo,
+    ty: GgmlType,
     hf_name: String,
     shape: Vec<usize>,
     unpermute_heads: Option<usize>,
@@ -61,25 +64,8 @@ pub fn import_gguf(
     let tokenizer = vocabulary.to_tokenizer(config.special)?;
 
     let staging = StagingDir::create_beside(out_dir)?;
-    let dir = staging.path();
-    write_f32_safetensors(
-        &dir.join("model.safetensors"),
-        &tensor_list(&plan),
-        |index| tensor_values(&gguf, &plan[index]),
-    )?;
-    let tokenizer_json = tokenizer
-        .to_string(false)
-        .map_err(|e| GgufError::Tokenizer {
-            reason: e.to_string(),
-        })?;
-    staging.write("tokenizer.json", tokenizer_json.as_bytes())?;
-    let chat_template = gguf.metadata.opt_str("tokenizer.chat_template")?;
-    let tokenizer_config = vocabulary.tokenizer_config(
-        config.special,
-        chat_template,
-        config.max_position_embeddings,
-    );
-    staging.write_json("tokenizer_config.json", &tokenizer_config)?;
+    write_weights(&staging, &gguf, &plan)?;
+    write_tokenizer_files(&staging, &gguf, &vocabulary, &tokenizer, &config)?;
     staging.write_json("config.json", &config.to_hf_config())?;
     staging.write_json("generation_config.json", &config.to_generation_config())?;
     let summary = ImportSummary {
@@ -96,6 +82,41 @@ pub fn import_gguf(
     Ok(summary)
 }
 
+/// `model.safetensors`: every planned tensor as f32, dequantised one at a time.
+fn write_weights(
+    staging: &StagingDir,
+    gguf: &GgufFile,
+    plan: &[PlannedTensor],
+) -> Result<(), GgufError> {
+    let path = staging.path().join("model.safetensors");
+    write_f32_safetensors(&path, &tensor_list(plan), |index| {
+        tensor_values(gguf, &plan[index])
+    })
+}
+
+/// `tokenizer.json` and `tokenizer_config.json`.
+fn write_tokenizer_files(
+    staging: &StagingDir,
+    gguf: &GgufFile,
+    vocabulary: &Vocabulary,
+    tokenizer: &Tokenizer,
+    config: &ModelConfig,
+) -> Result<(), GgufError> {
+    let json = tokenizer
+        .to_string(false)
+        .map_err(|e| GgufError::Tokenizer {
+            reason: e.to_string(),
+        })?;
+    staging.write("tokenizer.json", json.as_bytes())?;
+    let chat_template = gguf.metadata.opt_str("tokenizer.chat_template")?;
+    let tokenizer_config = vocabulary.tokenizer_config(
+        config.special,
+        chat_template,
+        config.max_position_embeddings,
+    );
+    staging.write_json("tokenizer_config.json", &tokenizer_config)
+}
+
 /// Maps every tensor, checks its type and the presence of every tensor the model needs.
 fn plan_tensors<'a>(
     gguf: &'a GgufFile,
@@ -110,9 +131,9 @@ fn plan_tensors<'a>(
                 TensorRole::Unpermute(name, heads) => (name, Some(heads)),
                 TensorRole::Skip => continue,
             };
-        source.ggml_type()?;
         plan.push(PlannedTensor {
             source,
+            ty: source.ggml_type()?,
             hf_name,
             shape: source.row_major_shape(),
             unpermute_heads,
@@ -181,10 +202,7 @@ fn tensor_list(plan: &[PlannedTensor]) -> Vec<(String, Vec<usize>)> {
 
 /// The f32 values of one planned tensor, in Hugging Face layout.
 fn tensor_values(gguf: &GgufFile, tensor: &PlannedTensor) -> Result<Vec<f32>, GgufError> {
-    let values = dequantize(
-        tensor.source.ggml_type()?,
-        &gguf.tensor_bytes(tensor.source)?,
-    );
+    let values = dequantize(tensor.ty, &gguf.tensor_bytes(tensor.source)?);
     match tensor.unpermute_heads {
         Some(heads) => unpermute_rows(&values, tensor.shape[0], heads, &tensor.source.name),
         None => Ok(values),
@@ -194,8 +212,7 @@ fn tensor_values(gguf: &GgufFile, tensor: &PlannedTensor) -> Result<Vec<f32>, Gg
 fn source_types(plan: &[PlannedTensor]) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for tensor in plan {
-        let name = tensor.source.ggml_type().map(|t| t.name()).unwrap_or("?");
-        *counts.entry(name).or_insert(0) += 1;
+        *counts.entry(tensor.ty.name()).or_insert(0) += 1;
     }
     counts
 }
