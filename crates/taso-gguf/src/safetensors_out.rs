@@ -35,9 +35,13 @@ pub fn write_f32_safetensors(
             shape.iter().product::<usize>(),
             "tensor {name}"
         );
+        let mut bytes = vec![0u8; 4 * CHUNK.min(values.len())];
         for chunk in values.chunks(CHUNK) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-            out.write_all(&bytes).map_err(io_error)?;
+            let bytes = &mut bytes[..4 * chunk.len()];
+            for (slot, value) in bytes.chunks_exact_mut(4).zip(chunk) {
+                slot.copy_from_slice(&value.to_le_bytes());
+            }
+            out.write_all(bytes).map_err(io_error)?;
         }
     }
     out.flush().map_err(io_error)?;
