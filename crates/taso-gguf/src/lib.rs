@@ -47,4 +47,4 @@ pub use import::{import_gguf, ImportSummary};
 pub use metadata::{Metadata, MetadataValue};
 pub use names::{tensor_role, unpermute_rows, PermutedHeads, TensorRole};
 pub use reader::{GgufFile, TensorInfo};
-pub use tokenizer::Vocabulary;
+pub use tokenizer::{PreTokenizerKind, Vocabulary};
