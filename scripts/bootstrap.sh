@@ -8,6 +8,8 @@
 #   .venv/          a project-local Python venv holding libtorch (from the PyPI torch wheel) and `just`
 #   .libtorch       a link to the wheel's torch/ folder; .cargo/config.toml points LIBTORCH at it
 #   models/all-MiniLM-L6-v2/   the default encoder, verified by sha256
+#   models/SmolLM2-135M-Instruct/   the default decoder, imported from a verified GGUF file by
+#                   scripts/import-decoder.sh (builds taso-import-gguf; see that script)
 #   data/shared     a link to the task data (TASO_DATA_DIR, else ../shared/data)
 #
 # TASO_TORCH=cpu (default) installs the CPU flavour (~530 MB): the torch wheel without its CUDA
@@ -82,7 +84,10 @@ PY
     mv "$tmp/model" "$MODEL_DIR"
 fi
 
-# 4. task data
+# 4. default decoder (a no-op when already imported from the expected GGUF file)
+scripts/import-decoder.sh
+
+# 5. task data
 if [ -n "${TASO_DATA_DIR:-}" ]; then
     data_src=$TASO_DATA_DIR
 elif [ -d ../shared/data ]; then
@@ -93,7 +98,7 @@ fi
 [ -d "$data_src/glue" ] || die "$data_src has no glue/ folder; see data/README.md for the expected layout"
 [ "$(readlink data/shared 2>/dev/null)" = "$data_src" ] || ln -sfn "$data_src" data/shared
 
-# 5. hand over
+# 6. hand over
 export PATH="$PWD/.venv/bin:$PATH"
 if [ $# -gt 0 ]; then exec "$@"; fi
 say "ready"
