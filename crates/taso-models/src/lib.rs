@@ -1,5 +1,7 @@
 //! Transformer models for taso, in tch (libtorch), loaded from Hugging Face folders.
 //!
+//! - [`CausalLm`]: LLaMA, Mistral and Qwen2 decoders ([`Decoder`]) with their language-model
+//!   head, a key/value cache and greedy generation.
 //! - [`Encoder`]: BERT and RoBERTa base models; [`SequenceClassifier`] adds Hugging Face's
 //!   classification or regression head (fresh and seeded, or from a fine-tuned checkpoint).
 //! - Module paths are Hugging Face's (`encoder.layer.0.attention.self.query`), so adapters map
@@ -23,6 +25,7 @@
 
 mod batch;
 mod context;
+mod decoder;
 mod device;
 mod encoder;
 mod error;
@@ -35,12 +38,16 @@ mod weights;
 
 pub use batch::BatchTensors;
 pub use context::RunContext;
+pub use decoder::{
+    CausalLm, Decoder, DecoderArch, DecoderConfig, DecoderInput, DecoderOutput, Finish, Generated,
+    GreedySettings, KvCache, Llama3RopeScaling,
+};
 pub use device::{parse_device, register_cuda_backend, set_threads};
 pub use encoder::{
     Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,
     HeadKind, SequenceClassifier,
 };
 pub use error::{ModelError, Result};
-pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost};
+pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
 pub use task::{head_kind_for, predict};
 pub use weights::{weight_files, WeightMap};
