@@ -29,6 +29,7 @@ mod decoder;
 mod device;
 mod encoder;
 mod error;
+mod family;
 pub mod forward;
 pub mod init;
 mod layers;
@@ -48,6 +49,7 @@ pub use encoder::{
     HeadKind, SequenceClassifier,
 };
 pub use error::{ModelError, Result};
+pub use family::ModelFamily;
 pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
 pub use task::{head_kind_for, predict};
 pub use weights::{weight_files, WeightMap};
