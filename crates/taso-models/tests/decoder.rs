@@ -169,3 +169,41 @@ fn mistral_runs_within_its_sliding_window_and_refuses_longer_sequences() {
         other => panic!("expected a sliding-window refusal, got {other:?}"),
     }
 }
+
+/// Rewrites the folder's `model.safetensors` as two bf16 shards with an index.
+fn shard_as_bf16(dir: &std::path::Path) {
+    let single = dir.join("model.safetensors");
+    let tensors = Tensor::read_safetensors(&single).unwrap();
+    std::fs::remove_file(&single).unwrap();
+    let (first, second) = tensors.split_at(tensors.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (part, shard) in [first, second].into_iter().enumerate() {
+        let file = format!("model-0000{}-of-00002.safetensors", part + 1);
+        let bf16: Vec<(String, Tensor)> = shard
+            .iter()
+            .map(|(name, t)| (name.clone(), t.to_kind(Kind::BFloat16)))
+            .collect();
+        Tensor::write_safetensors(&bf16, dir.join(&file)).unwrap();
+        for (name, _) in shard {
+            weight_map.insert(name.clone(), file.clone().into());
+        }
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+}
+
+#[test]
+fn sharded_bf16_weights_load_and_compute_in_f32() {
+    let (dir, model) = tiny(TinyDecoderArch::Qwen2);
+    let f32_logits = tch::no_grad(|| logits(&model));
+    shard_as_bf16(dir.path());
+    let sharded = CausalLm::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(sharded.decoder.embed_tokens().kind(), Kind::Float);
+    let bf16_logits = tch::no_grad(|| logits(&sharded));
+    assert_eq!(bf16_logits.kind(), Kind::Float);
+    let err = f64::try_from((&bf16_logits - &f32_logits).abs().max()).unwrap();
+    assert!(
+        err > 0.0 && err < 0.1,
+        "bf16 rounding moved the logits by {err}"
+    );
+}
