@@ -22,6 +22,23 @@
 //! assert_eq!(hidden.size(), [1, 3, 384]);
 //! # Ok(()) }
 //! ```
+//!
+//! A decoder, greedily continuing two prompts of different lengths:
+//!
+//! ```no_run
+//! use taso_models::{CausalLm, GreedySettings, parse_device};
+//! # fn main() -> Result<(), taso_models::ModelError> {
+//! let model = CausalLm::load("models/SmolLM2-135M-Instruct".as_ref(), parse_device("auto")?)?;
+//! let settings = GreedySettings {
+//!     max_new_tokens: 32,
+//!     eos_token_ids: model.config().eos_token_ids.clone(),
+//!     use_cache: true,
+//! };
+//! let prompts = vec![vec![1i64, 504, 3458], vec![1i64, 9]];
+//! let out = model.generate_greedy(&prompts, &settings, &|ids| ids.len() >= 3 && ids.ends_with(&[198, 198]))?;
+//! println!("{:?} ({:?})", out[0].tokens, out[0].finish);
+//! # Ok(()) }
+//! ```
 
 mod batch;
 mod context;

@@ -212,7 +212,7 @@ impl Decoder {
             .narrow(1, past, new);
         let mut step = Step {
             angles: self.rope.angles(&positions),
-            mask: attention_bias_mask(attention_mask, past, new),
+            mask: visible_keys_mask(attention_mask, past, new),
             cache,
         };
         let mut hidden = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
@@ -275,7 +275,7 @@ impl Decoder {
 
 /// The boolean attention mask `[batch, 1, new, past + new]`: a query sees the unpadded keys at
 /// or before its own place, and always itself (so a padding query has a finite output).
-fn attention_bias_mask(attention_mask: &Tensor, past: i64, new: i64) -> Tensor {
+fn visible_keys_mask(attention_mask: &Tensor, past: i64, new: i64) -> Tensor {
     let (batch, total) = (attention_mask.size()[0], past + new);
     let device = attention_mask.device();
     let queries = Tensor::arange_start(past, total, (Kind::Int64, device)).view([1, 1, new, 1]);
