@@ -33,7 +33,7 @@ pub enum ModelError {
         reason: String,
     },
     /// The checkpoint lacks a tensor the architecture needs.
-    #[error("the checkpoint in {} has no tensor `{name}` (looked for it with and without the `{prefix}.` prefix); is this a {arch} checkpoint?", dir.display())]
+    #[error("the checkpoint in {} has no tensor `{name}`{}; is this a {arch} checkpoint?", dir.display(), prefix_note(prefix))]
     MissingTensor {
         /// The model folder.
         dir: PathBuf,
@@ -75,6 +75,18 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
+    /// A sequence is longer than the model's sliding attention window, which taso does not
+    /// implement (it runs sequences within the window, where sliding and full attention agree).
+    #[error("a sequence of {length} tokens exceeds the sliding attention window of {window} tokens; shorten the input (e.g. a lower max_len) to at most {window} tokens")]
+    SlidingWindowExceeded {
+        /// Tokens in the sequence (cached ones included).
+        length: i64,
+        /// The model's `sliding_window`.
+        window: i64,
+    },
+    /// A decoder input or generation request is malformed.
+    #[error("bad decoder input: {0}")]
+    DecoderInput(String),
     /// The run's config is invalid.
     #[error(transparent)]
     Config(#[from] taso_artifact::run::ConfigError),
@@ -92,6 +104,15 @@ pub enum ModelError {
     /// libtorch reported an error.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+}
+
+/// How a missing tensor was looked up, for [`ModelError::MissingTensor`].
+fn prefix_note(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" (looked for it with and without the `{prefix}.` prefix)")
+    }
 }
 
 /// Result alias of this crate.

@@ -1,4 +1,4 @@
-//! Building blocks: linear layers with an adapter seam, LayerNorm, embeddings, and the builder
+//! Building blocks: linear layers with an adapter seam, LayerNorm, RMSNorm, embeddings, and the builder
 //! that fills them from a checkpoint while recording every parameter under its Hugging Face name.
 
 use crate::error::Result;
@@ -129,6 +129,24 @@ impl LayerNorm {
     }
 }
 
+/// Root-mean-square normalisation over the last dimension (LLaMA's RMSNorm), computed in f32.
+#[derive(Debug)]
+pub struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    /// `weight * x / sqrt(mean(x²) + eps)` over the last dimension of `x`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let kind = x.kind();
+        let x = x.to_kind(Kind::Float);
+        let variance = x.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
+        let normed = (x * (variance + self.eps).rsqrt()).to_kind(kind);
+        &self.weight * normed
+    }
+}
+
 /// Fills modules from a checkpoint and records each parameter under its Hugging Face name.
 pub struct Builder {
     weights: WeightMap,
@@ -213,6 +231,12 @@ impl Builder {
         let weight = self.take(format!("{prefix}.weight"), &[dim])?;
         let bias = self.take(format!("{prefix}.bias"), &[dim])?;
         Ok(LayerNorm { weight, bias, eps })
+    }
+
+    /// RMSNorm scale `prefix.weight` of size `dim`.
+    pub fn rms_norm(&mut self, prefix: &str, dim: i64, eps: f64) -> Result<RmsNorm> {
+        let weight = self.take(format!("{prefix}.weight"), &[dim])?;
+        Ok(RmsNorm { weight, eps })
     }
 
     /// An embedding table `prefix.weight` `[rows, dim]`.

@@ -1,5 +1,7 @@
 //! Transformer models for taso, in tch (libtorch), loaded from Hugging Face folders.
 //!
+//! - [`CausalLm`]: LLaMA, Mistral and Qwen2 decoders ([`Decoder`]) with their language-model
+//!   head, a key/value cache and greedy generation.
 //! - [`Encoder`]: BERT and RoBERTa base models; [`SequenceClassifier`] adds Hugging Face's
 //!   classification or regression head (fresh and seeded, or from a fine-tuned checkpoint).
 //! - Module paths are Hugging Face's (`encoder.layer.0.attention.self.query`), so adapters map
@@ -20,12 +22,31 @@
 //! assert_eq!(hidden.size(), [1, 3, 384]);
 //! # Ok(()) }
 //! ```
+//!
+//! A decoder, greedily continuing two prompts of different lengths:
+//!
+//! ```no_run
+//! use taso_models::{CausalLm, GreedySettings, parse_device};
+//! # fn main() -> Result<(), taso_models::ModelError> {
+//! let model = CausalLm::load("models/SmolLM2-135M-Instruct".as_ref(), parse_device("auto")?)?;
+//! let settings = GreedySettings {
+//!     max_new_tokens: 32,
+//!     eos_token_ids: model.config().eos_token_ids.clone(),
+//!     use_cache: true,
+//! };
+//! let prompts = vec![vec![1i64, 504, 3458], vec![1i64, 9]];
+//! let out = model.generate_greedy(&prompts, &settings, &|ids| ids.len() >= 3 && ids.ends_with(&[198, 198]))?;
+//! println!("{:?} ({:?})", out[0].tokens, out[0].finish);
+//! # Ok(()) }
+//! ```
 
 mod batch;
 mod context;
+mod decoder;
 mod device;
 mod encoder;
 mod error;
+mod family;
 pub mod forward;
 pub mod init;
 mod layers;
@@ -35,12 +56,17 @@ mod weights;
 
 pub use batch::BatchTensors;
 pub use context::RunContext;
+pub use decoder::{
+    CausalLm, Decoder, DecoderArch, DecoderConfig, DecoderInput, DecoderOutput, Finish, Generated,
+    GreedySettings, KvCache, Llama3RopeScaling,
+};
 pub use device::{parse_device, register_cuda_backend, set_threads};
 pub use encoder::{
     Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,
     HeadKind, SequenceClassifier,
 };
 pub use error::{ModelError, Result};
-pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost};
+pub use family::ModelFamily;
+pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
 pub use task::{head_kind_for, predict};
 pub use weights::{weight_files, WeightMap};

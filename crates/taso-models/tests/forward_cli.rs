@@ -1,4 +1,4 @@
-//! `taso-forward` end to end: the real MiniLM on the parity inputs, and its refusals.
+//! `taso-forward` end to end: the real MiniLM on the parity inputs, a tiny decoder, and refusals.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,5 +104,47 @@ fn refuses_a_missing_model_and_a_malformed_input_without_writing() {
     let (ok, stderr) = forward_files(&model, &input, &out, &[]);
     assert!(!ok);
     assert!(stderr.contains("in.jsonl:2"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_decoder_writes_logits_beside_its_input_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    taso_models::testing::TinyDecoderSpec::default()
+        .write(&model)
+        .unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"text\": \"<|im_start|> user w0 w1 w2 <|im_end|>\"}\n{\"text\": \"yes no\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("forward.safetensors");
+    let (ok, stderr) = forward_files(&model, &input, &out, &["--device", "cpu"]);
+    assert!(ok, "{stderr}");
+    let expect = Expect::kind(ArtifactKind::Forward).model(model_fingerprint(&model).unwrap());
+    let artifact = Artifact::open(&out, &expect).unwrap();
+    let ids = artifact.tensor_vec::<i64>("input_ids").unwrap();
+    assert_eq!(ids, [2, 5, 23, 24, 25, 3, 7, 8, 0, 0, 0, 0]);
+    let logits = artifact.tensor_vec::<f32>("logits").unwrap();
+    assert_eq!(logits.len(), 2 * 6 * 63);
+
+    let lm = taso_models::CausalLm::load(&model, tch::Device::Cpu).unwrap();
+    let ids = tch::Tensor::from_slice(&ids).view([2, 6]);
+    let mask = tch::Tensor::from_slice(&artifact.tensor_vec::<i64>("attention_mask").unwrap())
+        .view([2, 6]);
+    let batch = taso_models::DecoderInput {
+        input_ids: &ids,
+        attention_mask: &mask,
+    };
+    let ours = tch::no_grad(|| lm.forward(&batch)).unwrap();
+    let theirs = tch::Tensor::from_slice(&logits).view([2, 6, 63]);
+    assert!(ours.allclose(&theirs, 0.0, 1e-6, false));
+
+    std::fs::write(&input, "{\"text\": \"yes\", \"pair\": \"no\"}\n").unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let (ok, stderr) = forward_files(&model, &input, &out, &[]);
+    assert!(!ok && stderr.contains("pair"), "{stderr}");
     assert!(!out.exists());
 }

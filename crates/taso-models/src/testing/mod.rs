@@ -1,6 +1,7 @@
 //! A tiny world for tests, examples and smoke runs, built from nothing: a random BERT checkpoint,
 //! a word-level `tokenizer.json`, and a generated two-class task whose label follows a planted
-//! rule (does the text contain one of the first `planted` words?).
+//! rule (does the text contain one of the first `planted` words?); and a tiny random LLaMA or
+//! Qwen2 model folder ([`TinyDecoderSpec`]).
 //!
 //! Everything is seeded, so a test that writes the same world twice gets identical files.
 
@@ -9,6 +10,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
+
+mod decoder;
+
+pub use decoder::{TinyDecoderArch, TinyDecoderSpec};
 
 /// Sizes and rule of a tiny world.
 #[derive(Debug, Clone)]
@@ -70,13 +75,8 @@ impl TinySpec {
             data_dir: dir.join("data"),
             task_file: dir.join("tiny.toml"),
         };
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ModelError::Io { path, source }
-        };
-        std::fs::create_dir_all(world.data_dir.join("tiny")).map_err(io(&world.data_dir))?;
-        std::fs::create_dir_all(&world.model_dir).map_err(io(&world.model_dir))?;
-        let write = |path: PathBuf, text: String| std::fs::write(&path, text).map_err(io(&path));
+        create_dir(&world.data_dir.join("tiny"))?;
+        create_dir(&world.model_dir)?;
         write(world.model_dir.join("config.json"), self.config_json())?;
         write(
             world.model_dir.join("tokenizer.json"),
@@ -114,31 +114,21 @@ impl TinySpec {
     }
 
     fn tokenizer_json(&self) -> String {
-        let vocab: serde_json::Map<String, serde_json::Value> = SPECIALS
+        let words: Vec<String> = SPECIALS
             .iter()
             .map(|s| s.to_string())
             .chain((0..self.words).map(|i| format!("w{i}")))
-            .enumerate()
-            .map(|(id, token)| (token, id.into()))
             .collect();
         let special =
             |name: &str, id: usize| serde_json::json!({"id": name, "ids": [id], "tokens": [name]});
-        serde_json::json!({
-            "version": "1.0", "truncation": null, "padding": null, "normalizer": null, "decoder": null,
-            "added_tokens": SPECIALS.iter().enumerate().map(|(id, s)| serde_json::json!({
-                "id": id, "content": s, "single_word": false, "lstrip": false, "rstrip": false,
-                "normalized": false, "special": true})).collect::<Vec<_>>(),
-            "pre_tokenizer": {"type": "Whitespace"},
-            "post_processor": {"type": "TemplateProcessing",
-                "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                           {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-                "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                         {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
-                         {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-                "special_tokens": {"[CLS]": special("[CLS]", 2), "[SEP]": special("[SEP]", 3)}},
-            "model": {"type": "WordLevel", "unk_token": "[UNK]", "vocab": vocab}
-        })
-        .to_string()
+        let post_processor = serde_json::json!({"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+            "special_tokens": {"[CLS]": special("[CLS]", 2), "[SEP]": special("[SEP]", 3)}});
+        word_level_tokenizer_json(&words, &SPECIALS, "[UNK]", post_processor)
     }
 
     /// Random BERT weights with Hugging Face's names (normal 0.02, LayerNorm 1/0, biases 0).
@@ -146,6 +136,7 @@ impl TinySpec {
         let (h, inner) = (self.hidden, self.intermediate);
         let mut w = TinyWeights {
             seed: self.seed,
+            std: 0.02,
             tensors: Vec::new(),
         };
         w.normal("embeddings.word_embeddings.weight", &[self.vocab_size(), h]);
@@ -191,6 +182,49 @@ impl TinySpec {
     }
 }
 
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError {
+    let path = path.to_path_buf();
+    move |source| ModelError::Io { path, source }
+}
+
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(io_error(path))
+}
+
+fn write(path: PathBuf, text: String) -> Result<()> {
+    std::fs::write(&path, text).map_err(io_error(&path))
+}
+
+/// A `tokenizer.json` with a word-level model over `words` (ids in order), the given special
+/// tokens (which must be among `words`), whitespace pre-tokenization and an optional
+/// post-processor.
+fn word_level_tokenizer_json(
+    words: &[String],
+    specials: &[&str],
+    unk: &str,
+    post_processor: serde_json::Value,
+) -> String {
+    let vocab: serde_json::Map<String, serde_json::Value> = words
+        .iter()
+        .enumerate()
+        .map(|(id, token)| (token.clone(), id.into()))
+        .collect();
+    let added: Vec<serde_json::Value> = specials
+        .iter()
+        .map(|s| {
+            serde_json::json!({"id": vocab[*s], "content": s, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "normalizer": null, "decoder": null,
+        "added_tokens": added, "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": post_processor,
+        "model": {"type": "WordLevel", "unk_token": unk, "vocab": vocab}
+    })
+    .to_string()
+}
+
 const TASK_TOML: &str = r#"name = "tiny"
 description = "generated: is one of the planted words in the text?"
 format = "tsv"
@@ -208,6 +242,7 @@ dev = "tiny/dev.tsv"
 /// seed derived from the world's seed and its position.
 struct TinyWeights {
     seed: u64,
+    std: f64,
     tensors: Vec<(String, Tensor)>,
 }
 
@@ -217,7 +252,8 @@ impl TinyWeights {
             .seed
             .wrapping_mul(1_000_003)
             .wrapping_add(self.tensors.len() as u64);
-        let values = crate::init::seeded_normal(shape, 0.02, seed, tch::Device::Cpu, Kind::Float);
+        let values =
+            crate::init::seeded_normal(shape, self.std, seed, tch::Device::Cpu, Kind::Float);
         self.tensors.push((name.to_string(), values));
     }
 
