@@ -43,6 +43,7 @@ mod error;
 mod example;
 mod metrics;
 mod paths;
+mod prompt;
 mod readers;
 mod spec;
 mod split;
@@ -52,13 +53,22 @@ pub use batch::{
     pad_batch, padding_stats, plan_batches, plan_eval_batches, restore_order, BatchLabels,
     BatchStrategy, PaddedBatch, PaddingStats, BUCKET_WINDOW_BATCHES,
 };
-pub use builtin::{builtin_task, builtin_task_names, load_task, load_task_file};
+pub use builtin::{
+    builtin_prompt_task, builtin_prompt_task_names, builtin_task, builtin_task_names,
+    load_any_task, load_any_task_file, load_prompt_task, load_task, load_task_file, AnyTask,
+};
 pub use error::DataError;
 pub use example::{Example, Label};
 pub use metrics::{
     accuracy, binary_f1, compute_metrics, matthews, pearson, spearman, Metric, Predictions,
 };
 pub use paths::{resolve_data_dir, resolve_data_dir_from, DATA_DIR_ENV};
+pub use prompt::{
+    exact_match, extract_final_number, numbers_match, AnswerSpec, Candidate, CandidateRow,
+    CausalBatch, PromptAnswer, PromptEncoding, PromptExample, PromptKind, PromptMetric,
+    PromptPredictions, PromptSplit, PromptTaskSpec, PromptTokenizer, CHOICES_PLACEHOLDER,
+    FINAL_ANSWER_MARKER, IGNORE_INDEX,
+};
 pub use spec::{Column, Format, LabelSpec, Split, SplitFile, Splits, TaskSpec};
 pub use split::TokenizedSplit;
 pub use tokenize::{Encoding, TextTokenizer};
