@@ -32,7 +32,11 @@ const PROMPT_BUILTIN: [(&str, &str); 4] = [
 const PROMPT_NAMES: [&str; 4] = ["boolq", "wic", "arc-challenge", "gsm8k"];
 
 /// Other spellings accepted for built-in names.
-const ALIASES: [(&str, &str); 3] = [("sst-2", "sst2"), ("sts-b", "stsb"), ("arc", "arc-challenge")];
+const ALIASES: [(&str, &str); 3] = [
+    ("sst-2", "sst2"),
+    ("sts-b", "stsb"),
+    ("arc", "arc-challenge"),
+];
 
 /// A task of either kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +112,12 @@ pub fn load_any_task(name_or_path: &str) -> Result<AnyTask, DataError> {
     }
     Err(DataError::UnknownTask {
         name: name_or_path.to_owned(),
-        known: NAMES.iter().chain(&PROMPT_NAMES).copied().collect::<Vec<_>>().join(", "),
+        known: NAMES
+            .iter()
+            .chain(&PROMPT_NAMES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
@@ -146,7 +155,8 @@ pub fn load_task_file(path: &Path) -> Result<TaskSpec, DataError> {
             task: spec.name,
             kind: "prompt",
             expected: "a classification",
-            advice: "this file has kind = \"prompt\"; load it with load_any_task or load_prompt_task",
+            advice:
+                "this file has kind = \"prompt\"; load it with load_any_task or load_prompt_task",
         }),
     }
 }
@@ -198,7 +208,10 @@ mod tests {
             let spec = builtin_prompt_task(name).unwrap();
             spec.validate().unwrap();
             assert_eq!(spec.name, *name);
-            assert!(builtin_task(name).is_none(), "{name} is not a classification task");
+            assert!(
+                builtin_task(name).is_none(),
+                "{name} is not a classification task"
+            );
         }
         assert_eq!(builtin_prompt_task("ARC").unwrap().name, "arc-challenge");
     }
@@ -206,11 +219,20 @@ mod tests {
     #[test]
     fn kinds_are_told_apart_with_advice() {
         assert!(matches!(load_any_task("boolq"), Ok(AnyTask::Prompt(_))));
-        assert!(matches!(load_any_task("rte"), Ok(AnyTask::Classification(_))));
+        assert!(matches!(
+            load_any_task("rte"),
+            Ok(AnyTask::Classification(_))
+        ));
         let err = load_task("gsm8k").unwrap_err().to_string();
-        assert!(err.contains("prompt task") && err.contains("decoder"), "{err}");
+        assert!(
+            err.contains("prompt task") && err.contains("decoder"),
+            "{err}"
+        );
         let err = load_prompt_task("rte").unwrap_err().to_string();
-        assert!(err.contains("classification task") && err.contains("boolq"), "{err}");
+        assert!(
+            err.contains("classification task") && err.contains("boolq"),
+            "{err}"
+        );
         let err = load_task("mnli").unwrap_err().to_string();
         assert!(err.contains("gsm8k") && err.contains("rte"), "{err}");
     }

@@ -3,11 +3,17 @@
 //! - [`resolve_data_dir`] finds the data (`TASO_DATA_DIR`, `data/shared`, `../shared/data`).
 //! - [`load_task`] gives a built-in GLUE task ([`builtin_task_names`]) or a [`TaskSpec`] from a `.toml`
 //!   file; [`TaskSpec::read_split`] reads a split into [`Example`]s.
+//! - [`load_prompt_task`] gives a built-in prompt task for decoder LMs ([`builtin_prompt_task_names`]:
+//!   boolq, wic, arc-challenge (alias arc), gsm8k) or a [`PromptTaskSpec`] from a `.toml` file;
+//!   [`load_any_task`] gives either kind as an [`AnyTask`]. See "Prompt task TOML" below.
 //! - [`TextTokenizer`] encodes examples with a Hugging Face `tokenizer.json` (longest-first
 //!   truncation, no padding).
 //! - [`plan_batches`] groups examples (length-bucketed, random or sequential, seeded);
 //!   [`pad_batch`] pads one batch to its longest member.
 //! - [`compute_metrics`] scores predictions (accuracy, F1, Matthews, Pearson, Spearman).
+//! - [`PromptTokenizer`] and [`PromptSplit`] turn prompt examples into [`CausalBatch`]es whose loss
+//!   mask marks exactly the answer tokens; [`PromptTaskSpec::score`] gives candidate accuracy or
+//!   GSM8K exact match ([`extract_final_number`]).
 //!
 //! Every failure is a [`DataError`] whose message says what is wrong and how to fix it.
 //!
@@ -36,6 +42,46 @@
 //! `header`, `text`, `pair` and `label` for that one file (see the built-in `tasks/cola.toml`).
 //! TSV files are split on tabs only (quotes are ordinary characters); a UTF-8 BOM and `\r\n` line
 //! endings are accepted, empty lines skipped.
+//!
+//! # Prompt task TOML
+//!
+//! A prompt task (for decoder LMs) reads JSONL records, renders a prompt from a template, and has
+//! the model either pick one of several candidate answers or write a free-form one:
+//!
+//! ```toml
+//! name = "my-qa"
+//! kind = "prompt"           # marks a prompt task
+//! description = "optional one-liner"
+//! template = "{passage}\nQuestion: {question.text}?\nAnswer:"   # {field}, {a.b} nested; {{ }} literal braces
+//! separator = " "           # between prompt and answer when no chat template is used (default " ")
+//! chat_template = true      # render the prompt with the tokenizer's chat template if it has one (default)
+//! answer = { kind = "candidates", field = "label", candidates = [
+//!     { value = "true", text = "yes" }, { value = "false", text = "no" } ] }
+//! metrics = ["accuracy"]    # "accuracy" for candidate answers, "exact_match" for free-form ones
+//!
+//! [splits]                  # JSONL files; as above, with max_examples and unlabeled
+//! train = "my/train.jsonl"
+//! dev = { path = "my/val.jsonl", max_examples = 500 }
+//! ```
+//!
+//! The three answer kinds:
+//!
+//! - `candidates`: the same candidates for every example; the gold one is the candidate whose
+//!   `value` equals the `field`'s value (matched as strings; JSON `true` is "true", `1` is "1").
+//! - `choices`: per-example candidates from a list of choice objects (ARC has 3 to 5), e.g.
+//!   `answer = { kind = "choices", field = "answerKey", list = "question.choices", key = "label",
+//!   line = "{label}. {text}", candidate = "{label}" }`. The template's `{choices}` placeholder is
+//!   the choices' `line`s joined by newlines; each choice's `candidate` is an answer, and the gold
+//!   one is the choice whose `key` equals `field`.
+//! - `free`: `answer = { kind = "free", field = "answer" }`; the field's whole text, followed by EOS,
+//!   is the training target; [`extract_final_number`] of a generation is compared with the field's.
+//!
+//! With a chat template (`chat_template.jinja` or the `chat_template` of `tokenizer_config.json`
+//! beside `tokenizer.json`), the prompt is the single user turn of a conversation rendered with
+//! `add_generation_prompt = true`, and the answer (leading spaces dropped) follows it; otherwise
+//! the answer follows the prompt after `separator`. Prompt and answer are tokenized apart; a prompt
+//! too long for `max_len` is cut from the left, an answer never (an answer that alone does not fit
+//! is an error).
 
 mod batch;
 mod builtin;

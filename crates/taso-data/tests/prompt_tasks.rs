@@ -11,14 +11,49 @@ use taso_data::{
 
 /// Words of the tiny vocabulary, after its special tokens (ids 0-5).
 const WORDS: &[&str] = &[
-    "Question", ":", "?", "Answer", "yes", "no", "is", "it", "blue", "sky", "the", "system", "user",
-    "assistant", "A", "B", "C", "D", "E", "1", "2", "3", ".", "red", "green", "so", "####", "4",
-    "two", "plus", "Hi",
+    "Question",
+    ":",
+    "?",
+    "Answer",
+    "yes",
+    "no",
+    "is",
+    "it",
+    "blue",
+    "sky",
+    "the",
+    "system",
+    "user",
+    "assistant",
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+    "1",
+    "2",
+    "3",
+    ".",
+    "red",
+    "green",
+    "so",
+    "####",
+    "4",
+    "two",
+    "plus",
+    "Hi",
 ];
 
 /// A word-level tokenizer.json whose post-processor adds `<s>` (id 2) before a single text.
 fn write_tokenizer(dir: &Path) {
-    let specials = ["[UNK]", "<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"];
+    let specials = [
+        "[UNK]",
+        "<pad>",
+        "<s>",
+        "</s>",
+        "<|im_start|>",
+        "<|im_end|>",
+    ];
     let vocab: serde_json::Map<String, serde_json::Value> = specials
         .iter()
         .chain(WORDS)
@@ -75,7 +110,8 @@ train = "toy/train.jsonl"
 test = { path = "toy/test.jsonl", unlabeled = true }
 "#;
 
-const YES_NO_DATA: &str = "{\"q\": {\"subject\": \"the sky\", \"colour\": \"blue\"}, \"label\": true}\n\
+const YES_NO_DATA: &str =
+    "{\"q\": {\"subject\": \"the sky\", \"colour\": \"blue\"}, \"label\": true}\n\
                            {\"q\": {\"subject\": \"it\", \"colour\": \"red\"}, \"label\": false}\n";
 
 const FREE_TASK: &str = r#"
@@ -131,7 +167,11 @@ fn user_task_reads_nested_fields_and_masks_only_the_answer() {
     let dir = tempfile::tempdir().unwrap();
     write_tokenizer(dir.path());
     write(dir.path(), "toy/train.jsonl", YES_NO_DATA);
-    write(dir.path(), "toy/test.jsonl", "{\"q\": {\"subject\": \"it\", \"colour\": \"green\"}}\n");
+    write(
+        dir.path(),
+        "toy/test.jsonl",
+        "{\"q\": {\"subject\": \"it\", \"colour\": \"green\"}}\n",
+    );
     let task = load(dir.path(), YES_NO_TASK);
     let examples = task.read_split(dir.path(), Split::Train).unwrap();
     assert_eq!(
@@ -144,13 +184,22 @@ fn user_task_reads_nested_fields_and_masks_only_the_answer() {
             },
         }
     );
-    assert_eq!(examples[1].answer, PromptAnswer::Choice { candidates: vec!["yes".into(), "no".into()], gold: Some(1) });
+    assert_eq!(
+        examples[1].answer,
+        PromptAnswer::Choice {
+            candidates: vec!["yes".into(), "no".into()],
+            gold: Some(1)
+        }
+    );
 
     let tokenizer = tokenizer(dir.path(), 64);
     assert!(!tokenizer.has_chat_template());
     let split = PromptSplit::new(&tokenizer, &task, &examples).unwrap();
     // <s> Question : is the sky blue ? Answer :  |  yes
-    assert_eq!(split.encodings[0].prompt_ids, [2, 6, 7, 12, 16, 15, 14, 8, 9, 7]);
+    assert_eq!(
+        split.encodings[0].prompt_ids,
+        [2, 6, 7, 12, 16, 15, 14, 8, 9, 7]
+    );
     assert_eq!(split.encodings[0].answer_ids, [vec![10], vec![11]]);
     let batch = split.training_batch(&[0, 1]);
     assert_eq!(masked_ids(&batch, 0), [10], "yes, and nothing else");
@@ -159,13 +208,27 @@ fn user_task_reads_nested_fields_and_masks_only_the_answer() {
     assert_eq!(tokenizer.decode(&masked_ids(&batch, 0)).unwrap(), "yes");
 
     let test = task.read_split(dir.path(), Split::Test).unwrap();
-    assert_eq!(test[0].answer, PromptAnswer::Choice { candidates: vec!["yes".into(), "no".into()], gold: None });
-    let err = PromptSplit::new(&tokenizer, &task, &test).unwrap().training_lengths().unwrap_err();
+    assert_eq!(
+        test[0].answer,
+        PromptAnswer::Choice {
+            candidates: vec!["yes".into(), "no".into()],
+            gold: None
+        }
+    );
+    let err = PromptSplit::new(&tokenizer, &task, &test)
+        .unwrap()
+        .training_lengths()
+        .unwrap_err();
     assert!(matches!(err, DataError::MissingAnswer { .. }), "{err}");
 
     let picked = PromptPredictions::Choices(vec![0, 0]);
     assert_eq!(task.score(&picked, &examples).unwrap()["accuracy"], 0.5);
-    let err = task.score(&PromptPredictions::Generations(vec![String::new(); 2]), &examples).unwrap_err();
+    let err = task
+        .score(
+            &PromptPredictions::Generations(vec![String::new(); 2]),
+            &examples,
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("picked candidates"), "{err}");
 }
 
@@ -189,24 +252,47 @@ fn chat_template_wraps_the_prompt_and_a_free_answer_ends_with_eos() {
     );
     let split = PromptSplit::new(&tokenizer, &task, &examples).unwrap();
     let encoding = &split.encodings[0];
-    assert_eq!(encoding.prompt_ids[0], 4, "no <s> added: the template writes the markup");
-    assert_eq!(&encoding.prompt_ids[encoding.prompt_ids.len() - 2..], [4, 19], "<|im_start|> assistant");
+    assert_eq!(
+        encoding.prompt_ids[0], 4,
+        "no <s> added: the template writes the markup"
+    );
+    assert_eq!(
+        &encoding.prompt_ids[encoding.prompt_ids.len() - 2..],
+        [4, 19],
+        "<|im_start|> assistant"
+    );
     // so 4 #### 4 <|im_end|>
     assert_eq!(encoding.answer_ids, [vec![31, 33, 32, 33, 5]]);
     let batch = split.training_batch(&[0]);
     assert_eq!(masked_ids(&batch, 0), [31, 33, 32, 33, 5]);
     let answer_start = encoding.prompt_ids.len();
-    assert_eq!(batch.label_ids[..answer_start], vec![-100; answer_start][..]);
+    assert_eq!(
+        batch.label_ids[..answer_start],
+        vec![-100; answer_start][..]
+    );
     assert_eq!(batch.label_ids[answer_start..], [31, 33, 32, 33, 5]);
 
-    let off = load(dir.path(), &FREE_TASK.replace("metrics", "chat_template = false\nmetrics"));
+    let off = load(
+        dir.path(),
+        &FREE_TASK.replace("metrics", "chat_template = false\nmetrics"),
+    );
     assert!(!tokenizer.uses_chat_template(&off));
     let plain = PromptSplit::new(&tokenizer, &off, &examples).unwrap();
-    assert_eq!(plain.encodings[0].prompt_ids[0], 2, "<s> from the tokenizer's own post-processor");
-    assert_eq!(plain.encodings[0].answer_ids, [vec![31, 33, 32, 33, 5]], "EOS from tokenizer_config");
+    assert_eq!(
+        plain.encodings[0].prompt_ids[0], 2,
+        "<s> from the tokenizer's own post-processor"
+    );
+    assert_eq!(
+        plain.encodings[0].answer_ids,
+        [vec![31, 33, 32, 33, 5]],
+        "EOS from tokenizer_config"
+    );
 
     let generations = PromptPredictions::Generations(vec!["so it is 4.".into()]);
-    assert_eq!(task.score(&generations, &examples).unwrap()["exact_match"], 1.0);
+    assert_eq!(
+        task.score(&generations, &examples).unwrap()["exact_match"],
+        1.0
+    );
 }
 
 #[test]
@@ -219,31 +305,61 @@ fn long_prompts_are_cut_from_the_left_and_answers_never() {
     let full = PromptSplit::new(&tokenizer(dir.path(), 64), &task, &examples).unwrap();
     let cut = PromptSplit::new(&tokenizer(dir.path(), 6), &task, &examples).unwrap();
     for (whole, short) in full.encodings.iter().zip(&cut.encodings) {
-        assert_eq!(short.prompt_ids.len() + 1, 6, "prompt + one-token answer = max_len");
+        assert_eq!(
+            short.prompt_ids.len() + 1,
+            6,
+            "prompt + one-token answer = max_len"
+        );
         assert_eq!(short.truncated, whole.prompt_ids.len() - 5);
-        assert!(whole.prompt_ids.ends_with(&short.prompt_ids), "the prompt's end is kept");
+        assert!(
+            whole.prompt_ids.ends_with(&short.prompt_ids),
+            "the prompt's end is kept"
+        );
         assert_eq!(short.answer_ids, whole.answer_ids);
     }
     assert_eq!(masked_ids(&cut.training_batch(&[0]), 0), [10]);
 
     // With a chat template the answer is cut from nothing either; the free answer + EOS is 5 tokens.
     write_chat_config(dir.path());
-    write(dir.path(), "math/train.jsonl", "{\"question\": \"two plus two ?\", \"answer\": \"so 4\\n#### 4\"}\n");
+    write(
+        dir.path(),
+        "math/train.jsonl",
+        "{\"question\": \"two plus two ?\", \"answer\": \"so 4\\n#### 4\"}\n",
+    );
     let free = load(dir.path(), FREE_TASK);
     let math = free.read_split(dir.path(), Split::Train).unwrap();
-    let fits: &PromptEncoding = &PromptSplit::new(&tokenizer(dir.path(), 6), &free, &math).unwrap().encodings[0];
-    assert_eq!((fits.prompt_ids.as_slice(), fits.answer_ids[0].len()), ([19].as_slice(), 5));
+    let fits: &PromptEncoding = &PromptSplit::new(&tokenizer(dir.path(), 6), &free, &math)
+        .unwrap()
+        .encodings[0];
+    assert_eq!(
+        (fits.prompt_ids.as_slice(), fits.answer_ids[0].len()),
+        ([19].as_slice(), 5)
+    );
     let err = PromptSplit::new(&tokenizer(dir.path(), 5), &free, &math).unwrap_err();
-    assert!(matches!(err, DataError::AnswerTooLong { answer_tokens: 5, max_len: 5, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::AnswerTooLong {
+                answer_tokens: 5,
+                max_len: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let message = err.to_string();
-    assert!(message.contains("toy-math") && message.contains("raise max_len"), "{message}");
+    assert!(
+        message.contains("toy-math") && message.contains("raise max_len"),
+        "{message}"
+    );
 }
 
 #[test]
 fn choices_vary_per_example_and_render_a_block() {
     let dir = tempfile::tempdir().unwrap();
     write_tokenizer(dir.path());
-    let choice = |label: &str, text: &str| format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}");
+    let choice =
+        |label: &str, text: &str| format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}");
     let row = |choices: &[String], key: &str| {
         format!(
             "{{\"id\": \"x\", \"question\": {{\"stem\": \"is it blue ?\", \"choices\": [{}]}}, \"answerKey\": \"{key}\"}}\n",
@@ -251,7 +367,14 @@ fn choices_vary_per_example_and_render_a_block() {
         )
     };
     let data = [
-        row(&[choice("A", "red"), choice("B", "blue"), choice("C", "green")], "B"),
+        row(
+            &[
+                choice("A", "red"),
+                choice("B", "blue"),
+                choice("C", "green"),
+            ],
+            "B",
+        ),
         row(&["A", "B", "C", "D", "E"].map(|l| choice(l, "sky")), "E"),
         row(&["1", "2", "3"].map(|l| choice(l, "blue")), "3"),
     ]
@@ -276,17 +399,33 @@ fn choices_vary_per_example_and_render_a_block() {
     let rows = split.candidate_rows();
     assert_eq!(rows.len(), 11);
     let batch = split.candidate_batch(&rows);
-    assert_eq!(batch.loss_mask.iter().sum::<i64>(), 11, "one label token per candidate row");
+    assert_eq!(
+        batch.loss_mask.iter().sum::<i64>(),
+        11,
+        "one label token per candidate row"
+    );
     // A model that always scores the last candidate highest gets examples 2 and 3 right.
     let scores: Vec<f64> = rows.iter().map(|r| r.candidate as f64).collect();
     let picked = split.pick_candidates(&rows, &scores);
     assert_eq!(picked, [2, 4, 2]);
-    let accuracy = task.score(&PromptPredictions::Choices(picked), &examples).unwrap()["accuracy"];
+    let accuracy = task
+        .score(&PromptPredictions::Choices(picked), &examples)
+        .unwrap()["accuracy"];
     assert!((accuracy - 2.0 / 3.0).abs() < 1e-12);
 
-    write(dir.path(), "arc/dev.jsonl", &row(&[choice("A", "red"), choice("B", "blue")], "F"));
-    let err = task.read_split(dir.path(), Split::Dev).unwrap_err().to_string();
-    assert!(err.contains("dev.jsonl:1") && err.contains("`F`") && err.contains("`A`, `B`"), "{err}");
+    write(
+        dir.path(),
+        "arc/dev.jsonl",
+        &row(&[choice("A", "red"), choice("B", "blue")], "F"),
+    );
+    let err = task
+        .read_split(dir.path(), Split::Dev)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dev.jsonl:1") && err.contains("`F`") && err.contains("`A`, `B`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -295,9 +434,18 @@ fn errors_say_what_is_wrong_and_where() {
     write(dir.path(), "toy/train.jsonl", YES_NO_DATA);
 
     // An unknown key in the TOML.
-    write(dir.path(), "task.toml", &YES_NO_TASK.replace("metrics", "metricz = []\nmetrics"));
-    let err = load_any_task(dir.path().join("task.toml").to_str().unwrap()).unwrap_err().to_string();
-    assert!(err.contains("task.toml") && err.contains("metricz"), "{err}");
+    write(
+        dir.path(),
+        "task.toml",
+        &YES_NO_TASK.replace("metrics", "metricz = []\nmetrics"),
+    );
+    let err = load_any_task(dir.path().join("task.toml").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("task.toml") && err.contains("metricz"),
+        "{err}"
+    );
 
     // A placeholder that names no field.
     let task = load(dir.path(), &YES_NO_TASK.replace("{q.colour}", "{q.color}"));
@@ -312,19 +460,42 @@ fn errors_say_what_is_wrong_and_where() {
     );
 
     // A labeled split without labels.
-    write(dir.path(), "toy/train.jsonl", "{\"q\": {\"subject\": \"it\", \"colour\": \"red\"}}\n");
+    write(
+        dir.path(),
+        "toy/train.jsonl",
+        "{\"q\": {\"subject\": \"it\", \"colour\": \"red\"}}\n",
+    );
     let task = load(dir.path(), YES_NO_TASK);
-    let message = task.read_split(dir.path(), Split::Train).unwrap_err().to_string();
-    assert!(message.contains("answer field `label`") && message.contains("unlabeled = true"), "{message}");
+    let message = task
+        .read_split(dir.path(), Split::Train)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("answer field `label`") && message.contains("unlabeled = true"),
+        "{message}"
+    );
 
     // A label that is no candidate's value.
-    write(dir.path(), "toy/train.jsonl", "{\"q\": {\"subject\": \"it\", \"colour\": \"red\"}, \"label\": 2}\n");
-    let message = task.read_split(dir.path(), Split::Train).unwrap_err().to_string();
-    assert!(message.contains("`2`") && message.contains("`true`, `false`"), "{message}");
+    write(
+        dir.path(),
+        "toy/train.jsonl",
+        "{\"q\": {\"subject\": \"it\", \"colour\": \"red\"}, \"label\": 2}\n",
+    );
+    let message = task
+        .read_split(dir.path(), Split::Train)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`2`") && message.contains("`true`, `false`"),
+        "{message}"
+    );
 
     // A field that is an object where text is needed.
     let object = load(dir.path(), &YES_NO_TASK.replace("{q.subject}", "{q}"));
-    let message = object.read_split(dir.path(), Split::Train).unwrap_err().to_string();
+    let message = object
+        .read_split(dir.path(), Split::Train)
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("`q` is an object, not text"), "{message}");
 
     // An empty split.
@@ -335,6 +506,12 @@ fn errors_say_what_is_wrong_and_where() {
     // A prompt task where a classification task is needed, and the other way round.
     let path = dir.path().join("task.toml");
     let err = taso_data::load_task_file(&path).unwrap_err().to_string();
-    assert!(err.contains("toy-yes-no") && err.contains("prompt"), "{err}");
-    assert!(matches!(load_any_task(path.to_str().unwrap()), Ok(AnyTask::Prompt(_))));
+    assert!(
+        err.contains("toy-yes-no") && err.contains("prompt"),
+        "{err}"
+    );
+    assert!(matches!(
+        load_any_task(path.to_str().unwrap()),
+        Ok(AnyTask::Prompt(_))
+    ));
 }

@@ -259,7 +259,11 @@ fn builtin_prompt_tasks_read_the_shared_files() {
     ] {
         let golds = choices(&read_prompts(task, split, &dir));
         assert_eq!(golds.len(), size, "{task} {split}");
-        assert_eq!(golds.iter().filter(|(_, gold)| *gold == 0).count(), yes, "{task} {split}: yes is candidate 0");
+        assert_eq!(
+            golds.iter().filter(|(_, gold)| *gold == 0).count(),
+            yes,
+            "{task} {split}: yes is candidate 0"
+        );
     }
     let boolq = &read_prompts("boolq", Split::Dev, &dir)[0];
     assert!(boolq.prompt.ends_with("Question: does ethanol take more energy make that produces?\nAnswer yes or no.\nAnswer:"), "{}", boolq.prompt);
@@ -273,7 +277,11 @@ fn builtin_prompt_tasks_read_the_shared_files() {
     }
     assert_eq!(by_count[3..], [8, 2577, 5]);
     let arc = &read_prompts("arc-challenge", Split::Train, &dir)[0];
-    assert!(arc.prompt.contains("\nA. dry palms\nB. wet palms\n"), "{}", arc.prompt);
+    assert!(
+        arc.prompt.contains("\nA. dry palms\nB. wet palms\n"),
+        "{}",
+        arc.prompt
+    );
 
     // GSM8K: every worked answer ends in a final number; Janet's ducks make $18.
     for (split, size) in [(Split::Train, 7473), (Split::Test, 1319)] {
@@ -308,7 +316,11 @@ fn real_prompt_splits_mask_exactly_the_gold_answers() {
     )
     .unwrap();
     let tokenizer = PromptTokenizer::from_path(folder.path(), 512).unwrap();
-    for (name, split, chat) in [("arc", Split::Dev, true), ("gsm8k", Split::Test, true), ("boolq", Split::Dev, false)] {
+    for (name, split, chat) in [
+        ("arc", Split::Dev, true),
+        ("gsm8k", Split::Test, true),
+        ("boolq", Split::Dev, false),
+    ] {
         let mut task = builtin_prompt_task(name).unwrap();
         task.chat_template = chat;
         let examples = task.read_split(&dir, split).unwrap();
@@ -323,10 +335,17 @@ fn real_prompt_splits_mask_exactly_the_gold_answers() {
                     .filter(|&i| batch.loss_mask[i] == 1)
                     .map(|i| batch.input_ids[i] as u32)
                     .collect();
-                assert_eq!(masked, encoded.encodings[index].gold_ids().unwrap(), "{name} example {index}");
+                assert_eq!(
+                    masked,
+                    encoded.encodings[index].gold_ids().unwrap(),
+                    "{name} example {index}"
+                );
             }
         }
         let cut = encoded.encodings.iter().filter(|e| e.truncated > 0).count();
-        eprintln!("{name} {split}: {} examples, {cut} prompts cut at 512", encoded.len());
+        eprintln!(
+            "{name} {split}: {} examples, {cut} prompts cut at 512",
+            encoded.len()
+        );
     }
 }

@@ -149,7 +149,10 @@ impl PromptSplit {
         pad_causal(
             rows.iter().map(|row| {
                 let e = &self.encodings[row.example];
-                (e.prompt_ids.as_slice(), e.answer_ids[row.candidate].as_slice())
+                (
+                    e.prompt_ids.as_slice(),
+                    e.answer_ids[row.candidate].as_slice(),
+                )
             }),
             self.pad_id,
         )
@@ -162,7 +165,11 @@ impl PromptSplit {
     /// # Panics
     /// If the lengths differ, or an example gets no score.
     pub fn pick_candidates(&self, rows: &[CandidateRow], scores: &[f64]) -> Vec<usize> {
-        assert_eq!(rows.len(), scores.len(), "pick_candidates: one score per row");
+        assert_eq!(
+            rows.len(),
+            scores.len(),
+            "pick_candidates: one score per row"
+        );
         let mut best: Vec<Option<(usize, f64)>> = vec![None; self.len()];
         for (row, &score) in rows.iter().zip(scores) {
             let slot = &mut best[row.example];
@@ -279,11 +286,17 @@ mod tests {
     #[test]
     fn unlabeled_examples_are_refused_for_training() {
         let split = PromptSplit {
-            encodings: vec![encoding(&[1], &[&[2], &[3]], Some(0)), encoding(&[1], &[&[2], &[3]], None)],
+            encodings: vec![
+                encoding(&[1], &[&[2], &[3]], Some(0)),
+                encoding(&[1], &[&[2], &[3]], None),
+            ],
             pad_id: 0,
         };
         let err = split.training_lengths().unwrap_err().to_string();
-        assert!(err.contains("training") && err.contains("example 1"), "{err}");
+        assert!(
+            err.contains("training") && err.contains("example 1"),
+            "{err}"
+        );
         assert!(split.gold().is_err());
     }
 }

@@ -176,7 +176,9 @@ mod tests {
     #[test]
     fn renders_chatml_with_generation_prompt() {
         assert_eq!(
-            template(CHATML).render_user_turn("Is it?\nAnswer:").unwrap(),
+            template(CHATML)
+                .render_user_turn("Is it?\nAnswer:")
+                .unwrap(),
             "<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n\
              <|im_start|>user\nIs it?\nAnswer:<|im_end|>\n<|im_start|>assistant\n"
         );
@@ -186,15 +188,27 @@ mod tests {
     fn hugging_face_conventions_hold() {
         // bos_token, trim_blocks/lstrip_blocks, Python string methods.
         let source = "{{ bos_token }}\n{% for m in messages %}\n    {{ m.content.strip() | upper }}\n{% endfor %}\n{% if add_generation_prompt %}>{% endif %}";
-        assert_eq!(template(source).render_user_turn("  hi ").unwrap(), "<s>\n    HI\n>");
+        assert_eq!(
+            template(source).render_user_turn("  hi ").unwrap(),
+            "<s>\n    HI\n>"
+        );
         let raising = "{% if messages[0].role == 'user' %}{{ raise_exception('users not allowed') }}{% endif %}";
-        let err = template(raising).render_user_turn("x").unwrap_err().to_string();
-        assert!(err.contains("users not allowed") && err.contains("chat_template = false"), "{err}");
+        let err = template(raising)
+            .render_user_turn("x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("users not allowed") && err.contains("chat_template = false"),
+            "{err}"
+        );
         let err = ChatTemplate::new("{% if %}".into(), "t.json".into(), None, None)
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("t.json") && err.contains("does not parse"), "{err}");
+        assert!(
+            err.contains("t.json") && err.contains("does not parse"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -45,12 +45,12 @@ pub fn exact_match(generated: &[String], gold: &[String]) -> f64 {
     let correct = generated
         .iter()
         .zip(gold)
-        .filter(|(g, t)| {
-            match (extract_final_number(g), extract_final_number(t)) {
+        .filter(
+            |(g, t)| match (extract_final_number(g), extract_final_number(t)) {
                 (Some(p), Some(t)) => numbers_match(p, t),
                 _ => false,
-            }
-        })
+            },
+        )
         .count();
     correct as f64 / gold.len() as f64
 }
@@ -103,7 +103,12 @@ impl PromptTaskSpec {
     ) -> Result<BTreeMap<String, f64>, DataError> {
         self.metrics
             .iter()
-            .map(|&metric| Ok((metric.name().to_owned(), score_one(metric, predictions, examples)?)))
+            .map(|&metric| {
+                Ok((
+                    metric.name().to_owned(),
+                    score_one(metric, predictions, examples)?,
+                ))
+            })
             .collect()
     }
 }
@@ -154,8 +159,12 @@ fn score_one(
                 .ok_or_else(missing)?;
             Ok(exact_match(texts, &gold))
         }
-        (PromptMetric::Accuracy, _) => Err(fail("it takes picked candidates (PromptPredictions::Choices)".into())),
-        (PromptMetric::ExactMatch, _) => Err(fail("it takes generated texts (PromptPredictions::Generations)".into())),
+        (PromptMetric::Accuracy, _) => Err(fail(
+            "it takes picked candidates (PromptPredictions::Choices)".into(),
+        )),
+        (PromptMetric::ExactMatch, _) => Err(fail(
+            "it takes generated texts (PromptPredictions::Generations)".into(),
+        )),
     }
 }
 
@@ -166,7 +175,10 @@ mod tests {
     #[test]
     fn final_numbers_of_tricky_strings() {
         let cases: [(&str, Option<f64>); 14] = [
-            ("She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", Some(18.0)),
+            (
+                "She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18",
+                Some(18.0),
+            ),
             ("#### 1,234", Some(1234.0)),
             ("The answer is $1,234.", Some(1234.0)),
             ("It costs $18.50 in total.", Some(18.5)),
@@ -188,7 +200,11 @@ mod tests {
 
     #[test]
     fn exact_match_compares_numbers_not_spellings() {
-        let gold = ["x\n#### 1000".to_owned(), "#### 7".to_owned(), "#### 0.5".to_owned()];
+        let gold = [
+            "x\n#### 1000".to_owned(),
+            "#### 7".to_owned(),
+            "#### 0.5".to_owned(),
+        ];
         let generated = [
             "so the total is $1,000.".to_owned(),
             "#### 7.0".to_owned(),

@@ -21,5 +21,7 @@ pub use metrics::{
     exact_match, extract_final_number, numbers_match, PromptPredictions, FINAL_ANSWER_MARKER,
 };
 pub use read::{PromptAnswer, PromptExample};
-pub use spec::{AnswerSpec, Candidate, PromptKind, PromptMetric, PromptTaskSpec, CHOICES_PLACEHOLDER};
+pub use spec::{
+    AnswerSpec, Candidate, PromptKind, PromptMetric, PromptTaskSpec, CHOICES_PLACEHOLDER,
+};
 pub use tokenize::{PromptEncoding, PromptTokenizer};

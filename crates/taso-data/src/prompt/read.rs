@@ -150,23 +150,26 @@ impl<'a> ExampleReader<'a> {
 
     /// The rendered choices of a choices answer (`None` for other answers).
     fn choices(&self, record: &Record<'_>) -> Result<Option<Choices>, DataError> {
-        let (
-            AnswerSpec::Choices { list, key, .. },
-            Some((line_template, candidate_template)),
-        ) = (self.answer, &self.choice_templates)
+        let (AnswerSpec::Choices { list, key, .. }, Some((line_template, candidate_template))) =
+            (self.answer, &self.choice_templates)
         else {
             return Ok(None);
         };
         let items = match record.get(&record.root, list, "answer list")? {
             Value::Array(items) if !items.is_empty() => items,
             other => {
-                return Err(record.bad(list, format!("is {}, not a non-empty list of choices", kind_of(other))))
+                return Err(record.bad(
+                    list,
+                    format!("is {}, not a non-empty list of choices", kind_of(other)),
+                ))
             }
         };
         let mut choices = Choices::default();
         for item in items {
             let choice = |name: &str| record.text(item, name, "choice placeholder");
-            choices.keys.push(record.text(item, key, "choice key")?.trim().to_owned());
+            choices
+                .keys
+                .push(record.text(item, key, "choice key")?.trim().to_owned());
             choices.candidates.push(candidate_template.render(choice)?);
             let line = line_template.render(choice)?;
             if !choices.block.is_empty() {

@@ -355,40 +355,64 @@ mod tests {
         let cases = [
             (BASE.replace("{question}", "question"), "no placeholder"),
             (BASE.replace("{question}", "{question"), "without its `}`"),
-            (BASE.replace("{question}", "{question} {choices}"), "only a kind = \"choices\""),
             (
-                BASE.replace(
-                    BASE.lines().nth(4).unwrap(),
-                    choices,
-                ),
+                BASE.replace("{question}", "{question} {choices}"),
+                "only a kind = \"choices\"",
+            ),
+            (
+                BASE.replace(BASE.lines().nth(4).unwrap(), choices),
                 "does not show the choices",
             ),
-            (BASE.replace("[\"accuracy\"]", "[\"exact_match\"]"), "candidate answer"),
-            (BASE.replace("[\"accuracy\"]", "[]"), "`metrics` is empty"),
-            (BASE.replace("[\"accuracy\"]", "[\"accuracy\", \"accuracy\"]"), "twice"),
-            (BASE.replace("value = \"false\"", "value = \"true\""), "listed twice"),
-            (BASE.replace("text = \"no\"", "text = \" \""), "empty text"),
-            (BASE.replace("field = \"label\"", "field = \"a..b\""), "not a field name"),
             (
-                BASE.replace("train = \"t/train.jsonl\"", "train = { path = \"t.jsonl\", text = \"q\" }"),
+                BASE.replace("[\"accuracy\"]", "[\"exact_match\"]"),
+                "candidate answer",
+            ),
+            (BASE.replace("[\"accuracy\"]", "[]"), "`metrics` is empty"),
+            (
+                BASE.replace("[\"accuracy\"]", "[\"accuracy\", \"accuracy\"]"),
+                "twice",
+            ),
+            (
+                BASE.replace("value = \"false\"", "value = \"true\""),
+                "listed twice",
+            ),
+            (BASE.replace("text = \"no\"", "text = \" \""), "empty text"),
+            (
+                BASE.replace("field = \"label\"", "field = \"a..b\""),
+                "not a field name",
+            ),
+            (
+                BASE.replace(
+                    "train = \"t/train.jsonl\"",
+                    "train = { path = \"t.jsonl\", text = \"q\" }",
+                ),
                 "only classification tasks",
             ),
             (BASE.replace("name = \"t\"", "name = \" \""), "name"),
-            (BASE.split("[splits]").next().unwrap().to_owned() + "[splits]\n", "no splits"),
+            (
+                BASE.split("[splits]").next().unwrap().to_owned() + "[splits]\n",
+                "no splits",
+            ),
         ];
         for (text, needle) in cases {
             let message = problem(&text);
-            assert!(message.contains(needle), "expected `{needle}` in: {message}");
+            assert!(
+                message.contains(needle),
+                "expected `{needle}` in: {message}"
+            );
         }
     }
 
     #[test]
     fn unknown_keys_fail_to_parse_and_name_the_key() {
-        let err = toml::from_str::<PromptTaskSpec>(&BASE.replace("metrics", "metric = []\nmetrics"))
-            .unwrap_err();
+        let err =
+            toml::from_str::<PromptTaskSpec>(&BASE.replace("metrics", "metric = []\nmetrics"))
+                .unwrap_err();
         assert!(err.to_string().contains("metric"), "{err}");
-        let err = toml::from_str::<PromptTaskSpec>(&BASE.replace("field = \"label\"", "feild = \"label\""))
-            .unwrap_err();
+        let err = toml::from_str::<PromptTaskSpec>(
+            &BASE.replace("field = \"label\"", "feild = \"label\""),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("feild"), "{err}");
     }
 }

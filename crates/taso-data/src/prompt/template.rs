@@ -94,7 +94,10 @@ fn check_placeholder(text: &str, name: &str, closed: bool) -> Result<(), String>
         ));
     }
     let malformed = name.split('.').any(|part| {
-        part.is_empty() || part.chars().any(|c| c.is_whitespace() || c == '{' || c == '}')
+        part.is_empty()
+            || part
+                .chars()
+                .any(|c| c.is_whitespace() || c == '{' || c == '}')
     });
     if malformed {
         return Err(format!(

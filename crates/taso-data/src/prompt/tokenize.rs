@@ -141,9 +141,11 @@ impl PromptTokenizer {
 
     /// The text of `ids` (special tokens shown), for showing examples.
     pub fn decode(&self, ids: &[u32]) -> Result<String, DataError> {
-        self.inner.decode(ids, false).map_err(|e| DataError::Encode {
-            message: e.to_string(),
-        })
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| DataError::Encode {
+                message: e.to_string(),
+            })
     }
 
     /// The prompt as the model sees it: chat-rendered, or as written.

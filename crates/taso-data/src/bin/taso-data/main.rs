@@ -80,7 +80,10 @@ fn describe(task: &TaskSpec, data_dir: &std::path::Path, args: &Args) -> Result<
             label_summary(task, &examples)
         );
         if let Some(tokenizer) = &tokenizer {
-            println!("         {}", token_summary(tokenizer, &examples, max_len, args)?);
+            println!(
+                "         {}",
+                token_summary(tokenizer, &examples, max_len, args)?
+            );
         }
     }
     Ok(())

@@ -29,7 +29,11 @@ pub(crate) fn describe(task: &PromptTaskSpec, data_dir: &Path, args: &Args) -> R
         task.description.as_deref().unwrap_or("-"),
         data_dir.display()
     );
-    println!("  answer: {}; metric {}", answer_kind(&task.answer), task.metrics[0].name());
+    println!(
+        "  answer: {}; metric {}",
+        answer_kind(&task.answer),
+        task.metrics[0].name()
+    );
     if let Some(tokenizer) = &tokenizer {
         println!("  {}", template_note(task, tokenizer, args));
     }
@@ -42,7 +46,11 @@ pub(crate) fn describe(task: &PromptTaskSpec, data_dir: &Path, args: &Args) -> R
         let examples = task
             .read_split(data_dir, split)
             .with_context(|| format!("reading the {split} split of {}", task.name))?;
-        println!("  {split:<5}  {} examples, {}", examples.len(), answer_summary(&examples));
+        println!(
+            "  {split:<5}  {} examples, {}",
+            examples.len(),
+            answer_summary(&examples)
+        );
         if let Some(tokenizer) = &tokenizer {
             let encoded = PromptSplit::new(tokenizer, task, &examples)
                 .with_context(|| format!("tokenizing the {split} split of {}", task.name))?;
@@ -73,9 +81,15 @@ fn answer_kind(answer: &AnswerSpec) -> String {
 
 fn template_note(task: &PromptTaskSpec, tokenizer: &PromptTokenizer, args: &Args) -> String {
     let chat = match (tokenizer.has_chat_template(), task.chat_template) {
-        (false, _) => "the tokenizer has no chat template: plain prompt + separator + answer".to_owned(),
-        (true, true) => "prompts rendered as a user turn with the tokenizer's chat template".to_owned(),
-        (true, false) if args.no_chat_template => "chat template off (--no-chat-template)".to_owned(),
+        (false, _) => {
+            "the tokenizer has no chat template: plain prompt + separator + answer".to_owned()
+        }
+        (true, true) => {
+            "prompts rendered as a user turn with the tokenizer's chat template".to_owned()
+        }
+        (true, false) if args.no_chat_template => {
+            "chat template off (--no-chat-template)".to_owned()
+        }
         (true, false) => "chat template off (chat_template = false in the task)".to_owned(),
     };
     format!("{chat}; max_len {}", tokenizer.max_len())
@@ -115,7 +129,12 @@ fn answer_summary(examples: &[PromptExample]) -> String {
     format!(
         "gold answers {}; candidates per example {}",
         join(golds.iter().map(|(a, n)| format!("{a:?}: {n}")).collect()),
-        join(choice_counts.iter().map(|(c, n)| format!("{c}: {n}")).collect())
+        join(
+            choice_counts
+                .iter()
+                .map(|(c, n)| format!("{c}: {n}"))
+                .collect()
+        )
     )
 }
 
