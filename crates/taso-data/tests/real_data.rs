@@ -349,3 +349,93 @@ fn real_prompt_splits_mask_exactly_the_gold_answers() {
         );
     }
 }
+
+/// (length, id sum, first 6, last 6) of a token list, as the reference script prints them.
+fn fingerprint(ids: &[u32]) -> (usize, u64, Vec<u32>, Vec<u32>) {
+    let sum = ids.iter().map(|&id| u64::from(id)).sum();
+    let tail = ids[ids.len().saturating_sub(6)..].to_vec();
+    (ids.len(), sum, ids[..ids.len().min(6)].to_vec(), tail)
+}
+
+#[test]
+fn smollm2_prompts_match_hugging_face_apply_chat_template() {
+    let folder = workspace_root().join("models/SmolLM2-135M-Instruct");
+    let Some(dir) = data_dir() else { return };
+    if !folder.join("tokenizer_config.json").is_file() {
+        eprintln!(
+            "note: skipping, {} is absent (run scripts/bootstrap.sh)",
+            folder.display()
+        );
+        return;
+    }
+    let tokenizer = PromptTokenizer::from_path(&folder, 1024).unwrap();
+    assert_eq!(tokenizer.eos_id(), Some(2), "<|im_end|>");
+    // Expected from transformers 5.24 on the same folder: apply_chat_template(add_generation_prompt=True,
+    // tokenize=True) for the prompt, tokenizer(answer, add_special_tokens=False) + [eos] for the
+    // answer; without the template tokenizer(prompt) and tokenizer(" " + answer).
+    let chat_prompt_tail = vec![2, 198, 1, 520, 9531, 198];
+    let cases = [
+        (
+            "arc",
+            Split::Dev,
+            true,
+            (
+                117,
+                479_896,
+                vec![1, 9690, 198, 2683, 359, 253],
+                chat_prompt_tail.clone(),
+            ),
+            vec![(1, 49)],
+        ),
+        (
+            "arc",
+            Split::Dev,
+            false,
+            (
+                87,
+                352_134,
+                vec![17872, 42, 18742, 284, 5145, 10011],
+                vec![2887, 4187, 30, 198, 21350, 42],
+            ),
+            vec![(1, 330)],
+        ),
+        (
+            "gsm8k",
+            Split::Test,
+            true,
+            (
+                100,
+                448_454,
+                vec![1, 9690, 198, 2683, 359, 253],
+                chat_prompt_tail,
+            ),
+            vec![(64, 180_171)],
+        ),
+        (
+            "gsm8k",
+            Split::Test,
+            false,
+            (
+                70,
+                320_692,
+                vec![17872, 42, 38615, 417, 99, 26077],
+                vec![23, 2342, 47, 198, 21350, 42],
+            ),
+            vec![(63, 204_234)],
+        ),
+    ];
+    for (name, split, chat, prompt, first_answer) in cases {
+        let mut task = builtin_prompt_task(name).unwrap();
+        task.chat_template = chat;
+        let examples = task.read_split(&dir, split).unwrap();
+        let encoded = PromptSplit::new(&tokenizer, &task, &examples[..1]).unwrap();
+        let encoding = &encoded.encodings[0];
+        assert_eq!(
+            fingerprint(&encoding.prompt_ids),
+            prompt,
+            "{name} chat={chat}"
+        );
+        let (len, sum, ..) = fingerprint(&encoding.answer_ids[0]);
+        assert_eq!(vec![(len, sum)], first_answer, "{name} chat={chat}");
+    }
+}
