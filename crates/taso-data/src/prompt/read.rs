@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::spec::{AnswerSpec, Candidate, PromptTaskSpec, CHOICES_PLACEHOLDER};
+use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
 use crate::readers::{kind_of, numbered_lines, read_split_file, split_file};
 use crate::{DataError, Split};
@@ -101,10 +101,21 @@ impl<'a> ExampleReader<'a> {
         let answer = match (self.answer, choices) {
             (AnswerSpec::Candidates { field, candidates }, _) => PromptAnswer::Choice {
                 candidates: candidates.iter().map(|c| c.text.clone()).collect(),
-                gold: self.gold_candidate(record, field, candidates)?,
+                gold: self.gold_position(
+                    record,
+                    field,
+                    &candidates
+                        .iter()
+                        .map(|c| c.value.as_str())
+                        .collect::<Vec<_>>(),
+                )?,
             },
             (AnswerSpec::Choices { field, .. }, Some(choices)) => PromptAnswer::Choice {
-                gold: self.gold_choice(record, field, &choices.keys)?,
+                gold: self.gold_position(
+                    record,
+                    field,
+                    &choices.keys.iter().map(String::as_str).collect::<Vec<_>>(),
+                )?,
                 candidates: choices.candidates,
             },
             (AnswerSpec::Free { field }, _) => PromptAnswer::Free {
@@ -124,27 +135,15 @@ impl<'a> ExampleReader<'a> {
             .transpose()
     }
 
-    fn gold_candidate(
+    /// The position of the gold value among `allowed`, or `None` on an unlabeled split.
+    fn gold_position(
         &self,
         record: &Record<'_>,
         field: &str,
-        candidates: &[Candidate],
+        allowed: &[&str],
     ) -> Result<Option<usize>, DataError> {
-        let values: Vec<&str> = candidates.iter().map(|c| c.value.as_str()).collect();
         self.gold_text(record, field)?
-            .map(|raw| record.position(raw.trim(), &values))
-            .transpose()
-    }
-
-    fn gold_choice(
-        &self,
-        record: &Record<'_>,
-        field: &str,
-        keys: &[String],
-    ) -> Result<Option<usize>, DataError> {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.gold_text(record, field)?
-            .map(|raw| record.position(raw.trim(), &keys))
+            .map(|raw| record.position(raw.trim(), allowed))
             .transpose()
     }
 

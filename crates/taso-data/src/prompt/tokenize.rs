@@ -179,10 +179,9 @@ impl PromptTokenizer {
         let prompt_ids = self.ids(&prompts, !self.uses_chat_template(task))?;
         let (answers, owners) = self.answer_texts(task, examples);
         let mut answer_ids = self.ids(&answers, false)?.into_iter();
-        let free_eos = match examples.first().map(|e| &e.answer) {
-            Some(PromptAnswer::Free { .. }) => Some(self.require_eos()?),
-            _ => None,
-        };
+        let free_eos = (!task.answer.has_candidates())
+            .then(|| self.require_eos())
+            .transpose()?;
         let mut grouped: Vec<Vec<Vec<u32>>> = vec![Vec::new(); examples.len()];
         for owner in owners {
             let mut ids = answer_ids.next().expect("one encoding per answer text");
