@@ -207,4 +207,72 @@ pub enum DataError {
         /// What does not fit and how to fix it.
         problem: String,
     },
+
+    /// A field named by a prompt task (template placeholder or answer field) is not in a record.
+    #[error(
+        "{path}:{line}: {role} `{field}` names no field of the record ({available}){hint}; fix the name in \
+         the task's TOML (fields are JSON keys, nested ones joined by dots as in question.stem)"
+    )]
+    UnknownField {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What names the field: "template placeholder", "answer field", ...
+        role: &'static str,
+        /// The field path as the task gives it.
+        field: String,
+        /// The keys that are there.
+        available: String,
+        /// Extra advice (may be empty).
+        hint: &'static str,
+    },
+
+    /// A prompt task's answer does not fit into the token budget on its own.
+    #[error(
+        "task `{task}`, example {example} (0-based): the answer alone is {answer_tokens} tokens, which leaves \
+         no room for the prompt within max_len {max_len}; raise max_len above {answer_tokens}, or leave such \
+         examples out of the data (prompts are cut from the left, answers never)"
+    )]
+    AnswerTooLong {
+        /// The task's name.
+        task: String,
+        /// Index of the example in its split.
+        example: usize,
+        /// Tokens of the (longest candidate) answer, EOS included for free-form answers.
+        answer_tokens: usize,
+        /// The token budget.
+        max_len: usize,
+    },
+
+    /// A tokenizer's chat template cannot be loaded or rendered.
+    #[error("chat template of {path}: {message}; fix the template, or turn it off (chat_template = false in the task, --no-chat-template)")]
+    ChatTemplate {
+        /// The file the template came from.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A task of one kind was given where the other kind is needed.
+    #[error("task `{task}` is a {kind} task, but {expected} task is needed here: {advice}")]
+    WrongTaskKind {
+        /// The task's name.
+        task: String,
+        /// Its kind ("prompt" or "classification").
+        kind: &'static str,
+        /// The kind this place takes, with its article ("a classification").
+        expected: &'static str,
+        /// What to do instead.
+        advice: &'static str,
+    },
+
+    /// A split without answers was used where answers are needed (training, scoring).
+    #[error("{what} needs the gold answer of every example, but example {example} (0-based) has none; use a labeled split (train or dev)")]
+    MissingAnswer {
+        /// What needed it.
+        what: &'static str,
+        /// The first example without an answer.
+        example: usize,
+    },
 }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::spec::Layout;
-use crate::{Column, DataError, Example, Format, Label, LabelSpec, Split, TaskSpec};
+use crate::{
+    Column, DataError, Example, Format, Label, LabelSpec, Split, SplitFile, Splits, TaskSpec,
+};
 
 /// One row before its label is interpreted.
 struct RawRecord {
@@ -27,32 +29,9 @@ impl TaskSpec {
     /// classes or not a number, or the file holds no examples.
     pub fn read_split(&self, data_dir: &Path, split: Split) -> Result<Vec<Example>, DataError> {
         self.validate()?;
-        let file = self
-            .splits
-            .get(split)
-            .ok_or_else(|| DataError::SplitUnavailable {
-                task: self.name.clone(),
-                split,
-                note: self
-                    .description
-                    .as_ref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default(),
-            })?;
-        let path = data_dir.join(&file.path);
-        if !path.is_file() {
-            return Err(DataError::MissingFile {
-                task: self.name.clone(),
-                split,
-                path,
-                relative: file.path.clone(),
-            });
-        }
-        let content = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let content = content.strip_prefix('\u{feff}').unwrap_or(&content);
+        let file = split_file(&self.name, self.description.as_deref(), &self.splits, split)?;
+        let (path, content) = read_split_file(&self.name, data_dir, split, file)?;
+        let content = content.as_str();
         let layout = self.layout(file);
         let records = match self.format {
             Format::Tsv => tsv_records(&path, content, &layout)?,
@@ -109,8 +88,51 @@ impl TaskSpec {
     }
 }
 
+/// The file of `split`, or why the task has none.
+pub(crate) fn split_file<'a>(
+    task: &str,
+    description: Option<&str>,
+    splits: &'a Splits,
+    split: Split,
+) -> Result<&'a SplitFile, DataError> {
+    splits
+        .get(split)
+        .ok_or_else(|| DataError::SplitUnavailable {
+            task: task.to_owned(),
+            split,
+            note: description.map(|d| format!(" ({d})")).unwrap_or_default(),
+        })
+}
+
+/// The full path and text of a split's file (without a leading UTF-8 BOM).
+pub(crate) fn read_split_file(
+    task: &str,
+    data_dir: &Path,
+    split: Split,
+    file: &SplitFile,
+) -> Result<(PathBuf, String), DataError> {
+    let path = data_dir.join(&file.path);
+    if !path.is_file() {
+        return Err(DataError::MissingFile {
+            task: task.to_owned(),
+            split,
+            path,
+            relative: file.path.clone(),
+        });
+    }
+    let content = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let content = match content.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => content,
+    };
+    Ok((path, content))
+}
+
 /// Non-empty lines with their 1-based line numbers.
-fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(crate) fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str)> {
     content
         .lines()
         .enumerate()
@@ -271,7 +293,7 @@ impl JsonField<'_> {
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
+pub(crate) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -123,7 +123,7 @@ impl TextTokenizer {
     }
 }
 
-fn pad_id_of(tokenizer: &Tokenizer) -> u32 {
+pub(crate) fn pad_id_of(tokenizer: &Tokenizer) -> u32 {
     tokenizer
         .get_padding()
         .map(|padding| padding.pad_id)

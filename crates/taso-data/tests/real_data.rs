@@ -1,4 +1,4 @@
-//! Tests on the real GLUE files and the default MiniLM tokenizer.
+//! Tests on the real GLUE, SuperGLUE, ARC and GSM8K files and the default MiniLM tokenizer.
 //!
 //! Both are located as the project locates them (`resolve_data_dir` from the workspace root, and
 //! `models/all-MiniLM-L6-v2/tokenizer.json`); a test skips with a printed note when one is absent.
@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use taso_data::{
-    builtin_task, builtin_task_names, padding_stats, plan_batches, BatchStrategy, DataError,
-    Example, Label, Split, TextTokenizer,
+    builtin_prompt_task, builtin_task, builtin_task_names, extract_final_number, padding_stats,
+    plan_batches, BatchStrategy, DataError, Example, Label, PromptAnswer, PromptExample,
+    PromptSplit, PromptTokenizer, Split, TextTokenizer,
 };
 
 fn workspace_root() -> PathBuf {
@@ -25,7 +26,7 @@ fn data_dir() -> Option<PathBuf> {
     }
 }
 
-fn tokenizer(max_len: usize) -> Option<TextTokenizer> {
+fn tokenizer_file() -> Option<PathBuf> {
     let path = workspace_root().join("models/all-MiniLM-L6-v2/tokenizer.json");
     if !path.is_file() {
         eprintln!(
@@ -34,7 +35,11 @@ fn tokenizer(max_len: usize) -> Option<TextTokenizer> {
         );
         return None;
     }
-    Some(TextTokenizer::from_file(&path, max_len).unwrap())
+    Some(path)
+}
+
+fn tokenizer(max_len: usize) -> Option<TextTokenizer> {
+    Some(TextTokenizer::from_file(&tokenizer_file()?, max_len).unwrap())
 }
 
 fn read(task: &str, split: Split, dir: &Path) -> Vec<Example> {
@@ -222,4 +227,215 @@ fn rte_tokenization_and_bucketed_padding() {
         "{bucketed:?}"
     );
     assert!(random.mean_padded_len > 120.0, "{random:?}");
+}
+
+fn read_prompts(task: &str, split: Split, dir: &Path) -> Vec<PromptExample> {
+    builtin_prompt_task(task)
+        .unwrap()
+        .read_split(dir, split)
+        .unwrap()
+}
+
+/// (candidate count, gold position) of each example of a candidate task.
+fn choices(examples: &[PromptExample]) -> Vec<(usize, usize)> {
+    examples
+        .iter()
+        .map(|e| match &e.answer {
+            PromptAnswer::Choice { candidates, gold } => (candidates.len(), gold.unwrap()),
+            PromptAnswer::Free { .. } => panic!("not a candidate answer"),
+        })
+        .collect()
+}
+
+#[test]
+fn builtin_prompt_tasks_read_the_shared_files() {
+    let Some(dir) = data_dir() else { return };
+    // Sizes and class balance from the data README and the files.
+    for (task, split, size, yes) in [
+        ("boolq", Split::Train, 9427, 5874),
+        ("boolq", Split::Dev, 3270, 2033),
+        ("wic", Split::Train, 5428, 2714),
+        ("wic", Split::Dev, 638, 319),
+    ] {
+        let golds = choices(&read_prompts(task, split, &dir));
+        assert_eq!(golds.len(), size, "{task} {split}");
+        assert_eq!(
+            golds.iter().filter(|(_, gold)| *gold == 0).count(),
+            yes,
+            "{task} {split}: yes is candidate 0"
+        );
+    }
+    let boolq = &read_prompts("boolq", Split::Dev, &dir)[0];
+    assert!(boolq.prompt.ends_with("Question: does ethanol take more energy make that produces?\nAnswer yes or no.\nAnswer:"), "{}", boolq.prompt);
+
+    // ARC: 3 to 5 choices (8, 2577 and 5 examples over all splits), every gold among them.
+    let mut by_count = [0usize; 6];
+    for (split, size) in [(Split::Train, 1119), (Split::Dev, 299), (Split::Test, 1172)] {
+        let golds = choices(&read_prompts("arc", split, &dir));
+        assert_eq!(golds.len(), size, "arc {split}");
+        golds.iter().for_each(|(count, _)| by_count[*count] += 1);
+    }
+    assert_eq!(by_count[3..], [8, 2577, 5]);
+    let arc = &read_prompts("arc-challenge", Split::Train, &dir)[0];
+    assert!(
+        arc.prompt.contains("\nA. dry palms\nB. wet palms\n"),
+        "{}",
+        arc.prompt
+    );
+
+    // GSM8K: every worked answer ends in a final number; Janet's ducks make $18.
+    for (split, size) in [(Split::Train, 7473), (Split::Test, 1319)] {
+        let examples = read_prompts("gsm8k", split, &dir);
+        assert_eq!(examples.len(), size);
+        let numbers: Vec<Option<f64>> = examples
+            .iter()
+            .map(|e| match &e.answer {
+                PromptAnswer::Free { target } => extract_final_number(target.as_ref().unwrap()),
+                PromptAnswer::Choice { .. } => panic!("GSM8K is free-form"),
+            })
+            .collect();
+        assert!(numbers.iter().all(Option::is_some), "gsm8k {split}");
+        if split == Split::Test {
+            assert_eq!(numbers[0], Some(18.0));
+        }
+    }
+}
+
+#[test]
+fn real_prompt_splits_mask_exactly_the_gold_answers() {
+    let (Some(dir), Some(file)) = (data_dir(), tokenizer_file()) else {
+        return;
+    };
+    // The MiniLM tokenizer with a ChatML template and [SEP] as EOS, so both paths run on real text.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(&file, folder.path().join("tokenizer.json")).unwrap();
+    let chatml = "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    std::fs::write(
+        folder.path().join("tokenizer_config.json"),
+        format!(r#"{{"eos_token": "[SEP]", "chat_template": "{chatml}"}}"#),
+    )
+    .unwrap();
+    let tokenizer = PromptTokenizer::from_path(folder.path(), 512).unwrap();
+    for (name, split, chat) in [
+        ("arc", Split::Dev, true),
+        ("gsm8k", Split::Test, true),
+        ("boolq", Split::Dev, false),
+    ] {
+        let mut task = builtin_prompt_task(name).unwrap();
+        task.chat_template = chat;
+        let examples = task.read_split(&dir, split).unwrap();
+        let encoded = PromptSplit::new(&tokenizer, &task, &examples).unwrap();
+        let lengths = encoded.training_lengths().unwrap();
+        assert!(lengths.iter().all(|&l| l <= 512), "{name}");
+        for batch_indices in plan_batches(&lengths, 16, BatchStrategy::Bucketed, 0, 0) {
+            let batch = encoded.training_batch(&batch_indices);
+            for (row, &index) in batch_indices.iter().enumerate() {
+                let cells = row * batch.seq_len..(row + 1) * batch.seq_len;
+                let masked: Vec<u32> = cells
+                    .filter(|&i| batch.loss_mask[i] == 1)
+                    .map(|i| batch.input_ids[i] as u32)
+                    .collect();
+                assert_eq!(
+                    masked,
+                    encoded.encodings[index].gold_ids().unwrap(),
+                    "{name} example {index}"
+                );
+            }
+        }
+        let cut = encoded.encodings.iter().filter(|e| e.truncated > 0).count();
+        eprintln!(
+            "{name} {split}: {} examples, {cut} prompts cut at 512",
+            encoded.len()
+        );
+    }
+}
+
+/// (length, id sum, first 6, last 6) of a token list, as the reference script prints them.
+fn fingerprint(ids: &[u32]) -> (usize, u64, Vec<u32>, Vec<u32>) {
+    let sum = ids.iter().map(|&id| u64::from(id)).sum();
+    let tail = ids[ids.len().saturating_sub(6)..].to_vec();
+    (ids.len(), sum, ids[..ids.len().min(6)].to_vec(), tail)
+}
+
+#[test]
+fn smollm2_prompts_match_hugging_face_apply_chat_template() {
+    let folder = workspace_root().join("models/SmolLM2-135M-Instruct");
+    let Some(dir) = data_dir() else { return };
+    if !folder.join("tokenizer_config.json").is_file() {
+        eprintln!(
+            "note: skipping, {} is absent (run scripts/bootstrap.sh)",
+            folder.display()
+        );
+        return;
+    }
+    let tokenizer = PromptTokenizer::from_path(&folder, 1024).unwrap();
+    assert_eq!(tokenizer.eos_id(), Some(2), "<|im_end|>");
+    // Expected from transformers 5.24 on the same folder: apply_chat_template(add_generation_prompt=True,
+    // tokenize=True) for the prompt, tokenizer(answer, add_special_tokens=False) + [eos] for the
+    // answer; without the template tokenizer(prompt) and tokenizer(" " + answer).
+    let chat_prompt_tail = vec![2, 198, 1, 520, 9531, 198];
+    let cases = [
+        (
+            "arc",
+            Split::Dev,
+            true,
+            (
+                117,
+                479_896,
+                vec![1, 9690, 198, 2683, 359, 253],
+                chat_prompt_tail.clone(),
+            ),
+            vec![(1, 49)],
+        ),
+        (
+            "arc",
+            Split::Dev,
+            false,
+            (
+                87,
+                352_134,
+                vec![17872, 42, 18742, 284, 5145, 10011],
+                vec![2887, 4187, 30, 198, 21350, 42],
+            ),
+            vec![(1, 330)],
+        ),
+        (
+            "gsm8k",
+            Split::Test,
+            true,
+            (
+                100,
+                448_454,
+                vec![1, 9690, 198, 2683, 359, 253],
+                chat_prompt_tail,
+            ),
+            vec![(64, 180_171)],
+        ),
+        (
+            "gsm8k",
+            Split::Test,
+            false,
+            (
+                70,
+                320_692,
+                vec![17872, 42, 38615, 417, 99, 26077],
+                vec![23, 2342, 47, 198, 21350, 42],
+            ),
+            vec![(63, 204_234)],
+        ),
+    ];
+    for (name, split, chat, prompt, first_answer) in cases {
+        let mut task = builtin_prompt_task(name).unwrap();
+        task.chat_template = chat;
+        let examples = task.read_split(&dir, split).unwrap();
+        let encoded = PromptSplit::new(&tokenizer, &task, &examples[..1]).unwrap();
+        let encoding = &encoded.encodings[0];
+        assert_eq!(
+            fingerprint(&encoding.prompt_ids),
+            prompt,
+            "{name} chat={chat}"
+        );
+        let (len, sum, ..) = fingerprint(&encoding.answer_ids[0]);
+        assert_eq!(vec![(len, sum)], first_answer, "{name} chat={chat}");
+    }
 }

@@ -1,15 +1,20 @@
 //! `taso-data TASK`: describes a task before any training — its splits, sizes and labels, and
-//! with `--tokenizer`, token lengths and how much padding bucketed vs random batches carry.
+//! with `--tokenizer`, token lengths and how much padding bucketed vs random batches carry. Prompt
+//! tasks (for decoder LMs) also show prompt and answer lengths, how many prompts are cut at
+//! `--max-len`, and one rendered example.
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::path::PathBuf;
 use taso_data::{
-    load_task, padding_stats, plan_batches, resolve_data_dir, BatchStrategy, Example, Label, Split,
-    TaskSpec, TextTokenizer,
+    load_any_task, padding_stats, plan_batches, resolve_data_dir, AnyTask, BatchStrategy, Example,
+    Label, Split, TaskSpec, TextTokenizer,
 };
 
-/// Describe a task: a built-in GLUE name (rte, mrpc, sst2, cola, stsb, wnli, qnli) or a task .toml.
+mod prompt;
+
+/// Describe a task: a built-in GLUE name (rte, mrpc, sst2, cola, stsb, wnli, qnli), a built-in
+/// prompt task (boolq, wic, arc-challenge, gsm8k) or a task .toml.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -18,12 +23,15 @@ struct Args {
     /// Data folder (default: TASO_DATA_DIR, else data/shared, else ../shared/data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// A Hugging Face tokenizer.json: adds token-length and padding figures.
+    /// A Hugging Face tokenizer.json (or, for prompt tasks, its folder): adds token-length figures.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Truncation length for the token figures.
-    #[arg(long, default_value_t = 128)]
-    max_len: usize,
+    /// Truncation length for the token figures (default 128 for classification, 1024 for prompt tasks).
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Prompt tasks: do not render prompts with the tokenizer's chat template.
+    #[arg(long)]
+    no_chat_template: bool,
     /// Batch size for the padding figures.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
@@ -34,12 +42,23 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let task = load_task(&args.task)?;
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
+    match load_any_task(&args.task)? {
+        AnyTask::Classification(task) => describe(&task, &data_dir, &args),
+        AnyTask::Prompt(mut task) => {
+            task.chat_template &= !args.no_chat_template;
+            prompt::describe(&task, &data_dir, &args)
+        }
+    }
+}
+
+/// Describes a classification task.
+fn describe(task: &TaskSpec, data_dir: &std::path::Path, args: &Args) -> Result<()> {
+    let max_len = args.max_len.unwrap_or(128);
     let tokenizer = args
         .tokenizer
         .as_deref()
-        .map(|path| TextTokenizer::from_file(path, args.max_len))
+        .map(|path| TextTokenizer::from_file(path, max_len))
         .transpose()?;
     println!(
         "task {} ({}), data in {}",
@@ -53,15 +72,18 @@ fn main() -> Result<()> {
             continue;
         }
         let examples = task
-            .read_split(&data_dir, split)
+            .read_split(data_dir, split)
             .with_context(|| format!("reading the {split} split of {}", task.name))?;
         println!(
             "  {split:<5}  {} examples, {}",
             examples.len(),
-            label_summary(&task, &examples)
+            label_summary(task, &examples)
         );
         if let Some(tokenizer) = &tokenizer {
-            println!("         {}", token_summary(tokenizer, &examples, &args)?);
+            println!(
+                "         {}",
+                token_summary(tokenizer, &examples, max_len, args)?
+            );
         }
     }
     Ok(())
@@ -105,8 +127,13 @@ fn label_summary(task: &TaskSpec, examples: &[Example]) -> String {
 }
 
 /// Token-length percentiles and the padding of bucketed vs random batches.
-fn token_summary(tokenizer: &TextTokenizer, examples: &[Example], args: &Args) -> Result<String> {
-    let mut lengths: Vec<usize> = tokenizer
+fn token_summary(
+    tokenizer: &TextTokenizer,
+    examples: &[Example],
+    max_len: usize,
+    args: &Args,
+) -> Result<String> {
+    let lengths: Vec<usize> = tokenizer
         .encode(examples)?
         .iter()
         .map(|e| e.len())
@@ -114,17 +141,36 @@ fn token_summary(tokenizer: &TextTokenizer, examples: &[Example], args: &Args) -
     let plan = |strategy| plan_batches(&lengths, args.batch_size, strategy, args.seed, 0);
     let bucketed = padding_stats(&lengths, &plan(BatchStrategy::Bucketed));
     let random = padding_stats(&lengths, &plan(BatchStrategy::Random));
-    let truncated = lengths.iter().filter(|&&l| l >= args.max_len).count();
-    lengths.sort_unstable();
-    let at = |q: f64| lengths[((lengths.len() - 1) as f64 * q).round() as usize];
+    let truncated = lengths.iter().filter(|&&l| l >= max_len).count();
+    let spread = Spread::of(&lengths);
     Ok(format!(
         "tokens: mean {:.1}, median {}, p90 {}, max {} ({truncated} at the {} limit); padded per example: bucketed {:.1}, random {:.1}",
         bucketed.mean_true_len,
-        at(0.5),
-        at(0.9),
-        at(1.0),
-        args.max_len,
+        spread.median,
+        spread.p90,
+        spread.max,
+        max_len,
         bucketed.mean_padded_len,
         random.mean_padded_len
     ))
+}
+
+/// Median, 90th percentile and maximum of a non-empty list of lengths.
+struct Spread {
+    median: usize,
+    p90: usize,
+    max: usize,
+}
+
+impl Spread {
+    fn of(lengths: &[usize]) -> Spread {
+        let mut sorted = lengths.to_vec();
+        sorted.sort_unstable();
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        Spread {
+            median: at(0.5),
+            p90: at(0.9),
+            max: at(1.0),
+        }
+    }
 }
