@@ -232,7 +232,6 @@ fn token_nll(logits: &Tensor, ids: &Tensor, mask: &Tensor) -> Tensor {
 }
 
 #[test]
-#[ignore = "needs models/SmolLM2-135M-Instruct (taso-import-gguf) and tests/fixtures/smollm2 (make_fixtures.py --only smollm2)"]
 fn smollm2_matches_transformers_on_real_weights() {
     check_real_causal_lm(
         &repo_root().join("models/SmolLM2-135M-Instruct"),
@@ -246,7 +245,11 @@ fn check_real_causal_lm(model_dir: &Path, fixture_dir: &Path) {
         model_dir.join("config.json"),
         fixture_dir.join("reference.safetensors"),
     ] {
-        assert!(needed.is_file(), "{} is missing", needed.display());
+        assert!(
+            needed.is_file(),
+            "{} is missing: run scripts/bootstrap.sh first (it imports SmolLM2 from its GGUF)",
+            needed.display()
+        );
     }
     let reference = reference(fixture_dir);
     let model = CausalLm::load(model_dir, Device::Cpu).unwrap();

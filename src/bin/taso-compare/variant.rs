@@ -125,7 +125,7 @@ mod tests {
         assert!("a=b".parse::<Variant>().is_err());
         let own: MethodLrs = "full=5e-5,1e-4".parse().unwrap();
         assert_eq!(
-            grid_for("full", &[own.clone()], &[1e-3], 5e-4),
+            grid_for("full", std::slice::from_ref(&own), &[1e-3], 5e-4),
             [5e-5, 1e-4]
         );
         assert_eq!(grid_for("taso", &[own], &[1e-3], 5e-4), [1e-3]);
