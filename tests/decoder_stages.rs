@@ -183,11 +183,16 @@ fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
     assert_eq!(config["task_type"], "CAUSAL_LM", "{config}");
     assert!(
         config["modules_to_save"].is_null()
-            || config["modules_to_save"].as_array().is_some_and(Vec::is_empty),
+            || config["modules_to_save"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
         "{config}"
     );
     let targets = config["target_modules"].to_string();
-    assert!(targets.contains("model.layers.0.self_attn.q_proj"), "{targets}");
+    assert!(
+        targets.contains("model.layers.0.self_attn.q_proj"),
+        "{targets}"
+    );
 }
 
 #[test]
@@ -199,7 +204,10 @@ fn mismatched_runs_are_refused_with_advice() {
 
     let config = write_config(dir.path(), &prompt_task, &world.model_dir);
     let (ok, log) = stage("score", &config, &[]);
-    assert!(!ok && log.contains("prompt task") && log.contains("encoder"), "{log}");
+    assert!(
+        !ok && log.contains("prompt task") && log.contains("encoder"),
+        "{log}"
+    );
 
     let config = write_config(dir.path(), &world.task_file, &llama);
     let (ok, log) = stage("train", &config, &[]);

@@ -27,9 +27,9 @@ const PAIRING_ADVICE: &str = "encoders (BERT, RoBERTa, e.g. models/all-MiniLM-L6
 /// The tokenizer of a run's model family.
 pub enum RunTokenizer {
     /// An encoder's text (pair) tokenizer.
-    Text(TextTokenizer),
+    Text(Box<TextTokenizer>),
     /// A decoder's prompt/answer tokenizer (with its chat template, if any).
-    Prompt(PromptTokenizer),
+    Prompt(Box<PromptTokenizer>),
 }
 
 /// A run's settings with everything they point at loaded: task, data folder, tokenizer,
@@ -66,10 +66,10 @@ impl RunContext {
         let path = run.model.join("tokenizer.json");
         let tokenizer = match (&task, family) {
             (AnyTask::Classification(_), ModelFamily::Encoder) => {
-                RunTokenizer::Text(TextTokenizer::from_file(&path, run.max_len)?)
+                RunTokenizer::Text(Box::new(TextTokenizer::from_file(&path, run.max_len)?))
             }
             (AnyTask::Prompt(_), ModelFamily::Decoder(_)) => {
-                RunTokenizer::Prompt(PromptTokenizer::from_path(&path, run.max_len)?)
+                RunTokenizer::Prompt(Box::new(PromptTokenizer::from_path(&path, run.max_len)?))
             }
             (task, family) => return Err(mismatch(task, family, &run)),
         };

@@ -2,9 +2,7 @@
 
 use taso_data::{PromptEncoding, PromptSplit};
 use taso_models::testing::TinyDecoderSpec;
-use taso_models::{
-    answer_log_probs, CausalLm, CausalTensors, DecoderInput, TaskBatch, TaskModel,
-};
+use taso_models::{answer_log_probs, CausalLm, CausalTensors, DecoderInput, TaskBatch, TaskModel};
 use tch::{Device, Kind};
 
 #[test]
@@ -31,7 +29,8 @@ fn the_loss_is_the_mean_cross_entropy_of_the_answer_tokens() {
         attention_mask: &batch.attention_mask,
     };
     let log_probs = tch::no_grad(|| lm.forward(&input).unwrap()).log_softmax(-1, Kind::Double);
-    let lp = |row: i64, position: i64, token: i64| log_probs.double_value(&[row, position - 1, token]);
+    let lp =
+        |row: i64, position: i64, token: i64| log_probs.double_value(&[row, position - 1, token]);
     let expected = [lp(0, 3, 7), lp(0, 4, 8), lp(1, 2, 9)];
     let hand_loss = -expected.iter().sum::<f64>() / 3.0;
 
