@@ -221,4 +221,6 @@ fn mismatched_runs_are_refused_with_advice() {
     assert!(!ok && log.contains("head_warmup_steps"), "{log}");
     let (ok, log) = stage("score", &config, &["--set", "run.targets=[\"query\"]"]);
     assert!(!ok && log.contains("self_attn.q_proj"), "{log}");
+    let (ok, log) = stage("train", &config, &["--set", "run.method=bitfit"]);
+    assert!(!ok && log.contains("trains nothing"), "{log}");
 }

@@ -95,6 +95,11 @@ impl<'a> Trainer<'a> {
             (None, None)
         };
         let trainable = Trainable::select(run.method, &model, adapters.as_ref());
+        if trainable.params().is_empty() {
+            return Err(TrainError::NothingToTrain {
+                method: method_name(run.method),
+            });
+        }
         let budget = adapters.as_ref().map(Budget::of);
         let lr = LearningRates::new(config, budget.as_ref());
         let base_model = model.base_parameters().iter().map(|(_, t)| t.numel()).sum();
