@@ -34,6 +34,7 @@ impl AdapterChoice {
 /// split = "dev"      # "train", "dev" or "test" (unlabeled: predictions only)
 /// batch_size = 64
 /// merged = false     # merge the adapter into the base weights first
+/// max_examples = 200 # the first 200 examples only (default: all)
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -47,6 +48,10 @@ pub struct EvalConfig {
     /// Merge the adapter into the base weights (`W[R, C] += s·B A`) and evaluate the plain
     /// model (default false); gives the same predictions as the attached adapter.
     pub merged: bool,
+    /// Evaluate the first N examples of the split only (documented subsets: generation is slow
+    /// on a CPU); default all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_examples: Option<usize>,
 }
 
 impl Default for EvalConfig {
@@ -56,6 +61,7 @@ impl Default for EvalConfig {
             split: Split::Dev,
             batch_size: 64,
             merged: false,
+            max_examples: None,
         }
     }
 }

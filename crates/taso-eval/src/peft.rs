@@ -3,23 +3,31 @@
 use std::path::Path;
 
 use taso_lora::PeftOptions;
-use taso_models::SequenceClassifier;
+use taso_models::{SequenceClassifier, TaskModel};
 use taso_train::TrainedModel;
 
 use crate::error::EvalError;
 
-/// Writes the adapter of `trained` with its task head (as PEFT `modules_to_save`) to `dir`:
-/// `adapter_model.safetensors` and `adapter_config.json`, loadable with
-/// `PeftModel.from_pretrained` on the base model `base_model` (recorded as
-/// `base_model_name_or_path`). Refused for methods without a LoRA adapter.
+/// Writes the adapter of `trained` to `dir`: `adapter_model.safetensors` and
+/// `adapter_config.json`, loadable with `PeftModel.from_pretrained` on the base model
+/// `base_model` (recorded as `base_model_name_or_path`). A classifier's task head goes along as
+/// PEFT `modules_to_save` (`task_type` `SEQ_CLS`); a decoder's adapter alone (`CAUSAL_LM`,
+/// modules `base_model.model.model.layers.…`). Refused for methods without a LoRA adapter.
 pub fn export_peft(trained: &TrainedModel, dir: &Path, base_model: &Path) -> Result<(), EvalError> {
     let adapters = trained
         .adapters
         .as_ref()
         .ok_or_else(|| EvalError::no_adapter(trained.artifact.path.clone(), trained.method))?;
-    let model = &trained.model;
+    let base = base_model.display().to_string();
+    let model = match &trained.model {
+        TaskModel::Classifier(model) => model,
+        TaskModel::CausalLm(_) => {
+            adapters.to_peft(dir, &PeftOptions::causal_lm(&base), &[])?;
+            return Ok(());
+        }
+    };
     let prefix = model.encoder.config().arch().prefix();
-    let mut options = PeftOptions::seq_cls(prefix, &base_model.display().to_string());
+    let mut options = PeftOptions::seq_cls(prefix, &base);
     options.modules_to_save = head_modules(model);
     let head: Vec<(String, tch::Tensor)> = model
         .head_parameters()

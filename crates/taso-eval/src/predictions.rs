@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use taso_artifact::write_atomic;
-use taso_data::{Label, LabelSpec, Predictions};
+use taso_data::{Label, LabelSpec, Predictions, PromptAnswer, PromptExample, PromptPredictions};
 
 use crate::error::EvalError;
 
@@ -34,18 +34,44 @@ pub fn predictions_tsv(
     text
 }
 
-/// Writes [`predictions_tsv`] to `path` atomically.
-pub fn write_predictions(
-    path: &Path,
-    labels: &LabelSpec,
-    predictions: &Predictions,
-    gold: &[Option<Label>],
-) -> Result<(), EvalError> {
-    write_atomic(path, predictions_tsv(labels, predictions, gold).as_bytes()).map_err(|source| {
-        EvalError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+/// The TSV text of a prompt task: per example its index, the picked candidate's answer text
+/// or the generated text, and the gold answer (texts escaped: `\\`, `\t`, `\n`, `\r`; gold
+/// empty when unlabeled).
+pub fn prompt_predictions_tsv(
+    predictions: &PromptPredictions,
+    examples: &[PromptExample],
+) -> String {
+    let mut text = String::from("index\tprediction\tgold\n");
+    for (index, example) in examples.iter().enumerate() {
+        let (prediction, gold) = match (predictions, &example.answer) {
+            (PromptPredictions::Choices(picked), PromptAnswer::Choice { candidates, gold }) => (
+                candidates.get(picked[index]).cloned().unwrap_or_default(),
+                gold.map(|g| candidates[g].clone()),
+            ),
+            (PromptPredictions::Generations(texts), PromptAnswer::Free { target }) => {
+                (texts[index].clone(), target.clone())
+            }
+            _ => (String::new(), None),
+        };
+        let gold = gold.map_or(String::new(), |g| escape(&g));
+        text.push_str(&format!("{index}\t{}\t{gold}\n", escape(&prediction)));
+    }
+    text
+}
+
+/// `text` on one TSV cell: backslash, tab and line breaks escaped.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// Writes a `predictions.tsv` text to `path` atomically.
+pub fn write_predictions(path: &Path, tsv: &str) -> Result<(), EvalError> {
+    write_atomic(path, tsv.as_bytes()).map_err(|source| EvalError::Io {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -70,5 +96,25 @@ mod tests {
             &[Some(Label::Score(3.0))],
         );
         assert_eq!(text, "index\tprediction\tgold\n0\t2.5\t3\n");
+    }
+
+    #[test]
+    fn prompt_answers_are_texts_and_escaped() {
+        let example = |answer| PromptExample {
+            prompt: "Q".into(),
+            answer,
+        };
+        let choice = example(PromptAnswer::Choice {
+            candidates: vec!["yes".into(), "no".into()],
+            gold: Some(0),
+        });
+        let text = prompt_predictions_tsv(&PromptPredictions::Choices(vec![1]), &[choice]);
+        assert_eq!(text, "index\tprediction\tgold\n0\tno\tyes\n");
+        let free = example(PromptAnswer::Free {
+            target: Some("3\n#### 3".into()),
+        });
+        let generated = PromptPredictions::Generations(vec!["a\tb\\c".into()]);
+        let text = prompt_predictions_tsv(&generated, &[free]);
+        assert_eq!(text, "index\tprediction\tgold\n0\ta\\tb\\\\c\t3\\n#### 3\n");
     }
 }

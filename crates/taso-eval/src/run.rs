@@ -4,15 +4,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use taso_artifact::run::Method;
-use taso_data::{Predictions, Split};
+use taso_data::Split;
+use taso_models::TaskData;
 use taso_train::{
     evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, Scores,
-    TrainedModel,
+    TaskPredictions, TrainedModel,
 };
 
 use crate::config::EvalConfig;
 use crate::error::EvalError;
-use crate::predictions::write_predictions;
+use crate::predictions::{predictions_tsv, prompt_predictions_tsv, write_predictions};
 
 /// The heading of the evaluator's section in `report.md`.
 pub const REPORT_HEADING: &str = "## Evaluation";
@@ -38,7 +39,7 @@ pub struct EvalReport {
     pub metrics: Option<Scores>,
     /// The predictions, in example order.
     #[serde(skip)]
-    pub predictions: Predictions,
+    pub predictions: TaskPredictions,
 }
 
 impl EvalReport {
@@ -100,14 +101,8 @@ pub fn evaluate_run(
     config.validate().map_err(taso_train::TrainError::from)?;
     let path = adapter.map_or_else(|| config.adapter.path(&ctx.paths), Path::to_path_buf);
     let trained = TrainedModel::load(ctx, &path, config.merged)?;
-    let data = ctx.split(config.split, None)?;
-    let evaluation = evaluate(
-        &trained.model,
-        &data,
-        &ctx.task.metrics,
-        config.batch_size,
-        ctx.device,
-    )?;
+    let data = ctx.split(config.split, config.max_examples)?;
+    let evaluation = evaluate(ctx, &trained.model, &data, config.batch_size)?;
     let report = EvalReport {
         adapter: path,
         method: trained.method,
@@ -128,14 +123,24 @@ pub fn evaluate_run(
         path: paths.dir.clone(),
         source,
     })?;
-    write_predictions(
-        &paths.predictions(),
-        &ctx.task.labels,
-        &report.predictions,
-        &data.labels,
-    )?;
+    write_predictions(&paths.predictions(), &tsv(ctx, &report.predictions, &data))?;
     let entry = serde_json::to_value(&report).expect("the report serialises");
     set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
     write_report_section(&paths.report(), REPORT_HEADING, &report.markdown())?;
     Ok((report, trained))
+}
+
+/// The `predictions.tsv` text of `predictions` on `data`.
+fn tsv(ctx: &RunContext, predictions: &TaskPredictions, data: &TaskData) -> String {
+    match (&ctx.task, predictions, data) {
+        (
+            taso_data::AnyTask::Classification(task),
+            TaskPredictions::Classification(predictions),
+            TaskData::Classification(split),
+        ) => predictions_tsv(&task.labels, predictions, &split.labels),
+        (_, TaskPredictions::Prompt(predictions), TaskData::Prompt(prompt)) => {
+            prompt_predictions_tsv(predictions, &prompt.examples)
+        }
+        _ => unreachable!("evaluate predicts the kind of the run's task"),
+    }
 }

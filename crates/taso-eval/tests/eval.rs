@@ -10,7 +10,7 @@ use taso_artifact::run::Method;
 use taso_data::Split;
 use taso_eval::{evaluate_run, export_peft, AdapterChoice, EvalConfig, EvalError};
 use taso_lora::LoraForm;
-use taso_models::BatchTensors;
+use taso_models::{TaskBatch, TaskModel};
 use taso_train::{train, TrainConfig, TrainMetrics, TrainedModel};
 
 #[test]
@@ -31,9 +31,16 @@ fn a_merged_adapter_predicts_what_the_attached_one_does() {
     assert!(model_a.adapters.is_some());
 
     let dev = ctx.split(Split::Dev, None).unwrap();
-    let batch = BatchTensors::new(&dev.batch(&(0..dev.len()).collect::<Vec<_>>()), ctx.device);
-    let logits = |trained: &TrainedModel| {
-        tch::no_grad(|| trained.model.forward(&batch.encoder_input(), false))
+    let TaskBatch::Classification(batch) =
+        dev.batch(&(0..dev.len()).collect::<Vec<_>>(), ctx.device)
+    else {
+        unreachable!("the fixture's task is a classification task")
+    };
+    let logits = |trained: &TrainedModel| match &trained.model {
+        TaskModel::Classifier(model) => {
+            tch::no_grad(|| model.forward(&batch.encoder_input(), false))
+        }
+        TaskModel::CausalLm(_) => unreachable!("the fixture's model is an encoder"),
     };
     let gap = f64::try_from((logits(&model_a) - logits(&model_b)).abs().max()).unwrap();
     assert!(gap < 1e-5, "merged and attached logits differ by {gap}");

@@ -39,6 +39,17 @@ impl PeftOptions {
         }
     }
 
+    /// Options for a causal LM (`task_type = CAUSAL_LM`): module paths as they are
+    /// (`model.layers.0.self_attn.q_proj`), no modules to save.
+    pub fn causal_lm(base_model_name_or_path: &str) -> Self {
+        Self {
+            base_model_prefix: String::new(),
+            base_model_name_or_path: base_model_name_or_path.to_string(),
+            task_type: "CAUSAL_LM".to_string(),
+            modules_to_save: Vec::new(),
+        }
+    }
+
     /// The module path in the task model: `<prefix>.<name>`.
     fn module_path(&self, name: &str) -> String {
         if self.base_model_prefix.is_empty() {

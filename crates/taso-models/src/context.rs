@@ -5,11 +5,32 @@ use std::path::PathBuf;
 
 use taso_artifact::model_fingerprint;
 use taso_artifact::run::{RunPaths, RunSettings};
-use taso_data::{load_task, resolve_data_dir, Split, TaskSpec, TextTokenizer, TokenizedSplit};
+use taso_data::{
+    load_any_task, resolve_data_dir, AnyTask, PromptSplit, PromptTokenizer, Split, TextTokenizer,
+    TokenizedSplit,
+};
 use tch::Device;
 
 use crate::error::{ModelError, Result};
-use crate::{head_kind_for, parse_device, set_threads, HeadInit, SequenceClassifier};
+use crate::family::ModelFamily;
+use crate::prompt_predict::GenerationConfig;
+use crate::task_data::{PromptData, TaskData};
+use crate::task_model::TaskModel;
+use crate::{head_kind_for, parse_device, set_threads, CausalLm, HeadInit, SequenceClassifier};
+
+/// Which models serve which tasks, for the refusal of a mismatched run.
+const PAIRING_ADVICE: &str = "encoders (BERT, RoBERTa, e.g. models/all-MiniLM-L6-v2) serve \
+    classification tasks (GLUE: rte, sst2, ...) and decoders (LLaMA, Mistral, Qwen2, e.g. \
+    models/SmolLM2-135M-Instruct) serve prompt tasks (boolq, wic, arc-challenge, gsm8k): change \
+    `run.model` or `run.task`";
+
+/// The tokenizer of a run's model family.
+pub enum RunTokenizer {
+    /// An encoder's text (pair) tokenizer.
+    Text(Box<TextTokenizer>),
+    /// A decoder's prompt/answer tokenizer (with its chat template, if any).
+    Prompt(Box<PromptTokenizer>),
+}
 
 /// A run's settings with everything they point at loaded: task, data folder, tokenizer,
 /// device and the base model's fingerprint.
@@ -19,27 +40,41 @@ pub struct RunContext {
     /// The run folder's file names.
     pub paths: RunPaths,
     /// The task.
-    pub task: TaskSpec,
+    pub task: AnyTask,
     /// Where the task's files are.
     pub data_dir: PathBuf,
     /// The model's tokenizer (`<model>/tokenizer.json`), truncating at `run.max_len`.
-    pub tokenizer: TextTokenizer,
+    pub tokenizer: RunTokenizer,
     /// Where tensors live.
     pub device: Device,
     /// The base model's fingerprint, recorded in and checked against every artifact.
     pub fingerprint: String,
+    /// How free-form answers of prompt tasks are generated (the config's `[generate]`; the
+    /// stage binaries set it, default otherwise).
+    pub generation: GenerationConfig,
 }
 
 impl RunContext {
-    /// Validates `run`, sets the CPU threads, picks the device and loads task and tokenizer.
+    /// Validates `run`, sets the CPU threads, picks the device and loads task and tokenizer;
+    /// refuses a prompt task on an encoder and a classification task on a decoder.
     pub fn new(run: RunSettings) -> Result<Self> {
         run.validate()?;
         set_threads(run.threads);
         let device = parse_device(&run.device)?;
-        let task = load_task(&run.task)?;
+        let task = load_any_task(&run.task)?;
+        let family = ModelFamily::of_dir(&run.model)?;
+        let path = run.model.join("tokenizer.json");
+        let tokenizer = match (&task, family) {
+            (AnyTask::Classification(_), ModelFamily::Encoder) => {
+                RunTokenizer::Text(Box::new(TextTokenizer::from_file(&path, run.max_len)?))
+            }
+            (AnyTask::Prompt(_), ModelFamily::Decoder(_)) => {
+                RunTokenizer::Prompt(Box::new(PromptTokenizer::from_path(&path, run.max_len)?))
+            }
+            (task, family) => return Err(mismatch(task, family, &run)),
+        };
         let data_dir = resolve_data_dir(run.data_dir.as_deref())?;
         let fingerprint = model_fingerprint(&run.model)?;
-        let tokenizer = TextTokenizer::from_file(&run.model.join("tokenizer.json"), run.max_len)?;
         Ok(Self {
             paths: run.paths(),
             run,
@@ -48,37 +83,94 @@ impl RunContext {
             tokenizer,
             device,
             fingerprint,
+            generation: GenerationConfig::default(),
         })
     }
 
-    /// Reads and tokenizes `split`, keeping only its first `limit` examples when given.
-    pub fn split(&self, split: Split, limit: Option<usize>) -> Result<TokenizedSplit> {
-        let mut examples = self.task.read_split(&self.data_dir, split)?;
-        if let Some(limit) = limit {
-            examples.truncate(limit);
+    /// The name of the task's main (first) metric.
+    pub fn main_metric(&self) -> &'static str {
+        match &self.task {
+            AnyTask::Classification(t) => t.metrics[0].name(),
+            AnyTask::Prompt(t) => t.metrics[0].name(),
         }
-        Ok(TokenizedSplit::new(&self.tokenizer, &examples)?)
     }
 
-    /// Refuses `data` (read from `split`) unless every example has a label, as training and
-    /// scoring need.
-    pub fn require_labels(&self, split: Split, data: &TokenizedSplit) -> Result<()> {
-        match data.gold() {
-            Some(_) => Ok(()),
-            None => Err(ModelError::Unlabeled {
-                task: self.task.name.clone(),
-                split,
-            }),
+    /// Reads and tokenizes `split`, keeping only its first `limit` examples when given.
+    pub fn split(&self, split: Split, limit: Option<usize>) -> Result<TaskData> {
+        self.split_where(split, |index| limit.is_none_or(|limit| index < limit))
+    }
+
+    /// Reads and tokenizes the examples of `split` whose 0-based index `keep` accepts.
+    pub fn split_where(&self, split: Split, keep: impl Fn(usize) -> bool) -> Result<TaskData> {
+        match (&self.task, &self.tokenizer) {
+            (AnyTask::Classification(task), RunTokenizer::Text(tokenizer)) => {
+                let examples = kept(task.read_split(&self.data_dir, split)?, &keep);
+                Ok(TaskData::Classification(TokenizedSplit::new(
+                    tokenizer, &examples,
+                )?))
+            }
+            (AnyTask::Prompt(task), RunTokenizer::Prompt(tokenizer)) => {
+                let examples = kept(task.read_split(&self.data_dir, split)?, &keep);
+                let split = PromptSplit::new(tokenizer, task, &examples)?;
+                Ok(TaskData::Prompt(PromptData { split, examples }))
+            }
+            _ => unreachable!("RunContext::new pairs the tokenizer with the task"),
         }
+    }
+
+    /// Refuses `data` (read from `split`) unless every example has a label (or gold answer),
+    /// as training and scoring need.
+    pub fn require_labels(&self, split: Split, data: &TaskData) -> Result<()> {
+        if data.is_labeled() {
+            return Ok(());
+        }
+        Err(ModelError::Unlabeled {
+            task: self.task.name().to_string(),
+            split,
+        })
     }
 
     /// The base model with a fresh task head drawn from `run.seed` — the head the importance
-    /// scorer saw, and the one every method starts from.
-    pub fn load_model(&self) -> Result<SequenceClassifier> {
-        let head = head_kind_for(&self.task.labels);
-        let init = HeadInit::Fresh {
-            seed: self.run.seed,
-        };
-        SequenceClassifier::load(&self.run.model, head, init, self.device)
+    /// scorer saw, and the one every method starts from. A decoder keeps its own LM head.
+    pub fn load_model(&self) -> Result<TaskModel> {
+        match &self.task {
+            AnyTask::Classification(task) => {
+                let head = head_kind_for(&task.labels);
+                let init = HeadInit::Fresh {
+                    seed: self.run.seed,
+                };
+                SequenceClassifier::load(&self.run.model, head, init, self.device)
+                    .map(TaskModel::Classifier)
+            }
+            AnyTask::Prompt(_) => {
+                CausalLm::load(&self.run.model, self.device).map(TaskModel::CausalLm)
+            }
+        }
+    }
+}
+
+/// The examples whose 0-based index `keep` accepts.
+fn kept<T>(examples: Vec<T>, keep: &impl Fn(usize) -> bool) -> Vec<T> {
+    examples
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(_, e)| e)
+        .collect()
+}
+
+fn mismatch(task: &AnyTask, family: ModelFamily, run: &RunSettings) -> ModelError {
+    ModelError::TaskModelMismatch {
+        task: task.name().to_string(),
+        task_kind: match task {
+            AnyTask::Classification(_) => "classification",
+            AnyTask::Prompt(_) => "prompt",
+        },
+        model: run.model.display().to_string(),
+        model_kind: match family {
+            ModelFamily::Encoder => "an encoder",
+            ModelFamily::Decoder(_) => "a decoder",
+        },
+        advice: PAIRING_ADVICE,
     }
 }

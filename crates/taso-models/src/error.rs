@@ -87,6 +87,23 @@ pub enum ModelError {
     /// A decoder input or generation request is malformed.
     #[error("bad decoder input: {0}")]
     DecoderInput(String),
+    /// A batch does not fit the model or the stage.
+    #[error("{0}")]
+    Batch(String),
+    /// The run pairs a model family with a task kind it cannot serve.
+    #[error("task `{task}` is a {task_kind} task but {model} is {model_kind}; {advice}")]
+    TaskModelMismatch {
+        /// The task.
+        task: String,
+        /// "classification" or "prompt".
+        task_kind: &'static str,
+        /// The model folder.
+        model: String,
+        /// "an encoder" or "a decoder".
+        model_kind: &'static str,
+        /// Which models and tasks go together.
+        advice: &'static str,
+    },
     /// The run's config is invalid.
     #[error(transparent)]
     Config(#[from] taso_artifact::run::ConfigError),

@@ -25,6 +25,22 @@ pub trait LinearHost {
     /// Every linear layer, mutably.
     fn linears_mut(&mut self) -> Vec<&mut Linear>;
 
+    /// The distinct paths of the linear layers inside the numbered blocks (`self_attn.q_proj`,
+    /// `attention.self.query`, ...), in model order: what `run.targets` can name.
+    fn block_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::new();
+        for linear in self.linears() {
+            let mut parts = linear.name().split('.');
+            if parts.any(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+                let path = parts.collect::<Vec<_>>().join(".");
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        paths
+    }
+
     /// The linear layer with module path `name` (e.g. `encoder.layer.0.attention.self.query`).
     fn linear_mut(&mut self, name: &str) -> Result<&mut Linear> {
         self.linears_mut()

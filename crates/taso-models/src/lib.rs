@@ -8,6 +8,8 @@
 //!   one to one to PEFT names.
 //! - The adapter seam: every [`Linear`] can carry a [`LinearAdapter`] and can be asked to
 //!   compute its weight gradient, without this crate knowing anything about TASO.
+//! - [`RunContext`] loads a run's task and model of either family as [`TaskData`] and
+//!   [`TaskModel`], with one loss for the stages (answer tokens only for a causal LM).
 //! - [`parse_device`] understands `auto|cpu|cuda:N` and registers the CUDA backend when present.
 //!
 //! ```no_run
@@ -50,12 +52,15 @@ mod family;
 pub mod forward;
 pub mod init;
 mod layers;
+mod prompt_predict;
 mod task;
+mod task_data;
+mod task_model;
 pub mod testing;
 mod weights;
 
 pub use batch::BatchTensors;
-pub use context::RunContext;
+pub use context::{RunContext, RunTokenizer};
 pub use decoder::{
     CausalLm, Decoder, DecoderArch, DecoderConfig, DecoderInput, DecoderOutput, Finish, Generated,
     GreedySettings, KvCache, Llama3RopeScaling,
@@ -68,5 +73,8 @@ pub use encoder::{
 pub use error::{ModelError, Result};
 pub use family::ModelFamily;
 pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
+pub use prompt_predict::{predict_prompts, GenerationConfig};
 pub use task::{head_kind_for, predict};
+pub use task_data::{PromptData, TaskData};
+pub use task_model::{answer_log_probs, CausalTensors, TaskBatch, TaskModel};
 pub use weights::{weight_files, WeightMap};

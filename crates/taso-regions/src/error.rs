@@ -83,8 +83,8 @@ pub enum RegionsError {
 
     /// No linear weight of the model matches `run.targets`.
     #[error(
-        "no linear weight `encoder.layer.*.<target>.weight` of the model in {} matches \
-         run.targets {targets:?}; check the suffixes (e.g. \"attention.self.query\")",
+        "no linear weight `encoder.layer.*.<target>.weight` or `model.layers.*.<target>.weight` of the model in {} matches \
+         run.targets {targets:?}; check the suffixes: encoders use \"attention.self.query\", \"attention.self.key\", \"attention.self.value\", \"attention.output.dense\", \"intermediate.dense\", \"output.dense\"; decoders use \"self_attn.q_proj\", \"self_attn.k_proj\", \"self_attn.v_proj\", \"self_attn.o_proj\", \"mlp.gate_proj\", \"mlp.up_proj\", \"mlp.down_proj\"",
         .model.display()
     )]
     NoTargets {

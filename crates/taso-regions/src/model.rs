@@ -10,8 +10,10 @@ use crate::format::Target;
 
 /// Architecture prefixes that Hugging Face checkpoints may put before module paths.
 const PREFIXES: [&str; 2] = ["bert.", "roberta."];
+/// Where the numbered blocks are: encoders' `encoder.layer.<n>`, decoders' `model.layers.<n>`.
+const BLOCKS: [&str; 2] = ["encoder.layer.", "model.layers."];
 
-/// Every linear weight `encoder.layer.<n>.<path>.weight` of the model in `model_dir` whose
+/// Every linear weight `encoder.layer.<n>.<path>.weight` (decoders: `model.layers.<n>.…`) of the model in `model_dir` whose
 /// path inside the block equals one of `suffixes` (so `output.dense` does not also select
 /// `attention.output.dense`; the rule of `RunSettings::is_target`), named without the
 /// `bert.`/`roberta.` prefix.
@@ -62,7 +64,8 @@ fn target_of(tensor: &str, suffixes: &[String]) -> Option<((usize, usize, String
         .find_map(|p| tensor.strip_prefix(p))
         .unwrap_or(tensor);
     let module = name.strip_suffix(".weight")?;
-    let (layer, rest) = module.strip_prefix("encoder.layer.")?.split_once('.')?;
+    let blocks = BLOCKS.iter().find_map(|b| module.strip_prefix(b))?;
+    let (layer, rest) = blocks.split_once('.')?;
     let layer: usize = layer.parse().ok()?;
     let position = suffixes.iter().position(|s| s == rest)?;
     Some(((layer, position, module.to_string()), module.to_string()))
@@ -100,6 +103,13 @@ mod tests {
         assert_eq!(key("encoder.layer.0.attention.self.query.bias"), None);
         assert_eq!(key("encoder.layer.0.attention.self.key.weight"), None);
         assert_eq!(key("pooler.dense.weight"), None);
+        let decoder = ["self_attn.q_proj".to_string(), "mlp.down_proj".to_string()];
+        let key = |t: &str| target_of(t, &decoder).map(|(k, name)| (k.0, k.1, name));
+        assert_eq!(
+            key("model.layers.2.mlp.down_proj.weight"),
+            Some((2, 1, "model.layers.2.mlp.down_proj".into()))
+        );
+        assert_eq!(key("lm_head.weight"), None);
         assert_eq!(key("encoder.layer.0.xoutput.dense.weight"), None);
     }
 }

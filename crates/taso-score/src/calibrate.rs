@@ -5,28 +5,23 @@ use crate::error::ScoreError;
 use crate::format::Importance;
 use crate::scorer::Scorer;
 use std::time::Instant;
-use taso_data::{plan_batches, BatchStrategy, Split, TokenizedSplit};
-use taso_models::{BatchTensors, RunContext, SequenceClassifier};
+use taso_data::{plan_batches, BatchStrategy, Split};
+use taso_models::{LinearHost, RunContext, TaskBatch, TaskModel};
 use tch::Tensor;
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
 /// training split (or of one shard of it), dropout off, the head initialised exactly as the
 /// trainer will (fresh from `run.seed`, [`RunContext::load_model`]) and optionally warmed up
-/// first.
+/// first (classifiers only: a decoder keeps its own LM head, so warm-up is refused).
 pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
-    let mut examples = ctx.task.read_split(&ctx.data_dir, Split::Train)?;
-    if let Some(shard) = config.shard {
-        examples = examples
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % shard.count == shard.index)
-            .map(|(_, e)| e)
-            .collect();
-    }
-    if examples.is_empty() {
+    let split = ctx.split_where(Split::Train, |i| {
+        config
+            .shard
+            .is_none_or(|shard| i % shard.count == shard.index)
+    })?;
+    if split.is_empty() {
         return Err(ScoreError::NoExamples);
     }
-    let split = TokenizedSplit::new(&ctx.tokenizer, &examples)?;
     ctx.require_labels(Split::Train, &split)?;
     let (run, device) = (&ctx.run, ctx.device);
     let mut plan = plan_batches(
@@ -45,15 +40,18 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     plan.truncate(config.batches);
     let mut model = ctx.load_model()?;
-    let batches: Vec<BatchTensors> = plan
-        .iter()
-        .map(|b| BatchTensors::new(&split.batch(b), device))
-        .collect();
+    if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
+        return Err(ScoreError::WarmupOnDecoder {
+            steps: config.head_warmup_steps,
+        });
+    }
+    let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
     let mut scorer = Scorer::attach(&mut model, |name| run.is_target(name), config.estimator);
     if scorer.targets().is_empty() {
         return Err(ScoreError::NoTargets {
             targets: run.targets.clone(),
+            available: model.block_paths(),
         });
     }
     accumulate(&model, &mut scorer, &batches)?;
@@ -66,16 +64,12 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
 
 /// The mean loss of one batch, with dropout off; an error if it is not finite.
 fn batch_loss(
-    model: &SequenceClassifier,
-    batch: &BatchTensors,
+    model: &TaskModel,
+    batch: &TaskBatch,
     stage: &'static str,
     step: usize,
 ) -> Result<Tensor, ScoreError> {
-    let labels = batch
-        .labels
-        .as_ref()
-        .expect("score_task checked that every training example has a label");
-    let loss = model.loss(&model.forward(&batch.encoder_input(), false), labels);
+    let loss = model.loss(batch, false)?;
     if !loss.double_value(&[]).is_finite() {
         return Err(ScoreError::NonFiniteLoss { stage, step });
     }
@@ -84,8 +78,8 @@ fn batch_loss(
 
 /// Trains only the head with plain SGD for `head_warmup_steps`, cycling through the batches.
 fn warm_up_head(
-    model: &SequenceClassifier,
-    batches: &[BatchTensors],
+    model: &TaskModel,
+    batches: &[TaskBatch],
     config: &ScoreConfig,
 ) -> Result<(), ScoreError> {
     if config.head_warmup_steps == 0 {
@@ -122,9 +116,9 @@ fn warm_up_head(
 
 /// One backward pass per batch, accumulated into the scorer, with progress.
 fn accumulate(
-    model: &SequenceClassifier,
+    model: &TaskModel,
     scorer: &mut Scorer,
-    batches: &[BatchTensors],
+    batches: &[TaskBatch],
 ) -> Result<(), ScoreError> {
     let start = Instant::now();
     let mut examples = 0;
@@ -132,7 +126,7 @@ fn accumulate(
         let loss = batch_loss(model, batch, "scoring", step + 1)?;
         loss.backward();
         scorer.accumulate();
-        examples += batch.input_ids.size()[0];
+        examples += batch.rows();
         let elapsed = start.elapsed().as_secs_f64();
         let rate = examples as f64 / elapsed.max(1e-9);
         let eta = elapsed / (step + 1) as f64 * (batches.len() - step - 1) as f64;

@@ -16,10 +16,18 @@ pub enum ScoreError {
     #[error(transparent)]
     Torch(#[from] tch::TchError),
     /// No linear layer of the model matches the configured targets.
-    #[error("no linear layer of the model matches the targets {targets:?}; set run.targets to module paths inside the blocks, e.g. \"attention.self.query\"")]
+    #[error("no linear layer of the model matches the targets {targets:?}; set run.targets to module paths inside the blocks: this model has {available:?}")]
     NoTargets {
         /// The configured targets.
         targets: Vec<String>,
+        /// The model's linear layers' paths inside the blocks.
+        available: Vec<String>,
+    },
+    /// Head warm-up asked for on a decoder, whose LM head is not trained.
+    #[error("score.head_warmup_steps = {steps}, but head warm-up is for classifier heads and a decoder keeps its own LM head: set score.head_warmup_steps = 0")]
+    WarmupOnDecoder {
+        /// The configured steps.
+        steps: usize,
     },
     /// The training split (or shard) has no example to score.
     #[error("no training example to score (after sharding); check the task's train split and score.shard")]

@@ -12,7 +12,7 @@ use std::path::Path;
 use taso_artifact::run::Method;
 use taso_artifact::{write_artifact, Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_lora::AdapterSet;
-use taso_models::SequenceClassifier;
+use taso_models::TaskModel;
 use tch::Tensor;
 
 use crate::error::TrainError;
@@ -60,7 +60,7 @@ pub fn write_adapter_file(
 /// (bitfit, full) and its adapter — attached, or merged into the base weights.
 pub struct TrainedModel {
     /// The model, ready to predict.
-    pub model: SequenceClassifier,
+    pub model: TaskModel,
     /// The adapter (attached unless merged); `None` for methods without one.
     pub adapters: Option<AdapterSet>,
     /// The method that trained the file.
@@ -103,14 +103,13 @@ impl TrainedModel {
 }
 
 /// Copies the `base.*` tensors of `artifact` into the encoder parameters of the same name.
-fn load_base(artifact: &Artifact, model: &SequenceClassifier) -> Result<(), TrainError> {
+fn load_base(artifact: &Artifact, model: &TaskModel) -> Result<(), TrainError> {
     for name in artifact.tensor_names() {
         let Some(param_name) = name.strip_prefix(BASE_PREFIX) else {
             continue;
         };
         let (_, tensor) = model
-            .encoder
-            .named_parameters()
+            .base_parameters()
             .iter()
             .find(|(n, _)| n == param_name)
             .ok_or_else(|| TrainError::BadArtifact {

@@ -54,6 +54,9 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// Train on the first N training examples only (documented subsets).
     pub train_subset: Option<usize>,
+    /// Evaluate on the first N dev examples only (documented subsets; generation is slow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_subset: Option<usize>,
     /// Batch size of dev-set evaluation (default 64).
     pub eval_batch_size: usize,
     /// Log progress every this many steps (default 10).
@@ -78,6 +81,7 @@ impl Default for TrainConfig {
             resume: false,
             max_steps: None,
             train_subset: None,
+            dev_subset: None,
             eval_batch_size: 64,
             log_every: 10,
         }
@@ -124,8 +128,10 @@ impl TrainConfig {
                 self.warmup_ratio
             ));
         }
-        if self.max_steps == Some(0) || self.train_subset == Some(0) {
-            return invalid("`max_steps` and `train_subset` must be at least 1 when set".into());
+        if self.max_steps == Some(0) || self.train_subset == Some(0) || self.dev_subset == Some(0) {
+            return invalid(
+                "`max_steps`, `train_subset` and `dev_subset` must be at least 1 when set".into(),
+            );
         }
         if self.log_every == 0 {
             return invalid("`log_every` must be at least 1".into());

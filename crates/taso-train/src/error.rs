@@ -15,6 +15,12 @@ pub enum TrainError {
     /// Task data could not be read, tokenized or scored.
     #[error(transparent)]
     Data(#[from] taso_data::DataError),
+    /// The method selects no tensor of this model (e.g. bitfit on a decoder without biases).
+    #[error("method `{method}` trains nothing on this model (bitfit needs bias parameters, which LLaMA and Mistral do not have); choose another method")]
+    NothingToTrain {
+        /// The method's config spelling.
+        method: String,
+    },
     /// The model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] taso_models::ModelError),

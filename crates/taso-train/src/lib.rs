@@ -57,7 +57,7 @@ pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig};
 pub use error::TrainError;
-pub use evaluate::{evaluate, Evaluation};
+pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};
 pub use params::{Group, Param, Trainable, BASE_PREFIX, HEAD_PREFIX};
 pub use records::{

@@ -3,7 +3,7 @@
 use taso_artifact::run::Method;
 use taso_artifact::TensorData;
 use taso_lora::AdapterSet;
-use taso_models::SequenceClassifier;
+use taso_models::TaskModel;
 use tch::Tensor;
 
 use crate::error::TrainError;
@@ -46,11 +46,8 @@ impl Trainable {
     /// Freezes every parameter of `model`, then makes trainable what `method` trains:
     /// taso / lora / random-regions the factors of `adapters` and the head; bitfit every base
     /// bias (`*.bias`) and the head; full every base parameter and the head; head-only the head.
-    pub fn select(
-        method: Method,
-        model: &SequenceClassifier,
-        adapters: Option<&AdapterSet>,
-    ) -> Self {
+    /// A causal LM has no trainable head: its `lm_head` stays frozen.
+    pub fn select(method: Method, model: &TaskModel, adapters: Option<&AdapterSet>) -> Self {
         let mut params = Vec::new();
         if let Some(adapters) = adapters {
             let names = adapters.matrices().iter().flat_map(|m| {
@@ -72,7 +69,7 @@ impl Trainable {
             Method::Full => true,
             _ => false,
         };
-        for (name, tensor) in model.encoder.named_parameters() {
+        for (name, tensor) in model.base_parameters() {
             let trained = base_trained(name);
             let _ = tensor.set_requires_grad(trained);
             if trained {

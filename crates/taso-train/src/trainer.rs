@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
-use taso_data::{plan_batches, Split, TokenizedSplit};
+use taso_data::{plan_batches, Split};
 use taso_lora::{AdapterSet, LoraForm};
-use taso_models::{BatchTensors, SequenceClassifier};
+use taso_models::{TaskData, TaskModel};
 use tch::Tensor;
 
 use crate::adapter_file::{method_name, write_adapter_file};
@@ -48,7 +48,7 @@ pub struct Trainer<'a> {
     ctx: &'a RunContext,
     config: &'a TrainConfig,
     stage: StageConfig,
-    model: SequenceClassifier,
+    model: TaskModel,
     adapters: Option<AdapterSet>,
     /// Digest of the adapter-init the adapter starts from: the parent of every output.
     init_digest: Option<String>,
@@ -58,8 +58,8 @@ pub struct Trainer<'a> {
     budget: Option<Budget>,
     lr: LearningRates,
     counts: ParamCounts,
-    train: TokenizedSplit,
-    dev: TokenizedSplit,
+    train: TaskData,
+    dev: TaskData,
     steps_per_epoch: usize,
     progress: Progress,
 }
@@ -84,7 +84,7 @@ impl<'a> Trainer<'a> {
         let run = &ctx.run;
         let train = ctx.split(Split::Train, config.train_subset)?;
         ctx.require_labels(Split::Train, &train)?;
-        let dev = ctx.split(Split::Dev, None)?;
+        let dev = ctx.split(Split::Dev, config.dev_subset)?;
         ctx.require_labels(Split::Dev, &dev)?;
         let mut model = ctx.load_model()?;
         let (adapters, init_digest) = if run.method.uses_adapter() {
@@ -95,14 +95,14 @@ impl<'a> Trainer<'a> {
             (None, None)
         };
         let trainable = Trainable::select(run.method, &model, adapters.as_ref());
+        if trainable.params().is_empty() {
+            return Err(TrainError::NothingToTrain {
+                method: method_name(run.method),
+            });
+        }
         let budget = adapters.as_ref().map(Budget::of);
         let lr = LearningRates::new(config, budget.as_ref());
-        let base_model = model
-            .encoder
-            .named_parameters()
-            .iter()
-            .map(|(_, t)| t.numel())
-            .sum();
+        let base_model = model.base_parameters().iter().map(|(_, t)| t.numel()).sum();
         let counts = ParamCounts::new(
             adapters.as_ref().map_or(0, AdapterSet::num_params),
             trainable.numel(Group::Head),
@@ -166,7 +166,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// The model (with the adapter attached).
-    pub fn model(&self) -> &SequenceClassifier {
+    pub fn model(&self) -> &TaskModel {
         &self.model
     }
 
@@ -251,15 +251,8 @@ impl<'a> Trainer<'a> {
         // Dropout draws from libtorch's global generator: seeding it per step makes a resumed
         // run draw what an uninterrupted one does.
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
-        let batch = BatchTensors::new(&self.train.batch(indices), self.ctx.device);
-        let labels = batch.labels.as_ref().ok_or_else(|| {
-            TrainError::from(taso_models::ModelError::Unlabeled {
-                task: self.ctx.task.name.clone(),
-                split: Split::Train,
-            })
-        })?;
-        let logits = self.model.forward(&batch.encoder_input(), true);
-        let loss = self.model.loss(&logits, labels);
+        let batch = self.train.batch(indices, self.ctx.device);
+        let loss = self.model.loss(&batch, true)?;
         let value = loss.double_value(&[]);
         self.check_finite("loss", value, factor)?;
         loss.f_backward()?;
@@ -359,11 +352,10 @@ impl<'a> Trainer<'a> {
     /// The dev scores of the model as it is now.
     fn evaluate_dev(&self) -> Result<Option<Scores>, TrainError> {
         let evaluation = evaluate(
+            self.ctx,
             &self.model,
             &self.dev,
-            &self.ctx.task.metrics,
             self.config.eval_batch_size,
-            self.ctx.device,
         )?;
         Ok(evaluation.scores)
     }
@@ -371,7 +363,7 @@ impl<'a> Trainer<'a> {
     /// The task's main (first) metric in `scores`.
     fn main_score(&self, scores: &Scores) -> f64 {
         scores
-            .get(self.ctx.task.metrics[0].name())
+            .get(self.ctx.main_metric())
             .copied()
             .unwrap_or(f64::NEG_INFINITY)
     }
@@ -395,7 +387,7 @@ impl<'a> Trainer<'a> {
             env!("CARGO_PKG_NAME"),
             env!("CARGO_PKG_VERSION"),
             &self.ctx.fingerprint,
-            &self.ctx.task.name,
+            self.ctx.task.name(),
             &self.stage,
         )?;
         Ok(match &self.init_digest {
@@ -408,10 +400,10 @@ impl<'a> Trainer<'a> {
     fn metrics(&self) -> TrainMetrics {
         let progress = &self.progress;
         TrainMetrics {
-            task: self.ctx.task.name.clone(),
+            task: self.ctx.task.name().to_string(),
             method: self.ctx.run.method,
             seed: self.ctx.run.seed,
-            main_metric: self.ctx.task.metrics[0].name().to_string(),
+            main_metric: self.ctx.main_metric().to_string(),
             params: self.counts,
             budget: self.budget,
             lr: self.lr,

@@ -10,7 +10,7 @@ use common::{learning_config, quick_config, regions, serial, Fixture, RANK};
 use taso_artifact::run::Method;
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta};
 use taso_lora::LoraForm;
-use taso_models::SequenceClassifier;
+use taso_models::TaskModel;
 use taso_train::{train, TrainConfig, TrainError, TrainMetrics, Trainer};
 use tch::Tensor;
 
@@ -38,10 +38,9 @@ fn adapters_and_the_head_alone_learn_the_task() {
 }
 
 /// Deep copies of every base (`base.`) and head (`head.`) parameter.
-fn snapshot(model: &SequenceClassifier) -> Vec<(String, Tensor)> {
+fn snapshot(model: &TaskModel) -> Vec<(String, Tensor)> {
     let base = model
-        .encoder
-        .named_parameters()
+        .base_parameters()
         .iter()
         .map(|(n, t)| (format!("base.{n}"), t.detach().copy()));
     let head = model

@@ -31,7 +31,8 @@ fn main() -> Result<()> {
     let run = config.run()?;
     let eval: EvalConfig = config.section("eval")?;
     eval.validate()?;
-    let ctx = RunContext::new(run).context("setting up the run")?;
+    let mut ctx = RunContext::new(run).context("setting up the run")?;
+    ctx.generation = config.section("generate")?;
     let (report, trained) = evaluate_run(&ctx, &eval, args.adapter.as_deref())?;
     if let Some(dir) = &args.export_peft {
         export_peft(&trained, dir, &ctx.run.model)?;

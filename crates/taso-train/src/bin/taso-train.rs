@@ -29,7 +29,8 @@ fn main() -> Result<()> {
     train_config.validate()?;
     let lora: LoraConfig = config.section("lora")?;
     lora.validate()?;
-    let ctx = RunContext::new(run).context("setting up the run")?;
+    let mut ctx = RunContext::new(run).context("setting up the run")?;
+    ctx.generation = config.section("generate")?;
     let metrics = train(&ctx, &train_config, lora.form)?;
     config.write(&ctx.paths.config())?;
     println!("{}", metrics.summary());

@@ -1,0 +1,72 @@
+//! A split of a run's task, tokenized for its model family, cut into [`TaskBatch`]es.
+
+use crate::batch::BatchTensors;
+use crate::task_model::{CausalTensors, TaskBatch};
+use taso_data::{PromptExample, PromptSplit, TokenizedSplit};
+use tch::Device;
+
+/// A tokenized prompt split with the examples it came from (their gold answers score it).
+#[derive(Debug, Clone)]
+pub struct PromptData {
+    /// The tokenized examples.
+    pub split: PromptSplit,
+    /// The examples as read, in the same order.
+    pub examples: Vec<PromptExample>,
+}
+
+/// A split of either kind of task.
+#[derive(Debug, Clone)]
+pub enum TaskData {
+    /// A classification or regression split for an encoder.
+    Classification(TokenizedSplit),
+    /// A prompt split for a causal LM.
+    Prompt(PromptData),
+}
+
+impl TaskData {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        match self {
+            TaskData::Classification(s) => s.len(),
+            TaskData::Prompt(p) => p.split.len(),
+        }
+    }
+
+    /// Whether the split has no example.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Token count of each training row (prompt plus gold answer for prompt tasks), for the
+    /// batch planners; a prompt split must have every answer (see
+    /// [`crate::RunContext::require_labels`]).
+    pub fn lengths(&self) -> Vec<usize> {
+        match self {
+            TaskData::Classification(s) => s.lengths(),
+            TaskData::Prompt(p) => p
+                .split
+                .training_lengths()
+                .expect("prompt splits are checked for answers before training"),
+        }
+    }
+
+    /// The training batch of examples `indices`, on `device`.
+    pub fn batch(&self, indices: &[usize], device: Device) -> TaskBatch {
+        match self {
+            TaskData::Classification(s) => {
+                TaskBatch::Classification(BatchTensors::new(&s.batch(indices), device))
+            }
+            TaskData::Prompt(p) => {
+                TaskBatch::Causal(CausalTensors::new(&p.split.training_batch(indices), device))
+            }
+        }
+    }
+
+    /// Whether every example has a label (or gold answer).
+    pub fn is_labeled(&self) -> bool {
+        match self {
+            TaskData::Classification(s) => s.gold().is_some(),
+            TaskData::Prompt(p) => p.split.training_lengths().is_ok(),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The five stage binaries on tiny random decoders (LLaMA and Qwen2) and tiny generated prompt
+//! tasks: a yes/no task scored by candidate likelihood and a free-form one by generation; and
+//! the refusals of mismatched runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use taso::models::testing::{TinyDecoderArch, TinyDecoderSpec, TinySpec};
+
+const STAGES: [&str; 5] = ["score", "regions", "lora", "train", "eval"];
+
+const YES_NO_TASK: &str = r#"
+name = "toy-order"
+kind = "prompt"
+template = "{a} {b}"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "true", text = "yes" }, { value = "false", text = "no" }] }
+metrics = ["accuracy"]
+
+[splits]
+train = "toy/train.jsonl"
+dev = "toy/dev.jsonl"
+"#;
+
+const SUM_TASK: &str = r#"
+name = "toy-sum"
+kind = "prompt"
+template = "{a} {b}"
+answer = { kind = "free", field = "answer" }
+metrics = ["exact_match"]
+
+[splits]
+train = "toy/train.jsonl"
+dev = "toy/dev.jsonl"
+"#;
+
+/// A stage binary, built next to `taso-compare` by `cargo build --workspace --bins`.
+fn binary(stage: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_taso-compare"))
+        .parent()
+        .unwrap()
+        .join(format!("taso-{stage}"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the stage binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `taso-<stage> --config config` with `extra` arguments; success and the output.
+fn stage(stage: &str, config: &Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(binary(stage))
+        .args(["--config", config.to_str().unwrap()])
+        .args(extra)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Writes a prompt task over words `w0..w9` to `dir` (records `a`, `b`, a yes/no label and a
+/// one-digit sum) and returns the task file.
+fn write_task(dir: &Path, task: &str) -> PathBuf {
+    let data = dir.join("data/toy");
+    std::fs::create_dir_all(&data).unwrap();
+    let records = |range: std::ops::Range<usize>| -> String {
+        range
+            .map(|i| {
+                let (a, b) = (i % 7, (i * 3) % 5);
+                format!(
+                    "{{\"a\": \"w{a}\", \"b\": \"w{b}\", \"label\": {}, \"answer\": \"{}\"}}\n",
+                    a < b,
+                    (a + b) % 10
+                )
+            })
+            .collect()
+    };
+    std::fs::write(data.join("train.jsonl"), records(0..48)).unwrap();
+    std::fs::write(data.join("dev.jsonl"), records(48..60)).unwrap();
+    let path = dir.join("task.toml");
+    std::fs::write(&path, task).unwrap();
+    path
+}
+
+/// A run config of `task` on `model` with tiny settings.
+fn write_config(dir: &Path, task: &Path, model: &Path) -> PathBuf {
+    let text = format!(
+        "[run]\ntask = {task:?}\nmodel = {model:?}\ndata_dir = {:?}\nruns_dir = {:?}\ndevice = \"cpu\"\n\
+         max_len = 32\ntargets = [\"self_attn.q_proj\", \"self_attn.k_proj\", \"self_attn.v_proj\", \
+         \"self_attn.o_proj\", \"mlp.gate_proj\", \"mlp.up_proj\", \"mlp.down_proj\"]\n\n\
+         [score]\nbatches = 2\nbatch_size = 8\n\n[regions]\nrank = 2\nheatmaps = false\n\n\
+         [train]\nepochs = 1\nbatch_size = 8\nlr = 3e-3\nlog_every = 100\n\n\
+         [eval]\nbatch_size = 8\n\n[generate]\nmax_new_tokens = 3\n",
+        dir.join("data"),
+        dir.join("runs"),
+    );
+    let path = dir.join("run.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn decoder(dir: &Path, arch: TinyDecoderArch) -> PathBuf {
+    let model = dir.join("model");
+    TinyDecoderSpec {
+        arch,
+        ..TinyDecoderSpec::default()
+    }
+    .write(&model)
+    .unwrap();
+    model
+}
+
+/// Runs the five stages and returns the run folder.
+fn pipeline(dir: &Path, arch: TinyDecoderArch, task: &str, name: &str) -> PathBuf {
+    let config = write_config(dir, &write_task(dir, task), &decoder(dir, arch));
+    for name_stage in STAGES {
+        let (ok, log) = stage(name_stage, &config, &[]);
+        assert!(ok, "{arch:?} {name_stage}: {log}");
+    }
+    let run = dir.join("runs/task/default");
+    for file in [
+        "importance.safetensors",
+        "regions.safetensors",
+        "adapter-init.safetensors",
+        "adapter-best.safetensors",
+        "metrics.json",
+        "predictions.tsv",
+        "config.toml",
+    ] {
+        assert!(run.join(file).is_file(), "{name}: {file} missing");
+    }
+    run
+}
+
+/// The `eval` entry's main metric in `metrics.json`.
+fn eval_metric(run: &Path, metric: &str) -> f64 {
+    let text = std::fs::read_to_string(run.join("metrics.json")).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(&text).unwrap();
+    metrics["eval"]["metrics"][metric].as_f64().unwrap()
+}
+
+#[test]
+fn candidate_task_runs_through_every_stage_on_llama_and_qwen2() {
+    for arch in [TinyDecoderArch::Llama, TinyDecoderArch::Qwen2] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = pipeline(dir.path(), arch, YES_NO_TASK, "yes/no");
+        let accuracy = eval_metric(&run, "accuracy");
+        assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+        let tsv = std::fs::read_to_string(run.join("predictions.tsv")).unwrap();
+        let lines: Vec<&str> = tsv.lines().collect();
+        assert_eq!(lines.len(), 13, "header + 12 dev examples:\n{tsv}");
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| l.ends_with("\tyes") || l.ends_with("\tno")),
+            "{tsv}"
+        );
+    }
+}
+
+#[test]
+fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pipeline(dir.path(), TinyDecoderArch::Llama, SUM_TASK, "sum");
+    let exact = eval_metric(&run, "exact_match");
+    assert!((0.0..=1.0).contains(&exact), "{exact}");
+    let peft = dir.path().join("peft");
+    let (ok, log) = stage(
+        "eval",
+        &dir.path().join("run.toml"),
+        &["--export-peft", peft.to_str().unwrap()],
+    );
+    assert!(ok, "{log}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(peft.join("adapter_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["task_type"], "CAUSAL_LM", "{config}");
+    assert!(
+        config["modules_to_save"].is_null()
+            || config["modules_to_save"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+        "{config}"
+    );
+    let targets = config["target_modules"].to_string();
+    assert!(
+        targets.contains("model.layers.0.self_attn.q_proj"),
+        "{targets}"
+    );
+}
+
+#[test]
+fn mismatched_runs_are_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompt_task = write_task(dir.path(), YES_NO_TASK);
+    let llama = decoder(dir.path(), TinyDecoderArch::Llama);
+    let world = TinySpec::default().write(&dir.path().join("enc")).unwrap();
+
+    let config = write_config(dir.path(), &prompt_task, &world.model_dir);
+    let (ok, log) = stage("score", &config, &[]);
+    assert!(
+        !ok && log.contains("prompt task") && log.contains("encoder"),
+        "{log}"
+    );
+
+    let config = write_config(dir.path(), &world.task_file, &llama);
+    let (ok, log) = stage("train", &config, &[]);
+    assert!(
+        !ok && log.contains("classification task") && log.contains("decoder"),
+        "{log}"
+    );
+
+    let config = write_config(dir.path(), &prompt_task, &llama);
+    let (ok, log) = stage("score", &config, &["--set", "score.head_warmup_steps=2"]);
+    assert!(!ok && log.contains("head_warmup_steps"), "{log}");
+    let (ok, log) = stage("score", &config, &["--set", "run.targets=[\"query\"]"]);
+    assert!(!ok && log.contains("self_attn.q_proj"), "{log}");
+    let (ok, log) = stage("train", &config, &["--set", "run.method=bitfit"]);
+    assert!(!ok && log.contains("trains nothing"), "{log}");
+}
