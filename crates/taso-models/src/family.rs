@@ -2,6 +2,7 @@
 
 use crate::decoder::DecoderArch;
 use crate::error::{ModelError, Result};
+use crate::weights::read_config_json;
 use std::path::Path;
 
 /// The kind of model a Hugging Face folder holds.
@@ -16,17 +17,11 @@ pub enum ModelFamily {
 impl ModelFamily {
     /// Reads `model_type` from `dir/config.json`.
     pub fn of_dir(dir: &Path) -> Result<Self> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let (config, path): (serde_json::Value, _) = read_config_json(dir)?;
         let bad = |reason: String| ModelError::BadConfig {
             path: path.clone(),
             reason,
         };
-        let config: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let model_type = config
             .get("model_type")
             .and_then(serde_json::Value::as_str)

@@ -116,6 +116,23 @@ fn normalise_name(name: &str, prefix: &str) -> String {
     }
 }
 
+/// Reads `dir/config.json` as `T`; a missing or malformed file is an error naming it. Returns
+/// the path too, for the caller's own validation errors.
+pub(crate) fn read_config_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<(T, PathBuf)> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    match serde_json::from_str(&text) {
+        Ok(value) => Ok((value, path)),
+        Err(e) => Err(ModelError::BadConfig {
+            path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

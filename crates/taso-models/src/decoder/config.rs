@@ -1,6 +1,7 @@
 //! `config.json` of LLaMA-family checkpoints (LLaMA, Mistral, Qwen2), validated.
 
 use crate::error::{ModelError, Result};
+use crate::weights::read_config_json;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -152,17 +153,8 @@ pub struct DecoderConfig {
 impl DecoderConfig {
     /// Reads and validates `dir/config.json`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let bad = |reason: String| ModelError::BadConfig {
-            path: path.clone(),
-            reason,
-        };
-        let raw: RawConfig = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        Self::from_raw(raw).map_err(bad)
+        let (raw, path): (RawConfig, _) = read_config_json(dir)?;
+        Self::from_raw(raw).map_err(|reason| ModelError::BadConfig { path, reason })
     }
 
     /// Query heads per key/value head.

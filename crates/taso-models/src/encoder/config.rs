@@ -1,6 +1,7 @@
 //! `config.json` of BERT-family checkpoints.
 
 use crate::error::{ModelError, Result};
+use crate::weights::read_config_json;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,17 +115,10 @@ fn default_position_type() -> String {
 impl EncoderConfig {
     /// Reads and validates `dir/config.json`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let bad = |reason: String| ModelError::BadConfig {
-            path: path.clone(),
-            reason,
-        };
-        let config: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        config.validate().map_err(bad)?;
+        let (config, path): (Self, _) = read_config_json(dir)?;
+        config
+            .validate()
+            .map_err(|reason| ModelError::BadConfig { path, reason })?;
         Ok(config)
     }
 
