@@ -132,6 +132,19 @@ pub(crate) fn read_split_file(
 }
 
 /// Non-empty lines with their 1-based line numbers.
+/// One JSONL line as a JSON object; anything else is an error naming the file and line.
+pub(crate) fn parse_json_object(
+    path: &Path,
+    line: usize,
+    text: &str,
+) -> Result<Map<String, Value>, DataError> {
+    serde_json::from_str(text).map_err(|e| DataError::BadJson {
+        path: path.to_path_buf(),
+        line,
+        message: e.to_string(),
+    })
+}
+
 pub(crate) fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str)> {
     content
         .lines()
@@ -222,12 +235,7 @@ fn jsonl_records(
     numbered_lines(content)
         .take(layout.max_examples.unwrap_or(usize::MAX))
         .map(|(line, text)| {
-            let object: Map<String, Value> =
-                serde_json::from_str(text).map_err(|e| DataError::BadJson {
-                    path: path.to_path_buf(),
-                    line,
-                    message: e.to_string(),
-                })?;
+            let object = parse_json_object(path, line, text)?;
             let field = JsonField {
                 path,
                 line,

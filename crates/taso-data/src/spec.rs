@@ -212,6 +212,37 @@ pub struct Splits {
 }
 
 impl Splits {
+    /// Checks that at least one split is defined (`example` is a path for the message), and
+    /// each defined file: a path, a positive `max_examples`, then the task kind's own `check`.
+    pub(crate) fn check_each(
+        &self,
+        example: &str,
+        mut check: impl FnMut(Split, &SplitFile) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let defined: Vec<(Split, &SplitFile)> = Split::ALL
+            .iter()
+            .filter_map(|&split| self.get(split).map(|file| (split, file)))
+            .collect();
+        if defined.is_empty() {
+            return Err(format!(
+                "no splits: add e.g. [splits] train = \"{example}\""
+            ));
+        }
+        defined.into_iter().try_for_each(|(split, file)| {
+            if file.path.as_os_str().is_empty() {
+                return Err(format!(
+                    "the {split} split's path is empty: give the file's path"
+                ));
+            }
+            if file.max_examples == Some(0) {
+                return Err(format!(
+                    "the {split} split has max_examples = 0: remove it or give a positive count"
+                ));
+            }
+            check(split, file)
+        })
+    }
+
     /// The file of `split`, if the task has one.
     pub fn get(&self, split: Split) -> Option<&SplitFile> {
         match split {
@@ -266,6 +297,14 @@ pub(crate) struct Layout<'a> {
     pub max_examples: Option<usize>,
 }
 
+/// A task needs a name: it labels runs, artifacts and messages.
+pub(crate) fn check_task_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("`name` is empty: give the task a name, e.g. name = \"my-task\"".into());
+    }
+    Ok(())
+}
+
 impl TaskSpec {
     /// Checks the spec for mistakes that would otherwise surface only while reading.
     pub fn validate(&self) -> Result<(), DataError> {
@@ -291,10 +330,7 @@ impl TaskSpec {
     }
 
     fn check_name(&self) -> Result<(), String> {
-        if self.name.trim().is_empty() {
-            return Err("`name` is empty: give the task a name, e.g. name = \"my-task\"".into());
-        }
-        Ok(())
+        check_task_name(&self.name)
     }
 
     fn check_labels(&self) -> Result<(), String> {
@@ -356,29 +392,12 @@ impl TaskSpec {
     }
 
     fn check_splits(&self) -> Result<(), String> {
-        let defined: Vec<_> = Split::ALL
-            .iter()
-            .filter_map(|&split| self.splits.get(split).map(|file| (split, file)))
-            .collect();
-        if defined.is_empty() {
-            return Err("no splits: add e.g. [splits] train = \"my/train.tsv\"".into());
-        }
-        defined
-            .into_iter()
-            .try_for_each(|(split, file)| self.check_split_file(split, file))
+        self.splits.check_each("my/train.tsv", |split, file| {
+            self.check_split_file(split, file)
+        })
     }
 
     fn check_split_file(&self, split: Split, file: &SplitFile) -> Result<(), String> {
-        if file.path.as_os_str().is_empty() {
-            return Err(format!(
-                "the {split} split's path is empty: give the file's path"
-            ));
-        }
-        if file.max_examples == Some(0) {
-            return Err(format!(
-                "the {split} split has max_examples = 0: remove it or give a positive count"
-            ));
-        }
         let layout = self.layout(file);
         [Some(layout.text), layout.pair, layout.label]
             .into_iter()

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
-use crate::readers::{kind_of, numbered_lines, read_split_file, split_file};
+use crate::readers::{kind_of, numbered_lines, parse_json_object, read_split_file, split_file};
 use crate::{DataError, Split};
 
 /// The answer of one example.
@@ -197,12 +197,7 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     fn parse(path: &'a Path, line: usize, text: &str) -> Result<Record<'a>, DataError> {
-        let object: Map<String, Value> =
-            serde_json::from_str(text).map_err(|e| DataError::BadJson {
-                path: path.to_path_buf(),
-                line,
-                message: e.to_string(),
-            })?;
+        let object = parse_json_object(path, line, text)?;
         Ok(Record {
             path,
             line,

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::template::Template;
+use crate::spec::check_task_name;
 use crate::{DataError, Split, SplitFile, Splits};
 
 /// The marker `kind = "prompt"` that sets prompt task files apart from classification ones.
@@ -154,10 +155,7 @@ impl PromptTaskSpec {
     }
 
     fn check_name(&self) -> Result<(), String> {
-        if self.name.trim().is_empty() {
-            return Err("`name` is empty: give the task a name, e.g. name = \"my-task\"".into());
-        }
-        Ok(())
+        check_task_name(&self.name)
     }
 
     fn check_templates(&self) -> Result<(), String> {
@@ -251,16 +249,7 @@ impl PromptTaskSpec {
     }
 
     fn check_splits(&self) -> Result<(), String> {
-        let defined: Vec<(Split, &SplitFile)> = Split::ALL
-            .iter()
-            .filter_map(|&split| self.splits.get(split).map(|file| (split, file)))
-            .collect();
-        if defined.is_empty() {
-            return Err("no splits: add e.g. [splits] train = \"my/train.jsonl\"".into());
-        }
-        defined
-            .into_iter()
-            .try_for_each(|(split, file)| check_split_file(split, file))
+        self.splits.check_each("my/train.jsonl", check_split_file)
     }
 }
 
@@ -287,17 +276,8 @@ fn check_candidates(candidates: &[Candidate]) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses the classification-only keys in one split file of a prompt task.
 fn check_split_file(split: Split, file: &SplitFile) -> Result<(), String> {
-    if file.path.as_os_str().is_empty() {
-        return Err(format!(
-            "the {split} split's path is empty: give the file's path"
-        ));
-    }
-    if file.max_examples == Some(0) {
-        return Err(format!(
-            "the {split} split has max_examples = 0: remove it or give a positive count"
-        ));
-    }
     let overrides = [
         ("header", file.header.is_some()),
         ("text", file.text.is_some()),
