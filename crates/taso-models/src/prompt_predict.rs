@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 use taso_data::{
-    plan_eval_batches, restore_order, PromptPredictions, PromptSplit, PromptTaskSpec,
+    plan_eval_batches, restore_order, CandidateRow, PromptPredictions, PromptSplit, PromptTaskSpec,
     PromptTokenizer,
 };
 use tch::{Device, Kind, Tensor};
 
-use crate::decoder::{CausalLm, GreedySettings};
+use crate::decoder::{CausalLm, DecoderInput, GreedySettings};
 use crate::error::Result;
 use crate::task_model::{answer_log_probs, CausalTensors};
 
@@ -59,7 +59,22 @@ pub fn predict_prompts(
 
 fn pick_candidates(model: &CausalLm, split: &PromptSplit, batch_size: usize) -> Result<Vec<usize>> {
     let rows = split.candidate_rows();
-    let plan = plan_eval_batches(&split.candidate_lengths(&rows), batch_size);
+    let scores = if split.candidates_are_single_tokens() {
+        single_token_scores(model, split, batch_size)?
+    } else {
+        row_scores(model, split, &rows, batch_size)?
+    };
+    Ok(split.pick_candidates(&rows, &scores))
+}
+
+/// The summed answer log-probability of every row, one forward per row (any candidate lengths).
+fn row_scores(
+    model: &CausalLm,
+    split: &PromptSplit,
+    rows: &[CandidateRow],
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    let plan = plan_eval_batches(&split.candidate_lengths(rows), batch_size);
     let device = model.decoder.device();
     let mut scores = vec![0.0; rows.len()];
     tch::no_grad(|| -> Result<()> {
@@ -71,14 +86,65 @@ fn pick_candidates(model: &CausalLm, split: &PromptSplit, batch_size: usize) -> 
                 .index_add(0, &row, &log_probs)
                 .to_kind(Kind::Double)
                 .to_device(Device::Cpu);
-            let sums = Vec::<f64>::try_from(&sums)?;
-            for (&index, sum) in indices.iter().zip(sums) {
+            for (&index, sum) in indices.iter().zip(Vec::<f64>::try_from(&sums)?) {
                 scores[index] = sum;
             }
         }
         Ok(())
     })?;
-    Ok(split.pick_candidates(&rows, &scores))
+    Ok(scores)
+}
+
+/// The same scores as [`row_scores`] over [`PromptSplit::candidate_rows`] when every candidate
+/// is one token, from one forward per example: the log-softmax after the prompt's last token.
+fn single_token_scores(
+    model: &CausalLm,
+    split: &PromptSplit,
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    let lengths: Vec<usize> = split.encodings.iter().map(|e| e.prompt_ids.len()).collect();
+    let plan = plan_eval_batches(&lengths, batch_size);
+    let device = model.decoder.device();
+    let mut per_example = Vec::with_capacity(split.len());
+    tch::no_grad(|| -> Result<()> {
+        for indices in &plan {
+            let batch = CausalTensors::new(&split.prompt_batch(indices), device);
+            let input = DecoderInput {
+                input_ids: &batch.input_ids,
+                attention_mask: &batch.attention_mask,
+            };
+            let hidden = model.decoder.forward(&input, false)?.last_hidden_state;
+            let width = hidden.size()[2];
+            let last = (batch.attention_mask.sum_dim_intlist(1, false, Kind::Int64) - 1)
+                .view([-1, 1, 1])
+                .expand([-1, 1, width], false);
+            let states = hidden.gather(1, &last, false).squeeze_dim(1);
+            let log_probs = model.logits(&states).log_softmax(-1, Kind::Float);
+            let vocab = log_probs.size()[1];
+            let cells: Vec<i64> = indices
+                .iter()
+                .enumerate()
+                .flat_map(|(row, &example)| {
+                    let answers = &split.encodings[example].answer_ids;
+                    answers
+                        .iter()
+                        .map(move |answer| row as i64 * vocab + i64::from(answer[0]))
+                })
+                .collect();
+            let picked = log_probs
+                .view([-1])
+                .index_select(0, &Tensor::from_slice(&cells).to_device(device))
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu);
+            let mut picked = Vec::<f64>::try_from(&picked)?.into_iter();
+            for &example in indices {
+                let count = split.encodings[example].answer_ids.len();
+                per_example.push(picked.by_ref().take(count).collect::<Vec<f64>>());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(restore_order(&plan, per_example).concat())
 }
 
 fn generate(
@@ -135,6 +201,44 @@ fn cut_at_stop(text: &str, stop: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_forward_per_prompt_scores_single_token_candidates_as_one_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::TinyDecoderSpec::default()
+            .write(dir.path())
+            .unwrap();
+        let model = CausalLm::load(dir.path(), Device::Cpu).unwrap();
+        let encoding = |prompt: &[u32], answers: &[u32]| taso_data::PromptEncoding {
+            prompt_ids: prompt.to_vec(),
+            answer_ids: answers.iter().map(|&a| vec![a]).collect(),
+            gold: Some(0),
+            truncated: 0,
+        };
+        // Prompts of different lengths (padding inside a batch), 2 to 4 candidates each.
+        let split = PromptSplit {
+            encodings: vec![
+                encoding(&[2, 30, 31, 32, 33, 3], &[7, 8]),
+                encoding(&[2, 40], &[9, 10, 11, 12]),
+                encoding(&[2, 41, 42, 43], &[7, 8, 9]),
+                encoding(&[2, 50, 51], &[8, 7]),
+            ],
+            pad_id: 0,
+        };
+        assert!(split.candidates_are_single_tokens());
+        let rows = split.candidate_rows();
+        let per_row = row_scores(&model, &split, &rows, 3).unwrap();
+        let shared = single_token_scores(&model, &split, 3).unwrap();
+        assert_eq!(per_row.len(), shared.len());
+        for (a, b) in per_row.iter().zip(&shared) {
+            assert!((a - b).abs() < 1e-5, "per-row {a} vs shared-prompt {b}");
+        }
+        assert!(per_row.iter().all(|&s| s < 0.0));
+        assert_eq!(
+            split.pick_candidates(&rows, &per_row),
+            pick_candidates(&model, &split, 2).unwrap()
+        );
+    }
 
     #[test]
     fn text_is_cut_before_the_first_stop_string() {
