@@ -165,6 +165,26 @@ fn candidate_task_runs_through_every_stage_on_llama_and_qwen2() {
 }
 
 #[test]
+fn the_base_decoder_is_evaluated_without_an_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pipeline(dir.path(), TinyDecoderArch::Llama, YES_NO_TASK, "yes/no");
+    let config = dir.path().join("run.toml");
+    let (ok, log) = stage("eval", &config, &["--set", "eval.adapter=none"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("the base model (no adapter)"), "{log}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["eval"]["adapter"].is_null(), "{metrics}");
+    assert!((0.0..=1.0).contains(&eval_metric(&run, "accuracy")));
+    let (ok, log) = stage(
+        "eval",
+        &config,
+        &["--set", "eval.adapter=none", "--set", "eval.merged=true"],
+    );
+    assert!(!ok && log.contains("needs an adapter to merge"), "{log}");
+}
+
+#[test]
 fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let run = pipeline(dir.path(), TinyDecoderArch::Llama, SUM_TASK, "sum");

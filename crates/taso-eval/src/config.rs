@@ -14,14 +14,18 @@ pub enum AdapterChoice {
     Best,
     /// `adapter.safetensors`: the end of training.
     Last,
+    /// No adapter: the base model as it is (a decoder's zero-shot baseline; refused for an
+    /// encoder, whose classification head only exists once trained).
+    None,
 }
 
 impl AdapterChoice {
-    /// The file of this choice in a run folder.
-    pub fn path(self, paths: &RunPaths) -> PathBuf {
+    /// The file of this choice in a run folder; `None` for [`AdapterChoice::None`].
+    pub fn path(self, paths: &RunPaths) -> Option<PathBuf> {
         match self {
-            Self::Best => paths.adapter_best(),
-            Self::Last => paths.adapter(),
+            Self::Best => Some(paths.adapter_best()),
+            Self::Last => Some(paths.adapter()),
+            Self::None => None,
         }
     }
 }
@@ -30,7 +34,7 @@ impl AdapterChoice {
 ///
 /// ```toml
 /// [eval]
-/// adapter = "best"   # or "last"
+/// adapter = "best"   # or "last", or "none" (a decoder's base model: zero-shot)
 /// split = "dev"      # "train", "dev" or "test" (unlabeled: predictions only)
 /// batch_size = 64
 /// merged = false     # merge the adapter into the base weights first
@@ -69,11 +73,19 @@ impl Default for EvalConfig {
 impl EvalConfig {
     /// Checks the values before any work starts.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.batch_size == 0 {
-            return Err(ConfigError::Invalid {
+        let invalid = |message: &str| {
+            Err(ConfigError::Invalid {
                 section: "eval".to_string(),
-                message: "`batch_size` must be at least 1".to_string(),
-            });
+                message: message.to_string(),
+            })
+        };
+        if self.batch_size == 0 {
+            return invalid("`batch_size` must be at least 1");
+        }
+        if self.merged && self.adapter == AdapterChoice::None {
+            return invalid(
+                "`merged = true` needs an adapter to merge; `adapter = \"none\"` has none",
+            );
         }
         Ok(())
     }
@@ -113,5 +125,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("batch_size"));
+        let merged_nothing = EvalConfig {
+            adapter: AdapterChoice::None,
+            merged: true,
+            ..EvalConfig::default()
+        };
+        assert!(merged_nothing
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("none"));
     }
 }

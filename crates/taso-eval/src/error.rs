@@ -28,6 +28,13 @@ pub enum EvalError {
         /// Its method.
         method: String,
     },
+    /// `eval.adapter = "none"` on an encoder task.
+    #[error(
+        "`eval.adapter = \"none\"` evaluates the base model as it is, which only a decoder can \
+         (an encoder's classification head exists only once trained); evaluate a trained \
+         adapter (`best` or `last`) instead"
+    )]
+    NoBaseline,
     /// An output could not be written.
     #[error("cannot write {}: {source}; check the folder and its permissions", .path.display())]
     Io {

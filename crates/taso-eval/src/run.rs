@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use taso_artifact::run::Method;
 use taso_data::Split;
-use taso_models::TaskData;
+use taso_models::{TaskData, TaskModel};
 use taso_train::{
     evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, Scores,
     TaskPredictions, TrainedModel,
@@ -23,10 +23,10 @@ pub const METRICS_KEY: &str = "eval";
 /// What one evaluation found; also the `eval` entry of `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReport {
-    /// The adapter file evaluated.
-    pub adapter: PathBuf,
-    /// The method that trained it.
-    pub method: Method,
+    /// The adapter file evaluated; `None` for the base model alone (`eval.adapter = "none"`).
+    pub adapter: Option<PathBuf>,
+    /// The method that trained it; `None` for the base model alone.
+    pub method: Option<Method>,
     /// The epoch it was written at, if recorded.
     pub epoch: Option<usize>,
     /// The split predicted.
@@ -45,22 +45,28 @@ pub struct EvalReport {
 impl EvalReport {
     /// The `report.md` section.
     pub fn markdown(&self) -> String {
-        let file = self.adapter.file_name().map_or_else(
-            || self.adapter.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let epoch = self.epoch.map_or(String::new(), |e| format!(", epoch {e}"));
-        let how = if self.merged {
-            "merged into the base weights"
-        } else {
-            "attached"
+        let what = match (&self.adapter, self.method) {
+            (Some(adapter), Some(method)) => {
+                let file = adapter.file_name().map_or_else(
+                    || adapter.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                let epoch = self.epoch.map_or(String::new(), |e| format!(", epoch {e}"));
+                let how = if self.merged {
+                    "merged into the base weights"
+                } else {
+                    "attached"
+                };
+                format!(
+                    "`{file}` (method {}{epoch}, adapter {how})",
+                    taso_train::method_name(method)
+                )
+            }
+            _ => "The base model without an adapter (zero-shot)".to_string(),
         };
         let mut text = format!(
-            "`{file}` (method {}{epoch}, adapter {how}) on the {} split, {} examples; \
-             predictions in `predictions.tsv`.\n",
-            taso_train::method_name(self.method),
-            self.split,
-            self.examples
+            "{what} on the {} split, {} examples; predictions in `predictions.tsv`.\n",
+            self.split, self.examples
         );
         match &self.metrics {
             Some(metrics) => {
@@ -80,9 +86,12 @@ impl EvalReport {
             .metrics
             .as_ref()
             .map_or("unlabeled, no metrics".to_string(), format_scores);
+        let what = self.adapter.as_ref().map_or_else(
+            || "the base model (no adapter)".to_string(),
+            |a| a.display().to_string(),
+        );
         format!(
-            "{} on {} ({} examples{}): {metrics}",
-            self.adapter.display(),
+            "{what} on {} ({} examples{}): {metrics}",
             self.split,
             self.examples,
             if self.merged { ", merged" } else { "" }
@@ -91,27 +100,43 @@ impl EvalReport {
 }
 
 /// Evaluates the adapter file `adapter` (default: the run folder's file that `config.adapter`
-/// names) on `config.split`, writes `predictions.tsv`, the `eval` entry of `metrics.json` and
-/// the `report.md` section, and returns the report with the loaded model.
+/// names, or no adapter for `adapter = "none"`) on `config.split`, writes `predictions.tsv`, the
+/// `eval` entry of `metrics.json` and the `report.md` section, and returns the report with the
+/// loaded adapter (`None` for the base model alone).
 pub fn evaluate_run(
     ctx: &RunContext,
     config: &EvalConfig,
     adapter: Option<&Path>,
-) -> Result<(EvalReport, TrainedModel), EvalError> {
+) -> Result<(EvalReport, Option<TrainedModel>), EvalError> {
     config.validate().map_err(taso_train::TrainError::from)?;
-    let path = adapter.map_or_else(|| config.adapter.path(&ctx.paths), Path::to_path_buf);
-    let trained = TrainedModel::load(ctx, &path, config.merged)?;
+    let path = adapter.map_or_else(
+        || config.adapter.path(&ctx.paths),
+        |p| Some(p.to_path_buf()),
+    );
+    let trained = match &path {
+        Some(path) => Some(TrainedModel::load(ctx, path, config.merged)?),
+        None => None,
+    };
+    let base;
+    let model = match &trained {
+        Some(trained) => &trained.model,
+        None => {
+            base = base_model(ctx)?;
+            &base
+        }
+    };
     let data = ctx.split(config.split, config.max_examples)?;
-    let evaluation = evaluate(ctx, &trained.model, &data, config.batch_size)?;
+    let evaluation = evaluate(ctx, model, &data, config.batch_size)?;
     let report = EvalReport {
         adapter: path,
-        method: trained.method,
-        epoch: trained
-            .artifact
-            .meta
-            .extra
-            .get(taso_train::EPOCH)
-            .and_then(|e| e.parse().ok()),
+        method: trained.as_ref().map(|t| t.method),
+        epoch: trained.as_ref().and_then(|t| {
+            t.artifact
+                .meta
+                .extra
+                .get(taso_train::EPOCH)
+                .and_then(|e| e.parse().ok())
+        }),
         split: config.split,
         merged: config.merged,
         examples: data.len(),
@@ -128,6 +153,14 @@ pub fn evaluate_run(
     set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
     write_report_section(&paths.report(), REPORT_HEADING, &report.markdown())?;
     Ok((report, trained))
+}
+
+/// The run's base model as it is: a decoder only (an encoder's head is untrained).
+fn base_model(ctx: &RunContext) -> Result<TaskModel, EvalError> {
+    match ctx.task {
+        taso_data::AnyTask::Prompt(_) => Ok(ctx.load_model()?),
+        taso_data::AnyTask::Classification(_) => Err(EvalError::NoBaseline),
+    }
 }
 
 /// The `predictions.tsv` text of `predictions` on `data`.

@@ -26,6 +26,7 @@ fn a_merged_adapter_predicts_what_the_attached_one_does() {
     };
     let (a, model_a) = evaluate_run(&ctx, &attached, None).unwrap();
     let (b, model_b) = evaluate_run(&ctx, &merged, None).unwrap();
+    let (model_a, model_b) = (model_a.unwrap(), model_b.unwrap());
     assert_eq!(a.metrics, b.metrics);
     assert_eq!(a.predictions, b.predictions);
     assert!(model_a.adapters.is_some());
@@ -78,7 +79,10 @@ fn every_method_scores_what_the_trainer_scored() {
             let (report, _) = evaluate_run(&ctx, &eval, None).unwrap();
             let record = record.as_ref().unwrap();
             assert_eq!(report.metrics, record.dev, "{method:?} {choice:?}");
-            assert_eq!((report.method, report.epoch), (method, Some(record.epoch)));
+            assert_eq!(
+                (report.method, report.epoch),
+                (Some(method), Some(record.epoch))
+            );
         }
         let written = TrainMetrics::read(&ctx.paths.metrics()).unwrap();
         assert_eq!(
@@ -111,9 +115,17 @@ fn other_kinds_and_adapterless_exports_are_refused() {
     )
     .unwrap();
     let (_, trained) = evaluate_run(&ctx, &EvalConfig::default(), None).unwrap();
-    let err = export_peft(&trained, &fixture.path("peft"), &ctx.run.model).unwrap_err();
+    let err = export_peft(&trained.unwrap(), &fixture.path("peft"), &ctx.run.model).unwrap_err();
     assert!(matches!(err, EvalError::NoAdapter { .. }), "{err}");
     assert!(err.to_string().contains("head-only"), "{err}");
+
+    // An encoder has no zero-shot baseline: its head exists only once trained.
+    let base = EvalConfig {
+        adapter: AdapterChoice::None,
+        ..EvalConfig::default()
+    };
+    let err = evaluate_run(&ctx, &base, None).err().unwrap();
+    assert!(matches!(err, EvalError::NoBaseline), "{err}");
 }
 
 #[test]

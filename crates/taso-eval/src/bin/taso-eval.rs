@@ -35,6 +35,8 @@ fn main() -> Result<()> {
     ctx.generation = config.section("generate")?;
     let (report, trained) = evaluate_run(&ctx, &eval, args.adapter.as_deref())?;
     if let Some(dir) = &args.export_peft {
+        let trained = trained
+            .context("--export-peft needs an adapter; `eval.adapter = \"none\"` has none")?;
         export_peft(&trained, dir, &ctx.run.model)?;
         println!("PEFT adapter written to {}", dir.display());
     }
