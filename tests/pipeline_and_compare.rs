@@ -70,6 +70,18 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     for method in ["| taso |", "| lora-r1 |", "| bitfit |"] {
         assert!(table.contains(method), "{method} row missing:\n{table}");
     }
+    // The eval column is taso-eval's metric: here the best adapter on the whole dev split, the
+    // trainer's best-epoch dev metric again.
+    assert!(table.contains("| last-epoch dev | eval |"), "{table}");
+    let taso_row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("| taso |"))
+        .unwrap()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(taso_row[4], taso_row[6], "best-epoch dev vs eval:\n{table}");
+    assert!(!taso_row[6].contains("NaN"), "{table}");
 
     let (ok, log) = compare(&config, FIRST);
     assert!(ok, "{log}");

@@ -58,6 +58,8 @@ pub struct Args {
 pub struct Outcome {
     best: f64,
     last: f64,
+    /// `taso-eval`'s metric on the `[eval]` split (NaN if absent).
+    eval: f64,
     adapter_params: usize,
     total_params: usize,
     seconds: f64,
@@ -258,9 +260,15 @@ fn read_outcome(path: &Path) -> Result<Outcome> {
             .copied()
             .unwrap_or(f64::NAN)
     };
+    let eval = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|j| j["eval"]["metrics"][&metric].as_f64())
+        .unwrap_or(f64::NAN);
     Ok(Outcome {
         best: value(&metrics.best),
         last: value(&metrics.last),
+        eval,
         adapter_params: metrics.params.adapter,
         total_params: metrics.params.total,
         seconds: metrics.train_seconds,

@@ -62,12 +62,14 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
     let _ = writeln!(
         out,
         "Command: `{}`.\n\nDev {metric} ×100, mean ± std over seeds 0..n at each method's best \
-         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds.\n",
+         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds. \
+         The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
+         (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
         command(args)
     );
     out.push_str(
-        "| method | lr | n | best-epoch dev | last-epoch dev | adapter params | trainable params | train time (s) |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| method | lr | n | best-epoch dev | last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         let cell = |value: fn(&Outcome) -> f64| {
@@ -81,12 +83,13 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
         let first = &r.reported[0];
         let _ = writeln!(
             out,
-            "| {} | {:e} | {} | {} | {} | {} | {} | {secs:.0} |",
+            "| {} | {:e} | {} | {} | {} | {} | {} | {} | {secs:.0} |",
             r.name,
             r.best_lr,
             r.reported.len(),
             cell(|o| o.best),
             cell(|o| o.last),
+            cell(|o| o.eval),
             first.adapter_params,
             first.total_params
         );
