@@ -116,24 +116,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("[eval]") && err.contains("merge"), "{err}");
-        let zero = EvalConfig {
-            batch_size: 0,
-            ..EvalConfig::default()
-        };
-        assert!(zero
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("batch_size"));
-        let merged_nothing = EvalConfig {
-            adapter: AdapterChoice::None,
-            merged: true,
-            ..EvalConfig::default()
-        };
-        assert!(merged_nothing
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("none"));
+        let refusals = [
+            (
+                EvalConfig {
+                    batch_size: 0,
+                    ..EvalConfig::default()
+                },
+                "batch_size",
+            ),
+            (
+                EvalConfig {
+                    adapter: AdapterChoice::None,
+                    merged: true,
+                    ..EvalConfig::default()
+                },
+                "needs an adapter to merge",
+            ),
+        ];
+        for (config, expected) in refusals {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 }

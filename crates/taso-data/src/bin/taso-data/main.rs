@@ -8,7 +8,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use taso_data::{
     load_any_task, padding_stats, plan_batches, resolve_data_dir, AnyTask, BatchStrategy, Example,
-    Label, Split, TaskSpec, TextTokenizer,
+    Label, Split, Splits, TaskSpec, TextTokenizer,
 };
 
 mod prompt;
@@ -66,25 +66,43 @@ fn describe(task: &TaskSpec, data_dir: &std::path::Path, args: &Args) -> Result<
         task.description.as_deref().unwrap_or("-"),
         data_dir.display()
     );
+    each_split(
+        &task.name,
+        &task.splits,
+        |split| task.read_split(data_dir, split),
+        |examples| label_summary(task, examples),
+        |_, examples| {
+            if let Some(tokenizer) = &tokenizer {
+                let tokens = token_summary(tokenizer, &examples, max_len, args)?;
+                println!("         {tokens}");
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Reads every split of task `name` that `splits` defines, in `Split::ALL` order, prints its size
+/// and `summary`, and hands it to `details`; prints "not defined" for the others.
+fn each_split<E>(
+    name: &str,
+    splits: &Splits,
+    read: impl Fn(Split) -> Result<Vec<E>, taso_data::DataError>,
+    summary: impl Fn(&[E]) -> String,
+    mut details: impl FnMut(Split, Vec<E>) -> Result<()>,
+) -> Result<()> {
     for split in Split::ALL {
-        if task.splits.get(split).is_none() {
+        if splits.get(split).is_none() {
             println!("  {split:<5}  not defined");
             continue;
         }
-        let examples = task
-            .read_split(data_dir, split)
-            .with_context(|| format!("reading the {split} split of {}", task.name))?;
+        let examples =
+            read(split).with_context(|| format!("reading the {split} split of {name}"))?;
         println!(
             "  {split:<5}  {} examples, {}",
             examples.len(),
-            label_summary(task, &examples)
+            summary(&examples)
         );
-        if let Some(tokenizer) = &tokenizer {
-            println!(
-                "         {}",
-                token_summary(tokenizer, &examples, max_len, args)?
-            );
-        }
+        details(split, examples)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use taso_data::{
     PromptTokenizer, Split,
 };
 
-use crate::{Args, Spread};
+use crate::{each_split, Args, Spread};
 
 /// Default token budget of prompt plus answer.
 const DEFAULT_MAX_LEN: usize = 1024;
@@ -38,28 +38,23 @@ pub(crate) fn describe(task: &PromptTaskSpec, data_dir: &Path, args: &Args) -> R
         println!("  {}", template_note(task, tokenizer, args));
     }
     let mut first = None;
-    for split in Split::ALL {
-        if task.splits.get(split).is_none() {
-            println!("  {split:<5}  not defined");
-            continue;
-        }
-        let examples = task
-            .read_split(data_dir, split)
-            .with_context(|| format!("reading the {split} split of {}", task.name))?;
-        println!(
-            "  {split:<5}  {} examples, {}",
-            examples.len(),
-            answer_summary(&examples)
-        );
-        if let Some(tokenizer) = &tokenizer {
-            let encoded = PromptSplit::new(tokenizer, task, &examples)
-                .with_context(|| format!("tokenizing the {split} split of {}", task.name))?;
-            println!("         {}", token_summary(&encoded, max_len));
-        }
-        if first.is_none() {
-            first = Some((split, examples[0].clone()));
-        }
-    }
+    each_split(
+        &task.name,
+        &task.splits,
+        |split| task.read_split(data_dir, split),
+        answer_summary,
+        |split, examples| {
+            if let Some(tokenizer) = &tokenizer {
+                let encoded = PromptSplit::new(tokenizer, task, &examples)
+                    .with_context(|| format!("tokenizing the {split} split of {}", task.name))?;
+                println!("         {}", token_summary(&encoded, max_len));
+            }
+            if first.is_none() {
+                first = Some((split, examples[0].clone()));
+            }
+            Ok(())
+        },
+    )?;
     if let Some((split, example)) = first {
         print_example(task, tokenizer.as_ref(), split, &example)?;
     }
