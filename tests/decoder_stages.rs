@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use taso::models::testing::{TinyDecoderArch, TinyDecoderSpec, TinySpec};
+use taso::models::testing::{run_captured, TinyDecoderArch, TinyDecoderSpec, TinySpec};
 
 const STAGES: [&str; 5] = ["score", "regions", "lora", "train", "eval"];
 
@@ -48,19 +48,10 @@ fn binary(stage: &str) -> PathBuf {
 
 /// Runs `taso-<stage> --config config` with `extra` arguments; success and the output.
 fn stage(stage: &str, config: &Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(binary(stage))
-        .args(["--config", config.to_str().unwrap()])
-        .args(extra)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    run_captured(
+        Command::new(binary(stage))
+            .args(["--config", config.to_str().unwrap()])
+            .args(extra),
     )
 }
 

@@ -4,24 +4,15 @@
 
 use std::path::Path;
 use std::process::Command;
-use taso::models::testing::TinySpec;
+use taso::models::testing::{run_captured, TinySpec};
 
 const FIRST: &[&str] = &["--seeds", "1", "--methods", "taso,lora-r1,bitfit"];
 
 fn compare(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_taso-compare"))
-        .args(["--config", config.to_str().unwrap()])
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    run_captured(
+        Command::new(env!("CARGO_BIN_EXE_taso-compare"))
+            .args(["--config", config.to_str().unwrap()])
+            .args(args),
     )
 }
 

@@ -10,6 +10,7 @@ use taso_artifact::run::Method;
 use taso_data::Split;
 use taso_eval::{evaluate_run, export_peft, AdapterChoice, EvalConfig, EvalError};
 use taso_lora::LoraForm;
+use taso_models::testing::run_captured;
 use taso_models::{TaskBatch, TaskModel};
 use taso_train::{train, TrainConfig, TrainMetrics, TrainedModel};
 
@@ -150,26 +151,17 @@ fn taso_eval_runs_end_to_end_and_exports_peft() {
     )
     .unwrap();
     let peft = fixture.path("peft");
-    let out = Command::new(env!("CARGO_BIN_EXE_taso-eval"))
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "--set",
-            "eval.merged=true",
-        ])
-        .args(["--export-peft", peft.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (ok, log) = run_captured(
+        Command::new(env!("CARGO_BIN_EXE_taso-eval"))
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--set", "eval.merged=true"])
+            .args(["--export-peft", peft.to_str().unwrap()])
+            .env("RUST_LOG", "warn"),
     );
+    assert!(ok, "{log}");
     assert!(
-        stdout.contains("adapter.safetensors on dev") && stdout.contains("accuracy"),
-        "{stdout}"
+        log.contains("adapter.safetensors on dev") && log.contains("accuracy"),
+        "{log}"
     );
 
     let paths = run.paths();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, Expect};
-use taso_models::testing::{TinySpec, TinyWorld};
+use taso_models::testing::{run_captured, TinySpec, TinyWorld};
 use taso_score::Importance;
 
 struct Setup {
@@ -45,19 +45,7 @@ impl Setup {
 }
 
 fn score(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_taso-score"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    run_captured(Command::new(env!("CARGO_BIN_EXE_taso-score")).args(args))
 }
 
 fn run_config(config: &Path, sets: &[&str]) -> (bool, String) {

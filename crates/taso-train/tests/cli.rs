@@ -2,18 +2,19 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::{serial, Fixture};
 use taso_artifact::run::Method;
+use taso_models::testing::run_captured;
 use taso_train::TrainMetrics;
 
-fn taso_train(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_taso-train"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+fn taso_train(args: &[&str]) -> (bool, String) {
+    run_captured(
+        Command::new(env!("CARGO_BIN_EXE_taso-train"))
+            .args(args)
+            .env("RUST_LOG", "warn"),
+    )
 }
 
 #[test]
@@ -27,16 +28,11 @@ fn trains_writes_the_run_folder_and_resumes() {
     std::fs::write(&config, fixture.config_toml(&run, train)).unwrap();
     let config = config.to_str().unwrap();
 
-    let out = taso_train(&["--config", config, "--set", "train.eval_batch_size=8"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, log) = taso_train(&["--config", config, "--set", "train.eval_batch_size=8"]);
+    assert!(ok, "{log}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("trainable parameters") && stdout.contains("budget: P_sparse"),
-        "{stdout}"
+        log.contains("trainable parameters") && log.contains("budget: P_sparse"),
+        "{log}"
     );
     let paths = run.paths();
     for file in [
@@ -62,18 +58,13 @@ fn trains_writes_the_run_folder_and_resumes() {
         "train.eval_batch_size=8",
         "--resume",
     ];
-    let out = taso_train(&resume);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, log) = taso_train(&resume);
+    assert!(ok, "{log}");
     assert_eq!(
         TrainMetrics::read(&paths.metrics()).unwrap().epochs,
         metrics.epochs
     );
 
-    let out = taso_train(&["--config", config, "--set", "train.lr=-1"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("`lr`"), "{stderr}");
+    let (ok, log) = taso_train(&["--config", config, "--set", "train.lr=-1"]);
+    assert!(!ok && log.contains("`lr`"), "{log}");
 }

@@ -4,16 +4,36 @@
 //! Qwen2 model folder ([`TinyDecoderSpec`]).
 //!
 //! Everything is seeded, so a test that writes the same world twice gets identical files.
+//! [`run_captured`] runs a stage binary for the command-line tests.
 
 use crate::error::{ModelError, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use tch::{Kind, Tensor};
 
 mod decoder;
 
 pub use decoder::{TinyDecoderArch, TinyDecoderSpec};
+
+/// Runs `command` (without backtraces in its errors) and returns whether it succeeded and its
+/// standard output followed by its standard error.
+///
+/// # Panics
+/// If the command cannot be started.
+pub fn run_captured(command: &mut Command) -> (bool, String) {
+    let out = command
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
 
 /// Sizes and rule of a tiny world.
 #[derive(Debug, Clone)]
