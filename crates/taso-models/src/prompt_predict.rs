@@ -109,17 +109,7 @@ fn single_token_scores(
     tch::no_grad(|| -> Result<()> {
         for indices in &plan {
             let batch = CausalTensors::new(&split.prompt_batch(indices), device);
-            let input = DecoderInput {
-                input_ids: &batch.input_ids,
-                attention_mask: &batch.attention_mask,
-            };
-            let hidden = model.decoder.forward(&input, false)?.last_hidden_state;
-            let width = hidden.size()[2];
-            let last = (batch.attention_mask.sum_dim_intlist(1, false, Kind::Int64) - 1)
-                .view([-1, 1, 1])
-                .expand([-1, 1, width], false);
-            let states = hidden.gather(1, &last, false).squeeze_dim(1);
-            let log_probs = model.logits(&states).log_softmax(-1, Kind::Float);
+            let log_probs = next_token_log_probs(model, &batch)?;
             let vocab = log_probs.size()[1];
             let cells: Vec<i64> = indices
                 .iter()
@@ -145,6 +135,22 @@ fn single_token_scores(
         Ok(())
     })?;
     Ok(restore_order(&plan, per_example).concat())
+}
+
+/// The log-softmax over the vocabulary after each row's last real token (`[rows, vocab]`) of a
+/// right-padded batch.
+fn next_token_log_probs(model: &CausalLm, batch: &CausalTensors) -> Result<Tensor> {
+    let input = DecoderInput {
+        input_ids: &batch.input_ids,
+        attention_mask: &batch.attention_mask,
+    };
+    let hidden = model.decoder.forward(&input, false)?.last_hidden_state;
+    let width = hidden.size()[2];
+    let last = (batch.attention_mask.sum_dim_intlist(1, false, Kind::Int64) - 1)
+        .view([-1, 1, 1])
+        .expand([-1, 1, width], false);
+    let states = hidden.gather(1, &last, false).squeeze_dim(1);
+    Ok(model.logits(&states).log_softmax(-1, Kind::Float))
 }
 
 fn generate(
