@@ -79,6 +79,20 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
     assert!(!log.contains("running"), "{log}");
 
+    // A run interrupted before `taso-eval` (metrics.json without its `eval` entry) runs again.
+    let bitfit_metrics = runs.join("tiny/cmp-bitfit-lr3e-3-s0/metrics.json");
+    let mut metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bitfit_metrics).unwrap()).unwrap();
+    metrics.as_object_mut().unwrap().remove("eval");
+    std::fs::write(&bitfit_metrics, metrics.to_string()).unwrap();
+    let (ok, log) = compare(&config, FIRST);
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("reusing").count(), 2, "{log}");
+    assert!(
+        log.contains("running") && log.contains("cmp-bitfit-lr3e-3-s0"),
+        "{log}"
+    );
+
     // Report-only runs nothing: it tabulates the finished seed and lists the missing one.
     let (ok, log) = compare(
         &config,

@@ -9,11 +9,12 @@ mod variant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use taso::artifact::run::{ResolvedConfig, StageArgs};
 use taso::artifact::write_atomic;
-use taso::train::TrainMetrics;
+use taso::train::{EpochRecord, Scores, TrainMetrics};
 use variant::{MethodLrs, Variant};
 
 /// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning.
@@ -183,20 +184,32 @@ impl Runner<'_> {
         };
         let config = ResolvedConfig::load(&args)?;
         let paths = config.run()?.paths();
-        let finished = std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml())
-            && evaluated(&paths.metrics());
-        if finished {
-            println!("reusing {}", paths.dir.display());
-        } else if self.report_only {
-            self.missing.push(name);
-            return Ok(None);
+        let same_config =
+            std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml());
+        let finished = if same_config {
+            RunMetrics::read(&paths.metrics()).ok()
         } else {
-            println!("running {}", paths.dir.display());
-            for binary in STAGES {
-                run_stage(binary, &args)?;
+            None
+        };
+        let finished = finished.filter(|m| m.eval.is_some());
+        let metrics = match finished {
+            Some(metrics) => {
+                println!("reusing {}", paths.dir.display());
+                metrics
             }
-        }
-        read_outcome(&paths.metrics()).map(Some)
+            None if self.report_only => {
+                self.missing.push(name);
+                return Ok(None);
+            }
+            None => {
+                println!("running {}", paths.dir.display());
+                for binary in STAGES {
+                    run_stage(binary, &args)?;
+                }
+                RunMetrics::read(&paths.metrics())?
+            }
+        };
+        Ok(Some(metrics.outcome()))
     }
 }
 
@@ -207,15 +220,6 @@ const STAGES: [&str; 5] = [
     "taso-train",
     "taso-eval",
 ];
-
-/// Whether `metrics.json` holds the `eval` entry that `taso-eval`, the last stage, adds: a run
-/// interrupted in training has per-epoch metrics but no `eval` entry.
-fn evaluated(metrics: &Path) -> bool {
-    let json = std::fs::read_to_string(metrics)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    json.is_some_and(|j| j.get("eval").is_some())
-}
 
 fn run_stage(binary: &str, args: &StageArgs) -> Result<()> {
     let exe = sibling(binary)?;
@@ -249,29 +253,50 @@ fn sibling(binary: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn read_outcome(path: &Path) -> Result<Outcome> {
-    let metrics = TrainMetrics::read(path)?;
-    let metric = metrics.main_metric.clone();
-    let value = |record: &Option<taso::train::EpochRecord>| {
-        record
-            .as_ref()
-            .and_then(|r| r.dev.as_ref())
-            .and_then(|d| d.get(&metric))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    let eval = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|j| j["eval"]["metrics"][&metric].as_f64())
-        .unwrap_or(f64::NAN);
-    Ok(Outcome {
-        best: value(&metrics.best),
-        last: value(&metrics.last),
-        eval,
-        adapter_params: metrics.params.adapter,
-        total_params: metrics.params.total,
-        seconds: metrics.train_seconds,
-        metric,
-    })
+/// A run's `metrics.json`: the trainer's record and the `eval` entry that `taso-eval`, the last
+/// stage, adds (a run interrupted in training has per-epoch metrics but no `eval` entry).
+#[derive(Deserialize)]
+struct RunMetrics {
+    #[serde(flatten)]
+    train: TrainMetrics,
+    eval: Option<EvalEntry>,
+}
+
+/// The part of `taso-eval`'s entry that the table shows.
+#[derive(Deserialize)]
+struct EvalEntry {
+    metrics: Option<Scores>,
+}
+
+impl RunMetrics {
+    fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    fn outcome(self) -> Outcome {
+        let train = self.train;
+        let metric = train.main_metric;
+        let value = |record: Option<EpochRecord>| {
+            record
+                .and_then(|r| r.dev)
+                .and_then(|d| d.get(&metric).copied())
+                .unwrap_or(f64::NAN)
+        };
+        let eval = self
+            .eval
+            .and_then(|e| e.metrics)
+            .and_then(|m| m.get(&metric).copied())
+            .unwrap_or(f64::NAN);
+        Outcome {
+            best: value(train.best),
+            last: value(train.last),
+            eval,
+            adapter_params: train.params.adapter,
+            total_params: train.params.total,
+            seconds: train.train_seconds,
+            metric,
+        }
+    }
 }
