@@ -5,12 +5,35 @@
 //! |---|---|---|
 //! | [`artifact`] | `taso-artifact` | versioned safetensors artifacts passed between stages |
 //! | [`data`] | `taso-data` | task readers, tokenization, batching, metrics |
-//! | [`models`] | `taso-models` | BERT/RoBERTa encoders in tch with an adapter seam |
+//! | [`models`] | `taso-models` | BERT/RoBERTa encoders and LLaMA-style decoders in tch with an adapter seam |
 //! | [`score`] | `taso-score` | stage 1: importance scoring |
 //! | [`regions`] | `taso-regions` | stage 2: core-region selection |
 //! | [`lora`] | `taso-lora` | stage 3: sparse LoRA construction |
 //! | [`train`] | `taso-train` | stage 4: masked trainer |
 //! | [`eval`] | `taso-eval` | stage 5: evaluation |
+//!
+//! The five stages on one run folder, as `just pipeline` runs them (each binary is a thin shell
+//! around its stage's call):
+//!
+//! ```no_run
+//! use taso::artifact::run::{ResolvedConfig, StageArgs};
+//! use taso::{eval, lora, models, regions, score, train};
+//! # fn main() -> anyhow::Result<()> {
+//! let args = StageArgs {
+//!     config: "configs/rte.toml".into(),
+//!     overrides: vec!["run.name=\"from-rust\"".into()],
+//! };
+//! let config = ResolvedConfig::load(&args)?;
+//! println!("{}", score::run_stage(&config)?.summary());
+//! println!("{}", regions::run_stage(&config)?.summary());
+//! println!("{}", lora::run_stage(&config)?.summary());
+//! let ctx = models::RunContext::new(config.run()?)?;
+//! let form = config.section::<lora::LoraConfig>("lora")?.form;
+//! let metrics = train::train(&ctx, &config.section("train")?, form)?;
+//! let (report, _trained) = eval::evaluate_run(&ctx, &config.section("eval")?, None)?;
+//! println!("{}\n{}", metrics.summary(), report.summary());
+//! # Ok(()) }
+//! ```
 
 pub use taso_artifact as artifact;
 pub use taso_data as data;

@@ -201,6 +201,18 @@ pub enum Method {
 }
 
 impl Method {
+    /// The config spelling (`taso`, `random-regions`, `head-only`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Taso => "taso",
+            Self::Lora => "lora",
+            Self::RandomRegions => "random-regions",
+            Self::Bitfit => "bitfit",
+            Self::Full => "full",
+            Self::HeadOnly => "head-only",
+        }
+    }
+
     /// Whether the method trains a (sparse or dense) LoRA adapter.
     pub fn uses_adapter(self) -> bool {
         matches!(self, Self::Taso | Self::Lora | Self::RandomRegions)
@@ -209,6 +221,12 @@ impl Method {
     /// Whether the method needs importance scores.
     pub fn needs_scores(self) -> bool {
         matches!(self, Self::Taso | Self::RandomRegions)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -398,6 +416,16 @@ mod tests {
 
     fn config() -> ResolvedConfig {
         ResolvedConfig::parse(TEXT, Path::new("test.toml")).unwrap()
+    }
+
+    #[test]
+    fn method_names_are_the_config_spelling() {
+        use Method::*;
+        for method in [Taso, Lora, RandomRegions, Bitfit, Full, HeadOnly] {
+            let spelled = toml::Value::try_from(method).unwrap();
+            assert_eq!(spelled.as_str(), Some(method.name()));
+            assert_eq!(method.to_string(), method.name());
+        }
     }
 
     #[test]

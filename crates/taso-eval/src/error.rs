@@ -50,7 +50,7 @@ impl EvalError {
     pub(crate) fn no_adapter(path: PathBuf, method: Method) -> Self {
         Self::NoAdapter {
             path,
-            method: taso_train::method_name(method),
+            method: method.to_string(),
         }
     }
 }

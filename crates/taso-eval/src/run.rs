@@ -57,10 +57,7 @@ impl EvalReport {
                 } else {
                     "attached"
                 };
-                format!(
-                    "`{file}` (method {}{epoch}, adapter {how})",
-                    taso_train::method_name(method)
-                )
+                format!("`{file}` (method {}{epoch}, adapter {how})", method)
             }
             _ => "The base model without an adapter (zero-shot)".to_string(),
         };

@@ -9,6 +9,9 @@ pub enum LoraError {
     /// An artifact could not be read, accepted or written.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The run's config cannot be read, validated or written.
+    #[error(transparent)]
+    Config(#[from] taso_artifact::run::ConfigError),
     /// A value of the `[lora]` config section is invalid.
     #[error("config [lora]: {0}")]
     InvalidConfig(String),

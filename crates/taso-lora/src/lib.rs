@@ -10,7 +10,8 @@
 //! - [`MatrixAdapter`]: one matrix's region and factors. [`AdapterSet`]: all of a model's —
 //!   initialisation, attaching to a [`taso_models::LinearHost`], parameter counts, merge and
 //!   un-merge, `adapter-init`/`adapter` artifacts and PEFT export ([`PeftOptions`]).
-//! - The `taso-lora` binary turns a run's `regions.safetensors` into `adapter-init.safetensors`.
+//! - [`run_stage`]: the whole stage on a run folder, `regions.safetensors` in,
+//!   `adapter-init.safetensors` out; the `taso-lora` binary is a thin shell around it.
 //!
 //! ```no_run
 //! use taso_artifact::{Artifact, ArtifactKind, Expect};
@@ -38,6 +39,7 @@ mod error;
 mod matrix;
 mod peft;
 mod set;
+mod stage;
 
 pub use adapter::{MaskedLora, SparseLora};
 pub use config::{LoraConfig, LoraForm, Scaling};
@@ -45,3 +47,4 @@ pub use error::LoraError;
 pub use matrix::MatrixAdapter;
 pub use peft::{PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};
 pub use set::AdapterSet;
+pub use stage::{run_stage, Outcome};

@@ -9,7 +9,7 @@ use taso_artifact::{
     model_fingerprint, write_atomic, Artifact, ArtifactError, ArtifactKind, ArtifactMeta, Expect,
 };
 
-use crate::config::{spelling, Allocation, RegionsConfig};
+use crate::config::{Allocation, RegionsConfig};
 use crate::error::RegionsError;
 use crate::format::Regions;
 use crate::heatmap;
@@ -146,8 +146,7 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self {
             Outcome::NothingToDo(method) => format!(
-                "method {} trains no LoRA adapter: no regions to select, nothing to do",
-                spelling(method)
+                "method {method} trains no LoRA adapter: no regions to select, nothing to do"
             ),
             Outcome::Written(written) => written.summary(),
         }
@@ -162,12 +161,7 @@ impl Written {
         let _ = writeln!(
             out,
             "  {} of {} matrices adapted (method {}); kept {} rows and {} columns at rank {}",
-            t.adapted,
-            t.targets,
-            spelling(&self.method),
-            t.rows,
-            t.cols,
-            self.regions.rank
+            t.adapted, t.targets, self.method, t.rows, t.cols, self.regions.rank
         );
         let _ = writeln!(
             out,

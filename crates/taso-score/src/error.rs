@@ -3,6 +3,17 @@
 /// What can go wrong while scoring.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
+    /// The run's config cannot be read, validated or written.
+    #[error(transparent)]
+    Config(#[from] taso_artifact::run::ConfigError),
+    /// A folder or file could not be created.
+    #[error("cannot create {}: {source}; check the folder and its permissions", .path.display())]
+    Io {
+        /// The folder or file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// Task data or tokenization.
     #[error(transparent)]
     Data(#[from] taso_data::DataError),

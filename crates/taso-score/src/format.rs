@@ -42,6 +42,15 @@ const TARGETS: &str = "targets";
 const EXAMPLES: &str = "examples";
 
 impl Importance {
+    /// The sum of every score of every matrix (from the row marginals).
+    pub fn total(&self) -> f64 {
+        self.matrices
+            .iter()
+            .flat_map(|m| m.row.iter())
+            .map(|&v| f64::from(v))
+            .sum()
+    }
+
     /// Writes the artifact atomically; returns its digest. `meta` must be of kind `importance`.
     pub fn write(&self, path: &Path, meta: ArtifactMeta) -> Result<String, ArtifactError> {
         let targets: Vec<&Target> = self.matrices.iter().map(|m| &m.target).collect();

@@ -4,6 +4,8 @@
 //! accumulates `S = Σ_b |W ⊙ ∂L_b/∂W|` (or `|W ⊙ Σ_b ∂L_b/∂W|`) for every target linear layer
 //! ([`Scorer`], usable on any [`taso_models::LinearHost`]), writing an `importance` artifact
 //! ([`Importance`], format in `docs/artifacts.md`). Scores of disjoint shards add up ([`merge`]).
+//! [`run_stage`] is the whole stage on a run folder and [`merge_files`] the merge of artifact
+//! files; the `taso-score` binary is a thin shell around the two.
 //! See `../shared/docs/method.md`, stage 1.
 //!
 //! Without its default feature `scorer` the crate is only the artifact format ([`Importance`]),
@@ -19,6 +21,8 @@ mod format;
 mod merge;
 #[cfg(feature = "scorer")]
 mod scorer;
+#[cfg(feature = "scorer")]
+mod stage;
 
 #[cfg(feature = "scorer")]
 pub use calibrate::score_task;
@@ -30,3 +34,5 @@ pub use format::{Importance, MatrixScores, Target};
 pub use merge::merge;
 #[cfg(feature = "scorer")]
 pub use scorer::Scorer;
+#[cfg(feature = "scorer")]
+pub use stage::{merge_files, run_stage, Outcome};

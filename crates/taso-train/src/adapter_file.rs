@@ -40,7 +40,7 @@ pub fn write_adapter_file(
     adapters: Option<&AdapterSet>,
 ) -> Result<String, TrainError> {
     let mut meta = meta
-        .with_extra(METHOD, method_name(method))
+        .with_extra(METHOD, method.name())
         .with_extra(EPOCH, record.epoch.to_string())
         .with_extra(STEP, record.step.to_string());
     if let Some(dev) = &record.dev {
@@ -160,12 +160,4 @@ fn artifact_method(artifact: &Artifact) -> Result<Method, TrainError> {
         .ok_or_else(|| bad("has no `method` extra; re-run `taso-train`".to_string()))?;
     serde_json::from_value(serde_json::Value::String(name.clone()))
         .map_err(|_| bad(format!("unknown method `{name}`; re-run `taso-train`")))
-}
-
-/// The config spelling of a method (`taso`, `head-only`, ...).
-pub fn method_name(method: Method) -> String {
-    serde_json::to_value(method)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .expect("methods serialise to strings")
 }

@@ -50,9 +50,7 @@ mod records;
 mod schedule;
 mod trainer;
 
-pub use adapter_file::{
-    method_name, write_adapter_file, TrainedModel, EPOCH, METHOD, METRIC, STEP,
-};
+pub use adapter_file::{write_adapter_file, TrainedModel, EPOCH, METHOD, METRIC, STEP};
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig};

@@ -209,7 +209,7 @@ impl TrainMetrics {
             });
         let mut text = format!(
             "Method `{}`, task `{}`, seed {}.\n\n```\n{}\n```\n\n| epoch | step | train loss | lr |",
-            crate::adapter_file::method_name(self.method),
+            self.method,
             self.task,
             self.seed,
             self.summary()

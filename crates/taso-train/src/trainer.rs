@@ -10,7 +10,7 @@ use taso_lora::{AdapterSet, LoraForm};
 use taso_models::{TaskData, TaskModel};
 use tch::Tensor;
 
-use crate::adapter_file::{method_name, write_adapter_file};
+use crate::adapter_file::write_adapter_file;
 use crate::budget::Budget;
 use crate::checkpoint::{list_checkpoints, restore_checkpoint, write_checkpoint};
 use crate::config::{StageConfig, TrainConfig};
@@ -97,7 +97,7 @@ impl<'a> Trainer<'a> {
         let trainable = Trainable::select(run.method, &model, adapters.as_ref());
         if trainable.params().is_empty() {
             return Err(TrainError::NothingToTrain {
-                method: method_name(run.method),
+                method: run.method.to_string(),
             });
         }
         let budget = adapters.as_ref().map(Budget::of);
@@ -197,7 +197,7 @@ impl<'a> Trainer<'a> {
         let mut log = StepLog::new(self.progress.step, total, self.config.log_every);
         log.info(&format!(
             "training {} on {} examples: {} trainable parameters, {} steps ({} per epoch)",
-            method_name(self.ctx.run.method),
+            self.ctx.run.method,
             self.train.len(),
             self.counts.total,
             total,

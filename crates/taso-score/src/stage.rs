@@ -1,0 +1,114 @@
+//! Stage 1 on a run folder: score the run's task and write `importance.safetensors` and the
+//! resolved `config.toml`; and the merge of shard artifacts into one file.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use taso_artifact::run::{Method, ResolvedConfig};
+use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
+use taso_models::RunContext;
+
+use crate::{merge, score_task, Importance, ScoreConfig, ScoreError};
+
+/// What one run of the stage did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The run's method needs no importance scores (`lora`, `bitfit`, ...): nothing to do.
+    NothingToDo(Method),
+    /// The task was scored and the artifact written.
+    Written {
+        /// The scores.
+        importance: Importance,
+        /// The `importance.safetensors` written.
+        path: PathBuf,
+        /// Wall-clock seconds of the scoring.
+        seconds: f64,
+    },
+}
+
+/// Runs stage 1 for the resolved config: validates `[run]` and `[score]` first, then scores the
+/// task's calibration batches and writes the artifact into the run folder.
+pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
+    let run = config.run()?;
+    let score_config: ScoreConfig = config.section("score")?;
+    score_config.validate()?;
+    if !run.method.needs_scores() {
+        return Ok(Outcome::NothingToDo(run.method));
+    }
+    let ctx = RunContext::new(run)?;
+    let paths = &ctx.paths;
+    paths.create().map_err(|source| ScoreError::Io {
+        path: paths.dir.clone(),
+        source,
+    })?;
+    tracing::info!(task = %ctx.run.task, model = %ctx.run.model.display(), device = ?ctx.device, "scoring");
+    let start = Instant::now();
+    let importance = score_task(&ctx, &score_config)?;
+    let meta = ArtifactMeta::new(
+        ArtifactKind::Importance,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        ctx.fingerprint.clone(),
+        ctx.run.task_name(),
+        &score_config,
+    )?
+    .with_extra("estimator", format!("{:?}", score_config.estimator));
+    let path = paths.importance();
+    importance.write(&path, meta)?;
+    config.write(&paths.config())?;
+    Ok(Outcome::Written {
+        importance,
+        path,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Adds up importance artifacts scored on disjoint shards of the same task and model (see
+/// [`merge`]) and writes the sum to `out`, recording the shards' digests.
+pub fn merge_files(inputs: &[PathBuf], out: &Path) -> Result<Importance, ScoreError> {
+    let expect = Expect::kind(ArtifactKind::Importance);
+    let artifacts = inputs
+        .iter()
+        .map(|p| Artifact::open(p, &expect))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = merge(&artifacts)?;
+    let first = &artifacts[0].meta;
+    let digests: Vec<&str> = artifacts.iter().map(|a| a.digest.as_str()).collect();
+    let meta = ArtifactMeta::new(
+        ArtifactKind::Importance,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        first.model_fingerprint.clone(),
+        first.task.clone(),
+        &first.config,
+    )?
+    .with_extra(
+        "merged_from",
+        serde_json::to_string(&digests).expect("strings serialise"),
+    );
+    merged.write(out, meta)?;
+    Ok(merged)
+}
+
+impl Outcome {
+    /// A line for the terminal: the file, matrices, examples, total importance and time.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::NothingToDo(method) => {
+                format!("taso-score: method {method} needs no importance scores; nothing to do")
+            }
+            Outcome::Written {
+                importance,
+                path,
+                seconds,
+            } => format!(
+                "wrote {}: {} target matrices, {} calibration examples, total importance \
+                 {:.4e}, {seconds:.1}s",
+                path.display(),
+                importance.matrices.len(),
+                importance.examples,
+                importance.total(),
+            ),
+        }
+    }
+}
