@@ -58,6 +58,8 @@ pub struct Args {
 #[derive(Clone)]
 pub struct Outcome {
     best: f64,
+    /// Every dev metric of the best epoch (the main one included).
+    best_scores: Scores,
     last: f64,
     /// `taso-eval`'s metric on the `[eval]` split (NaN if absent).
     eval: f64,
@@ -278,20 +280,17 @@ impl RunMetrics {
     fn outcome(self) -> Outcome {
         let train = self.train;
         let metric = train.main_metric;
-        let value = |record: Option<EpochRecord>| {
-            record
-                .and_then(|r| r.dev)
-                .and_then(|d| d.get(&metric).copied())
-                .unwrap_or(f64::NAN)
-        };
+        let scores = |record: Option<EpochRecord>| record.and_then(|r| r.dev).unwrap_or_default();
+        let main = |scores: &Scores| scores.get(&metric).copied().unwrap_or(f64::NAN);
+        let best_scores = scores(train.best);
         let eval = self
             .eval
             .and_then(|e| e.metrics)
-            .and_then(|m| m.get(&metric).copied())
-            .unwrap_or(f64::NAN);
+            .map_or(f64::NAN, |m| main(&m));
         Outcome {
-            best: value(train.best),
-            last: value(train.last),
+            best: main(&best_scores),
+            last: main(&scores(train.last)),
+            best_scores,
             eval,
             adapter_params: train.params.adapter,
             total_params: train.params.total,

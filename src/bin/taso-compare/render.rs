@@ -62,34 +62,45 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
     let _ = writeln!(
         out,
         "Command: `{}`.\n\nDev {metric} ×100, mean ± std over seeds 0..n at each method's best \
-         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds. \
-         The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
+         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds; \
+         the task's other metrics are shown at that same best epoch. The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
          (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
         command(args)
     );
-    out.push_str(
-        "| method | lr | n | best-epoch dev | last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+    let others = other_metrics(results, metric);
+    let _ = writeln!(
+        out,
+        "| method | lr | n | best-epoch dev |{} last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
+         |---|---|---|---|{}---|---|---|---|---|",
+        others.iter().map(|m| format!(" best-epoch {m} |")).collect::<String>(),
+        "---|".repeat(others.len()),
     );
     for r in results {
-        let cell = |value: fn(&Outcome) -> f64| {
+        let cell = |value: &dyn Fn(&Outcome) -> f64| {
             let (mean, sd) = mean_std(&r.reported.iter().map(value).collect::<Vec<_>>());
             match r.reported.len() {
                 1 => format!("{:.2}", 100.0 * mean),
                 _ => format!("{:.2} ± {:.2}", 100.0 * mean, 100.0 * sd),
             }
         };
+        let other_cells: String = others
+            .iter()
+            .map(|m| {
+                let value = |o: &Outcome| o.best_scores.get(m).copied().unwrap_or(f64::NAN);
+                format!(" {} |", cell(&value))
+            })
+            .collect();
         let (secs, _) = mean_std(&r.reported.iter().map(|o| o.seconds).collect::<Vec<_>>());
         let first = &r.reported[0];
         let _ = writeln!(
             out,
-            "| {} | {:e} | {} | {} | {} | {} | {} | {} | {secs:.0} |",
+            "| {} | {:e} | {} | {} |{other_cells} {} | {} | {} | {} | {secs:.0} |",
             r.name,
             r.best_lr,
             r.reported.len(),
-            cell(|o| o.best),
-            cell(|o| o.last),
-            cell(|o| o.eval),
+            cell(&|o| o.best),
+            cell(&|o| o.last),
+            cell(&|o| o.eval),
             first.adapter_params,
             first.total_params
         );
@@ -104,6 +115,22 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
         );
     }
     out
+}
+
+/// The task's dev metrics besides the main one (e.g. accuracy beside MRPC's F1), as the first
+/// reported run recorded them at its best epoch.
+fn other_metrics(results: &[MethodResult], main: &str) -> Vec<String> {
+    results
+        .first()
+        .and_then(|r| r.reported.first())
+        .map(|o| {
+            o.best_scores
+                .keys()
+                .filter(|m| *m != main)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every lr tried, per method: mean best-epoch dev and the number of seeds behind it.
