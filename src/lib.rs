@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! use taso::artifact::run::{ResolvedConfig, StageArgs};
-//! use taso::{eval, lora, models, regions, score, train};
+//! use taso::{eval, lora, regions, score, train};
 //! # fn main() -> anyhow::Result<()> {
 //! let args = StageArgs {
 //!     config: "configs/rte.toml".into(),
@@ -27,11 +27,8 @@
 //! println!("{}", score::run_stage(&config)?.summary());
 //! println!("{}", regions::run_stage(&config)?.summary());
 //! println!("{}", lora::run_stage(&config)?.summary());
-//! let ctx = models::RunContext::new(config.run()?)?;
-//! let form = config.section::<lora::LoraConfig>("lora")?.form;
-//! let metrics = train::train(&ctx, &config.section("train")?, form)?;
-//! let (report, _trained) = eval::evaluate_run(&ctx, &config.section("eval")?, None)?;
-//! println!("{}\n{}", metrics.summary(), report.summary());
+//! println!("{}", train::run_stage(&config)?.summary());
+//! println!("{}", eval::run_stage(&config, None)?.summary());
 //! # Ok(()) }
 //! ```
 

@@ -173,6 +173,19 @@ fn the_base_decoder_is_evaluated_without_an_adapter() {
         &["--set", "eval.adapter=none", "--set", "eval.merged=true"],
     );
     assert!(!ok && log.contains("needs an adapter to merge"), "{log}");
+    let peft = dir.path().join("peft");
+    let (ok, log) = stage(
+        "eval",
+        &config,
+        &[
+            "--set",
+            "eval.adapter=none",
+            "--export-peft",
+            peft.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && log.contains("no adapter to export"), "{log}");
+    assert!(!peft.exists());
 }
 
 #[test]

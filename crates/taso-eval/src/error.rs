@@ -7,6 +7,9 @@ use taso_artifact::run::Method;
 /// Everything that can stop an evaluation or export.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] taso_artifact::run::ConfigError),
     /// Loading the run, the model or the adapter file, or scoring, failed.
     #[error(transparent)]
     Train(#[from] taso_train::TrainError),
@@ -35,6 +38,12 @@ pub enum EvalError {
          adapter (`best` or `last`) instead"
     )]
     NoBaseline,
+    /// A PEFT export was asked for an evaluation of the base model alone.
+    #[error(
+        "`eval.adapter = \"none\"` evaluated the base model alone, so there is no adapter to \
+         export; set `eval.adapter` to `best` or `last`, or pass --adapter FILE"
+    )]
+    NothingToExport,
     /// An output could not be written.
     #[error("cannot write {}: {source}; check the folder and its permissions", .path.display())]
     Io {

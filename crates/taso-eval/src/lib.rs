@@ -7,17 +7,17 @@
 //! Loading and scoring are the trainer's ([`taso_train::TrainedModel`],
 //! [`taso_train::evaluate`]), so training and evaluation score models the same way.
 //!
+//! [`run_stage`] runs the stage on a resolved config as the `taso-eval` binary does;
+//! [`evaluate_run`] is the same on a run context and an [`EvalConfig`] you built yourself.
+//!
 //! ```no_run
 //! use taso_artifact::run::{ResolvedConfig, StageArgs};
-//! use taso_eval::{evaluate_run, EvalConfig};
-//! use taso_train::RunContext;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let args = StageArgs { config: "configs/rte.toml".into(), overrides: vec![] };
 //! let config = ResolvedConfig::load(&args)?;
-//! let ctx = RunContext::new(config.run()?)?;
-//! let eval: EvalConfig = config.section("eval")?;
-//! let (report, _model) = evaluate_run(&ctx, &eval, None)?;
-//! println!("{}", report.summary());
+//! let outcome = taso_eval::run_stage(&config, None)?;
+//! println!("{}", outcome.summary());
+//! outcome.export_peft("runs/rte/default/peft".as_ref())?;
 //! # Ok(()) }
 //! ```
 
@@ -26,9 +26,11 @@ mod error;
 mod peft;
 mod predictions;
 mod run;
+mod stage;
 
 pub use config::{AdapterChoice, EvalConfig};
 pub use error::EvalError;
 pub use peft::export_peft;
 pub use predictions::{predictions_tsv, write_predictions};
 pub use run::{evaluate_run, EvalReport, METRICS_KEY, REPORT_HEADING};
+pub use stage::{run_stage, Outcome};

@@ -105,7 +105,7 @@ pub fn evaluate_run(
     config: &EvalConfig,
     adapter: Option<&Path>,
 ) -> Result<(EvalReport, Option<TrainedModel>), EvalError> {
-    config.validate().map_err(taso_train::TrainError::from)?;
+    config.validate()?;
     let path = adapter.map_or_else(
         || config.adapter.path(&ctx.paths),
         |p| Some(p.to_path_buf()),

@@ -16,7 +16,8 @@
 //!   checkpoints (`checkpoints/step-N.safetensors`, see [`list_checkpoints`]) and
 //!   `metrics.json` ([`TrainMetrics`]);
 //! - [`TrainedModel`] and [`evaluate`]: loading an adapter file back and scoring it (what
-//!   `taso-eval` does).
+//!   `taso-eval` does);
+//! - [`run_stage`]: all of the above for a resolved config, as the `taso-train` binary runs it.
 //!
 //! Runs are reproducible: the same config gives the same weights, and a run resumed from a
 //! checkpoint reaches the same weights as an uninterrupted one (see [`Trainer`] for the one
@@ -24,16 +25,11 @@
 //!
 //! ```no_run
 //! use taso_artifact::run::{ResolvedConfig, StageArgs};
-//! use taso_lora::LoraConfig;
-//! use taso_train::{train, RunContext, TrainConfig};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let args = StageArgs { config: "configs/rte.toml".into(), overrides: vec![] };
 //! let config = ResolvedConfig::load(&args)?;
-//! let ctx = RunContext::new(config.run()?)?;
-//! let train_config: TrainConfig = config.section("train")?;
-//! let lora: LoraConfig = config.section("lora")?;
-//! let metrics = train(&ctx, &train_config, lora.form)?;
-//! println!("{}", metrics.summary());
+//! let outcome = taso_train::run_stage(&config)?;
+//! println!("{}", outcome.summary());
 //! # Ok(()) }
 //! ```
 
@@ -48,6 +44,7 @@ mod params;
 mod progress_log;
 mod records;
 mod schedule;
+mod stage;
 mod trainer;
 
 pub use adapter_file::{write_adapter_file, TrainedModel, EPOCH, METHOD, METRIC, STEP};
@@ -63,5 +60,6 @@ pub use records::{
     ParamCounts, Progress, Scores, TrainMetrics,
 };
 pub use schedule::Schedule;
+pub use stage::{run_stage, Outcome};
 pub use taso_models::RunContext;
 pub use trainer::{train, Trainer, REPORT_HEADING};

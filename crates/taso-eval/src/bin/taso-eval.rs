@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
-use taso_eval::{evaluate_run, export_peft, EvalConfig};
-use taso_train::RunContext;
+use taso_eval::run_stage;
 
 /// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
 #[derive(Parser)]
@@ -28,19 +27,12 @@ fn main() -> Result<()> {
     taso_artifact::run::init_logging();
     let args = Args::parse();
     let config = ResolvedConfig::load(&args.stage)?;
-    let run = config.run()?;
-    let eval: EvalConfig = config.section("eval")?;
-    eval.validate()?;
-    let mut ctx = RunContext::new(run).context("setting up the run")?;
-    ctx.generation = config.section("generate")?;
-    let (report, trained) = evaluate_run(&ctx, &eval, args.adapter.as_deref())?;
+    let outcome = run_stage(&config, args.adapter.as_deref())
+        .with_context(|| format!("taso-eval with --config {}", args.stage.config.display()))?;
     if let Some(dir) = &args.export_peft {
-        let trained = trained
-            .context("--export-peft needs an adapter; `eval.adapter = \"none\"` has none")?;
-        export_peft(&trained, dir, &ctx.run.model)?;
+        outcome.export_peft(dir)?;
         println!("PEFT adapter written to {}", dir.display());
     }
-    config.write(&ctx.paths.config())?;
-    println!("{}", report.summary());
+    println!("{}", outcome.summary());
     Ok(())
 }

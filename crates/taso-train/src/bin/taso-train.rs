@@ -5,8 +5,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use taso_artifact::run::{ResolvedConfig, StageArgs};
-use taso_lora::LoraConfig;
-use taso_train::{train, RunContext, TrainConfig};
+use taso_train::run_stage;
 
 /// Train an adapter (or a baseline) as the config's `[run]` and `[train]` sections say.
 #[derive(Parser)]
@@ -21,19 +20,13 @@ struct Args {
 
 fn main() -> Result<()> {
     taso_artifact::run::init_logging();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.resume {
+        args.stage.overrides.push("train.resume=true".into());
+    }
     let config = ResolvedConfig::load(&args.stage)?;
-    let run = config.run()?;
-    let mut train_config: TrainConfig = config.section("train")?;
-    train_config.resume |= args.resume;
-    train_config.validate()?;
-    let lora: LoraConfig = config.section("lora")?;
-    lora.validate()?;
-    let mut ctx = RunContext::new(run).context("setting up the run")?;
-    ctx.generation = config.section("generate")?;
-    let metrics = train(&ctx, &train_config, lora.form)?;
-    config.write(&ctx.paths.config())?;
-    println!("{}", metrics.summary());
-    println!("outputs in {}", ctx.paths.dir.display());
+    let outcome = run_stage(&config)
+        .with_context(|| format!("taso-train with --config {}", args.stage.config.display()))?;
+    println!("{}", outcome.summary());
     Ok(())
 }

@@ -1,0 +1,49 @@
+//! Stage 5 as one call on a resolved config: what the `taso-eval` binary runs.
+
+use std::path::{Path, PathBuf};
+
+use taso_artifact::run::ResolvedConfig;
+use taso_train::{RunContext, TrainedModel};
+
+use crate::{evaluate_run, export_peft, EvalConfig, EvalError, EvalReport};
+
+/// What [`run_stage`] did: the report, and the evaluated model for a PEFT export.
+pub struct Outcome {
+    /// The metrics and where they came from.
+    pub report: EvalReport,
+    /// The adapter file loaded on the base model (`None` for `eval.adapter = "none"`).
+    pub trained: Option<TrainedModel>,
+    /// The run's base model folder.
+    pub base_model: PathBuf,
+}
+
+impl Outcome {
+    /// Human-readable lines for the command line.
+    pub fn summary(&self) -> String {
+        self.report.summary()
+    }
+
+    /// Writes the evaluated adapter and its head to `dir` in PEFT format (see [`export_peft`]).
+    pub fn export_peft(&self, dir: &Path) -> Result<(), EvalError> {
+        let trained = self.trained.as_ref().ok_or(EvalError::NothingToExport)?;
+        export_peft(trained, dir, &self.base_model)
+    }
+}
+
+/// Runs stage 5 for the resolved config: validates `[run]` and `[eval]` first, then evaluates
+/// `adapter` (default: the run folder's file that `eval.adapter` names) as [`evaluate_run`]
+/// does and writes the resolved `config.toml` beside the outputs.
+pub fn run_stage(config: &ResolvedConfig, adapter: Option<&Path>) -> Result<Outcome, EvalError> {
+    let run = config.run()?;
+    let eval: EvalConfig = config.section("eval")?;
+    eval.validate()?;
+    let mut ctx = RunContext::new(run)?;
+    ctx.generation = config.section("generate")?;
+    let (report, trained) = evaluate_run(&ctx, &eval, adapter)?;
+    config.write(&ctx.paths.config())?;
+    Ok(Outcome {
+        report,
+        trained,
+        base_model: ctx.run.model.clone(),
+    })
+}
