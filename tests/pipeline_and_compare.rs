@@ -104,6 +104,14 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         "{log}"
     );
 
+    // --out names a table inside runs/<task>/compare/; a path is refused before any work.
+    let (ok, log) = compare(&config, &["--out", "runs/tiny/compare/t.md"]);
+    assert!(!ok && log.contains("is not a file name"), "{log}");
+    assert!(
+        !log.contains("running") && !log.contains("reusing"),
+        "{log}"
+    );
+
     // Report-only runs nothing: it tabulates the finished seed and lists the missing one.
     let (ok, log) = compare(
         &config,

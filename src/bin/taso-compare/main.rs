@@ -10,7 +10,7 @@ mod variant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use taso::artifact::run::{ResolvedConfig, StageArgs};
 use taso::artifact::write_atomic;
@@ -46,8 +46,8 @@ pub struct Args {
     /// `taso-global=run.method=taso;regions.allocation=global` (repeatable; add NAME to --methods).
     #[arg(long = "variant")]
     variants: Vec<Variant>,
-    /// File name of the table under runs/<task>/compare/.
-    #[arg(long, default_value = "results.md")]
+    /// File name of the table under runs/<task>/compare/ (a name, not a path).
+    #[arg(long, default_value = "results.md", value_parser = table_file_name)]
     out: String,
     /// Run nothing: tabulate the finished runs and list the missing ones.
     #[arg(long)]
@@ -103,11 +103,24 @@ fn main() -> Result<()> {
     }
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");
-    std::fs::create_dir_all(&dir)?;
     let path = dir.join(&args.out);
-    write_atomic(&path, report.as_bytes())?;
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| write_atomic(&path, report.as_bytes()))
+        .with_context(|| format!("writing the table {}", path.display()))?;
     println!("{report}\nwritten to {}", path.display());
     Ok(())
+}
+
+/// `--out` is a bare file name: the table always goes to `runs/<task>/compare/`.
+fn table_file_name(name: &str) -> Result<String, String> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(_)), None) => Ok(name.to_string()),
+        _ => Err(format!(
+            "`{name}` is not a file name; --out names the table inside runs/<task>/compare/ \
+             (e.g. --out lane-a.md)"
+        )),
+    }
 }
 
 /// Runs (or reuses) the runs of a comparison; with `report_only`, only reuses, and remembers
