@@ -112,6 +112,36 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         "{log}"
     );
 
+    // Other settings never replace a finished run: they are refused, naming what differs, and
+    // run beside it under their own --tag (with their own table).
+    let one_epoch = [
+        "--set",
+        "train.epochs=1",
+        "--seeds",
+        "1",
+        "--methods",
+        "bitfit",
+    ];
+    let (ok, log) = compare(&config, &one_epoch);
+    assert!(
+        !ok && log.contains("train.epochs: 2 → 1") && log.contains("--tag"),
+        "{log}"
+    );
+    let kept = std::fs::read_to_string(&bitfit_metrics).unwrap();
+    assert!(
+        kept.contains("\"eval\""),
+        "the finished run is kept: {kept}"
+    );
+    let (ok, log) = compare(&config, &[&one_epoch[..], &["--tag", "e1"]].concat());
+    assert!(ok && log.contains("cmp-e1-bitfit-lr3e-3-s0"), "{log}");
+    let tagged = std::fs::read_to_string(runs.join("tiny/compare/results-e1.md")).unwrap();
+    assert!(
+        tagged.contains("| bitfit |") && tagged.contains("--tag e1"),
+        "{tagged}"
+    );
+    let (ok, log) = compare(&config, &["--tag", "E 1"]);
+    assert!(!ok && log.contains("is not a tag"), "{log}");
+
     // Report-only runs nothing: it tabulates the finished seed and lists the missing one.
     let (ok, log) = compare(
         &config,

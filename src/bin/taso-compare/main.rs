@@ -2,8 +2,10 @@
 //! stages with the same data, model, batches and epochs. Each method's learning rate is chosen
 //! from a small grid on the first seeds (`--sweep-seeds`), then the best one runs every seed.
 //! Finished runs are reused, so a comparison can span several sessions; the table goes to
-//! `runs/<task>/compare/results.md` (or `--out`).
+//! `runs/<task>/compare/results.md` (or `--out`). A run folder holding other settings is never
+//! replaced: a comparison with other settings takes its own `--tag`.
 
+mod existing;
 mod render;
 mod variant;
 
@@ -46,9 +48,14 @@ pub struct Args {
     /// `taso-global=run.method=taso;regions.allocation=global` (repeatable; add NAME to --methods).
     #[arg(long = "variant")]
     variants: Vec<Variant>,
-    /// File name of the table under runs/<task>/compare/ (a name, not a path).
-    #[arg(long, default_value = "results.md", value_parser = table_file_name)]
-    out: String,
+    /// Names this comparison's runs `cmp-TAG-<method>-lr<lr>-s<seed>`, so that a comparison with
+    /// other settings (e.g. `--set train.epochs=6`) keeps its own runs beside the default ones.
+    #[arg(long, value_parser = run_tag)]
+    tag: Option<String>,
+    /// File name of the table under runs/<task>/compare/ (a name, not a path; default
+    /// `results.md`, or `results-TAG.md` with --tag).
+    #[arg(long, value_parser = table_file_name)]
+    out: Option<String>,
     /// Run nothing: tabulate the finished runs and list the missing ones.
     #[arg(long)]
     report_only: bool,
@@ -93,6 +100,7 @@ fn main() -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let mut runner = Runner {
         stage: &args.stage,
+        tag: args.tag.as_deref(),
         report_only: args.report_only,
         missing: Vec::new(),
     };
@@ -103,12 +111,35 @@ fn main() -> Result<()> {
     }
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");
-    let path = dir.join(&args.out);
+    let path = dir.join(args.table_name());
     std::fs::create_dir_all(&dir)
         .and_then(|()| write_atomic(&path, report.as_bytes()))
         .with_context(|| format!("writing the table {}", path.display()))?;
     println!("{report}\nwritten to {}", path.display());
     Ok(())
+}
+
+impl Args {
+    /// The table's file name under `runs/<task>/compare/`.
+    fn table_name(&self) -> String {
+        match (&self.out, &self.tag) {
+            (Some(out), _) => out.clone(),
+            (None, Some(tag)) => format!("results-{tag}.md"),
+            (None, None) => "results.md".to_string(),
+        }
+    }
+}
+
+/// `--tag` becomes part of run folder names: lowercase letters, digits and `-` only.
+fn run_tag(tag: &str) -> Result<String, String> {
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if !tag.is_empty() && tag.chars().all(valid) {
+        Ok(tag.to_string())
+    } else {
+        Err(format!(
+            "`{tag}` is not a tag; use lowercase letters, digits and `-` (e.g. --tag epochs6)"
+        ))
+    }
 }
 
 /// `--out` is a bare file name: the table always goes to `runs/<task>/compare/`.
@@ -127,6 +158,7 @@ fn table_file_name(name: &str) -> Result<String, String> {
 /// which runs are missing.
 struct Runner<'a> {
     stage: &'a StageArgs,
+    tag: Option<&'a str>,
     report_only: bool,
     missing: Vec<String>,
 }
@@ -185,7 +217,8 @@ impl Runner<'_> {
 
     /// Runs (or reuses) one method at one lr and seed, and reads its metrics.
     fn run_once(&mut self, method: &Variant, lr: f64, seed: u64) -> Result<Option<Outcome>> {
-        let name = format!("cmp-{}-lr{lr:e}-s{seed}", method.name);
+        let tag = self.tag.map(|t| format!("{t}-")).unwrap_or_default();
+        let name = format!("cmp-{tag}{}-lr{lr:e}-s{seed}", method.name);
         let mut sets: Vec<String> = self.stage.overrides.clone();
         sets.extend(method.sets.iter().cloned());
         sets.extend([
@@ -199,12 +232,11 @@ impl Runner<'_> {
         };
         let config = ResolvedConfig::load(&args)?;
         let paths = config.run()?.paths();
-        let same_config =
-            std::fs::read_to_string(paths.config()).is_ok_and(|t| t == config.to_toml());
-        let finished = if same_config {
-            RunMetrics::read(&paths.metrics()).ok()
-        } else {
-            None
+        let existing = std::fs::read_to_string(paths.config()).ok();
+        let asked = config.to_toml();
+        let finished = match &existing {
+            Some(text) if *text == asked => RunMetrics::read(&paths.metrics()).ok(),
+            _ => None,
         };
         let finished = finished.filter(|m| m.eval.is_some());
         let metrics = match finished {
@@ -217,6 +249,9 @@ impl Runner<'_> {
                 return Ok(None);
             }
             None => {
+                if let Some(text) = &existing {
+                    existing::refuse_other_settings(&paths.dir, text, &asked)?;
+                }
                 println!("running {}", paths.dir.display());
                 for binary in STAGES {
                     run_stage(binary, &args)?;

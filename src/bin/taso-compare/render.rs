@@ -34,6 +34,9 @@ fn command(args: &Args) -> String {
         args.seeds,
         args.methods.join(",")
     );
+    if let Some(tag) = &args.tag {
+        let _ = write!(out, " --tag {tag}");
+    }
     if args.report_only {
         out.push_str(" --report-only");
     }
