@@ -2,6 +2,7 @@
 //! settings (another `--set`, an edited config) is never silently replaced.
 
 use anyhow::{bail, Result};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use toml::{Table, Value};
 
@@ -30,32 +31,29 @@ fn changed_keys(old: &str, new: &str) -> Vec<String> {
     let (Ok(old), Ok(new)) = (old.parse::<Table>(), new.parse::<Table>()) else {
         return Vec::new();
     };
-    let (mut old_keys, mut new_keys) = (Vec::new(), Vec::new());
-    flatten("", &old, &mut old_keys);
-    flatten("", &new, &mut new_keys);
-    let value = |keys: &[(String, String)], key: &str| {
-        keys.iter()
-            .find(|(k, _)| k == key)
-            .map_or("(unset)".to_string(), |(_, v)| v.clone())
-    };
-    let mut keys: Vec<&String> = old_keys.iter().chain(&new_keys).map(|(k, _)| k).collect();
-    keys.sort();
-    keys.dedup();
+    let (mut old_leaves, mut new_leaves) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", &old, &mut old_leaves);
+    flatten("", &new, &mut new_leaves);
+    let keys: BTreeSet<&String> = old_leaves.keys().chain(new_leaves.keys()).collect();
+    let shown = |value: Option<&String>| value.map_or("(unset)", String::as_str).to_string();
     keys.into_iter()
-        .filter_map(|key| {
-            let (was, now) = (value(&old_keys, key), value(&new_keys, key));
-            (was != now).then(|| format!("{key}: {was} → {now}"))
+        .filter(|key| old_leaves.get(*key) != new_leaves.get(*key))
+        .map(|key| {
+            let (was, now) = (shown(old_leaves.get(key)), shown(new_leaves.get(key)));
+            format!("{key}: {was} → {now}")
         })
         .collect()
 }
 
-/// `(dotted key, value)` for every leaf of `table`.
-fn flatten(prefix: &str, table: &Table, out: &mut Vec<(String, String)>) {
+/// Every leaf of `table`, by dotted key.
+fn flatten(prefix: &str, table: &Table, out: &mut BTreeMap<String, String>) {
     for (key, value) in table {
         let key = format!("{prefix}{key}");
         match value {
             Value::Table(inner) => flatten(&format!("{key}."), inner, out),
-            leaf => out.push((key, leaf.to_string())),
+            leaf => {
+                out.insert(key, leaf.to_string());
+            }
         }
     }
 }
