@@ -3,13 +3,13 @@
 //! columns (features) and rows (hidden units) of the first layer.
 
 use taso::models::{Linear, LinearHost};
-use taso::score::{Estimator, Importance, ScoreDtype, Scorer, Store};
+use taso::score::{Estimator, Importance, ScoreDtype, Scorer, Signal, Store};
 use tch::{Device, Kind, Tensor};
 
 const FEATURES: i64 = 24;
 const HIDDEN: i64 = 32;
 /// The features the label depends on.
-const SIGNAL: [i64; 3] = [2, 9, 17];
+const PLANTED: [i64; 3] = [2, 9, 17];
 /// The hidden units the output reads.
 const READ: [i64; 4] = [1, 5, 20, 30];
 
@@ -64,18 +64,29 @@ fn batch(seed: u64) -> (Tensor, Tensor) {
         Device::Cpu,
         Kind::Float,
     );
-    let signal = Tensor::from_slice(&SIGNAL);
+    let planted = Tensor::from_slice(&PLANTED);
     let label = x
-        .index_select(1, &signal)
+        .index_select(1, &planted)
         .sum_dim_intlist(1, false, Kind::Float)
         .gt(0.0)
         .to_kind(Kind::Int64);
     (x, label)
 }
 
-fn importance(estimator: Estimator) -> Importance {
+/// Every way of scoring: both estimators, with and without the weights.
+fn scorings() -> Vec<(Estimator, Signal)> {
+    let estimators = [Estimator::SumAbs, Estimator::AbsSum];
+    let signals = [Signal::WeightGrad, Signal::Grad];
+    estimators
+        .into_iter()
+        .flat_map(|e| signals.into_iter().map(move |s| (e, s)))
+        .collect()
+}
+
+fn importance((estimator, signal): (Estimator, Signal)) -> Importance {
     let mut model = Mlp::new();
-    let mut scorer = Scorer::attach(&mut model, |name| name.starts_with("block"), estimator);
+    let mut scorer =
+        Scorer::attach(&mut model, |name| name.starts_with("block"), estimator).with_signal(signal);
     for seed in 0..16 {
         let (x, label) = batch(seed);
         model.logits(&x).cross_entropy_for_logits(&label).backward();
@@ -98,21 +109,21 @@ fn top(values: &[f32], k: usize) -> Vec<i64> {
 
 #[test]
 fn scoring_concentrates_on_the_planted_rows_and_columns() {
-    for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
-        let scores = &importance(estimator).matrices[0];
+    for scoring in scorings() {
+        let scores = &importance(scoring).matrices[0];
         assert_eq!(
-            top(&scores.col, SIGNAL.len()),
-            SIGNAL,
-            "{estimator:?}: columns"
+            top(&scores.col, PLANTED.len()),
+            PLANTED,
+            "{scoring:?}: columns"
         );
-        assert_eq!(top(&scores.row, READ.len()), READ, "{estimator:?}: rows");
+        assert_eq!(top(&scores.row, READ.len()), READ, "{scoring:?}: rows");
         let unread: f32 = (0..HIDDEN as usize)
             .filter(|i| !READ.contains(&(*i as i64)))
             .map(|i| scores.row[i])
             .sum();
         assert_eq!(
             unread, 0.0,
-            "{estimator:?}: rows the head never reads get no importance"
+            "{scoring:?}: rows the head never reads get no importance"
         );
     }
 }
@@ -120,25 +131,25 @@ fn scoring_concentrates_on_the_planted_rows_and_columns() {
 #[test]
 fn region_selection_keeps_exactly_the_planted_rows_and_columns() {
     use taso::regions::{select_regions, Budget, RegionsConfig, ScoreMatrix};
-    for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
-        let m = importance(estimator).matrices.remove(0);
+    for scoring in scorings() {
+        let m = importance(scoring).matrices.remove(0);
         let scores = m.scores_f32().unwrap().unwrap();
         let matrix = ScoreMatrix::new(m.target, m.row, m.col, Some(scores)).unwrap();
         // Rank 1 and a budget of 4 rows + 3 columns: the same fraction (1/8) of the 32 rows and
         // 24 columns, as uniform allocation keeps.
         let config = RegionsConfig {
             rank: 1,
-            budget: Budget::Absolute(READ.len() + SIGNAL.len()),
+            budget: Budget::Absolute(READ.len() + PLANTED.len()),
             ..RegionsConfig::default()
         };
         let regions = select_regions(&[matrix], &config, 0).unwrap();
         let kept = &regions.matrices[0];
-        assert_eq!(kept.rows, READ, "{estimator:?}: rows");
-        assert_eq!(kept.cols, SIGNAL, "{estimator:?}: columns");
+        assert_eq!(kept.rows, READ, "{scoring:?}: rows");
+        assert_eq!(kept.cols, PLANTED, "{scoring:?}: columns");
         let coverage = &regions.coverage[0];
         assert!(
             coverage.share > 10.0 * coverage.random_share,
-            "{estimator:?}: {coverage:?}"
+            "{scoring:?}: {coverage:?}"
         );
     }
 }

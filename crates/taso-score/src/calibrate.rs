@@ -47,7 +47,8 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
-    let mut scorer = Scorer::attach(&mut model, |name| run.is_target(name), config.estimator);
+    let mut scorer = Scorer::attach(&mut model, |name| run.is_target(name), config.estimator)
+        .with_signal(config.signal);
     if scorer.targets().is_empty() {
         return Err(ScoreError::NoTargets {
             targets: run.targets.clone(),

@@ -14,6 +14,18 @@ pub enum Estimator {
     AbsSum,
 }
 
+/// What each batch contributes per weight before the estimator combines batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signal {
+    /// `W ⊙ ∂L/∂W`: the paper's importance, the first-order loss change of removing a weight.
+    #[default]
+    WeightGrad,
+    /// `∂L/∂W` alone: how fast an additive update of the weight lowers the loss, whatever the
+    /// weight's size (this project's variant, for placing an adapter rather than pruning).
+    Grad,
+}
+
 /// What the artifact keeps of the score matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -54,6 +66,8 @@ pub struct Shard {
 pub struct ScoreConfig {
     /// `sum-abs` (default) or `abs-sum`.
     pub estimator: Estimator,
+    /// `weight-grad` (default, `|W ⊙ ∂L/∂W|`) or `grad` (`|∂L/∂W|`).
+    pub signal: Signal,
     /// Number of calibration batches drawn from the training split.
     pub batches: usize,
     /// Examples per calibration batch (`batches × batch_size` ≈ 512 by default).
@@ -74,6 +88,7 @@ impl Default for ScoreConfig {
     fn default() -> Self {
         Self {
             estimator: Estimator::SumAbs,
+            signal: Signal::WeightGrad,
             batches: 16,
             batch_size: 32,
             head_warmup_steps: 0,

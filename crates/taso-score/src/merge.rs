@@ -4,7 +4,8 @@ use crate::error::ScoreError;
 use crate::format::{Importance, MatrixScores};
 use taso_artifact::{Artifact, TensorData};
 
-/// Sums the importance of several artifacts made for the same model, task and targets.
+/// Sums the importance of several artifacts made for the same model, task and targets with the
+/// same estimator and signal.
 /// Full matrices are summed in f32 and stored in the first artifact's dtype; if any input keeps
 /// only marginals, so does the result.
 pub fn merge(artifacts: &[Artifact]) -> Result<Importance, ScoreError> {
@@ -45,6 +46,12 @@ fn check_compatible(first: &Artifact, other: &Artifact) -> Result<(), ScoreError
     }
     if other.meta.task != first.meta.task {
         return Err(incompatible(other, "it was scored on another task"));
+    }
+    for key in ["estimator", "signal"] {
+        if other.meta.config.get(key) != first.meta.config.get(key) {
+            let reason = format!("it was scored with another `score.{key}`");
+            return Err(incompatible(other, &reason));
+        }
     }
     Ok(())
 }

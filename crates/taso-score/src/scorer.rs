@@ -1,6 +1,6 @@
 //! Accumulating `|W ⊙ ∂L/∂W|` over backward passes, for any model with named linear layers.
 
-use crate::config::{Estimator, ScoreDtype, Store};
+use crate::config::{Estimator, ScoreDtype, Signal, Store};
 use crate::error::ScoreError;
 use crate::format::{MatrixScores, Target};
 use taso_artifact::TensorData;
@@ -17,12 +17,14 @@ struct Entry {
 /// Tracks the weight gradients of the target layers and sums their importance.
 pub struct Scorer {
     estimator: Estimator,
+    signal: Signal,
     entries: Vec<Entry>,
     passes: usize,
 }
 
 impl Scorer {
-    /// Starts tracking `∂L/∂W` of every linear layer of `host` whose name `is_target` accepts.
+    /// Starts tracking `∂L/∂W` of every linear layer of `host` whose name `is_target` accepts,
+    /// scoring the paper's signal `W ⊙ ∂L/∂W` (see [`Scorer::with_signal`]).
     pub fn attach(
         host: &mut dyn LinearHost,
         is_target: impl Fn(&str) -> bool,
@@ -45,9 +47,16 @@ impl Scorer {
         }
         Self {
             estimator,
+            signal: Signal::WeightGrad,
             entries,
             passes: 0,
         }
+    }
+
+    /// Scores `signal` instead of `W ⊙ ∂L/∂W`; set it before the first [`Scorer::accumulate`].
+    pub fn with_signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
+        self
     }
 
     /// Names of the tracked layers, in model order.
@@ -63,9 +72,10 @@ impl Scorer {
                 if !grad.defined() {
                     continue;
                 }
-                let evidence = match self.estimator {
-                    Estimator::SumAbs => (&entry.weight * &grad).abs(),
-                    Estimator::AbsSum => grad.shallow_clone(),
+                let evidence = match (self.estimator, self.signal) {
+                    (Estimator::SumAbs, Signal::WeightGrad) => (&entry.weight * &grad).abs(),
+                    (Estimator::SumAbs, Signal::Grad) => grad.abs(),
+                    (Estimator::AbsSum, _) => grad.shallow_clone(),
                 };
                 let _ = entry.sum.g_add_(&evidence.to_kind(Kind::Float));
                 let _ = grad.zero_();
@@ -83,7 +93,7 @@ impl Scorer {
     pub fn finish(self, store: Store, dtype: ScoreDtype) -> Result<Vec<MatrixScores>, ScoreError> {
         self.entries
             .into_iter()
-            .map(|entry| entry.into_scores(self.estimator, store, dtype))
+            .map(|entry| entry.into_scores(self.estimator, self.signal, store, dtype))
             .collect()
     }
 }
@@ -92,13 +102,17 @@ impl Entry {
     fn into_scores(
         self,
         estimator: Estimator,
+        signal: Signal,
         store: Store,
         dtype: ScoreDtype,
     ) -> Result<MatrixScores, ScoreError> {
         let _ = self.weight.set_requires_grad(false);
-        let scores = tch::no_grad(|| match estimator {
-            Estimator::SumAbs => self.sum,
-            Estimator::AbsSum => (&self.weight.to_kind(Kind::Float) * &self.sum).abs(),
+        let scores = tch::no_grad(|| match (estimator, signal) {
+            (Estimator::SumAbs, _) => self.sum,
+            (Estimator::AbsSum, Signal::WeightGrad) => {
+                (&self.weight.to_kind(Kind::Float) * &self.sum).abs()
+            }
+            (Estimator::AbsSum, Signal::Grad) => self.sum.abs(),
         })
         .to_device(tch::Device::Cpu);
         let size = scores.size();
@@ -160,9 +174,10 @@ mod tests {
         (model.0.forward(&x).select(1, 0).sum(Kind::Float) * f64::from(c)).backward();
     }
 
-    fn scores(estimator: Estimator) -> MatrixScores {
+    fn scores(estimator: Estimator, signal: Signal) -> MatrixScores {
         let mut model = layer();
-        let mut scorer = Scorer::attach(&mut model, |n| n.starts_with("block"), estimator);
+        let mut scorer =
+            Scorer::attach(&mut model, |n| n.starts_with("block"), estimator).with_signal(signal);
         backward(&model, &[[1.0, 2.0, 0.0], [1.0, 0.0, 4.0]], 1.0); // grad row 0: [2, 2, 4]
         scorer.accumulate();
         backward(&model, &[[1.0, 1.0, 1.0]], -1.0); // grad row 0: [-1, -1, -1]
@@ -175,7 +190,7 @@ mod tests {
 
     #[test]
     fn sum_abs_matches_the_analytic_gradient() {
-        let s = scores(Estimator::SumAbs);
+        let s = scores(Estimator::SumAbs, Signal::WeightGrad);
         // |W0 ⊙ g| per batch: [|1·2|, |-2·2|, |0.5·4|] + [|1·-1|, |-2·-1|, |0.5·-1|] = [3, 6, 2.5].
         let full = s.scores.unwrap().to_f32_vec().unwrap();
         assert_eq!(full, vec![3.0, 6.0, 2.5, 0.0, 0.0, 0.0]);
@@ -186,11 +201,28 @@ mod tests {
 
     #[test]
     fn abs_sum_lets_opposite_gradients_cancel() {
-        let s = scores(Estimator::AbsSum);
+        let s = scores(Estimator::AbsSum, Signal::WeightGrad);
         // |W0 ⊙ (g1 + g2)| = |[1·1, -2·1, 0.5·3]| = [1, 2, 1.5].
         assert_eq!(
             s.scores.unwrap().to_f32_vec().unwrap(),
             vec![1.0, 2.0, 1.5, 0.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn the_grad_signal_leaves_the_weights_out() {
+        // Σ_b |g_b| = |[2, 2, 4]| + |[-1, -1, -1]| = [3, 3, 5].
+        let s = scores(Estimator::SumAbs, Signal::Grad);
+        assert_eq!(
+            s.scores.unwrap().to_f32_vec().unwrap(),
+            vec![3.0, 3.0, 5.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(s.row, vec![11.0, 0.0]);
+        // |Σ_b g_b| = |[1, 1, 3]|.
+        let s = scores(Estimator::AbsSum, Signal::Grad);
+        assert_eq!(
+            s.scores.unwrap().to_f32_vec().unwrap(),
+            vec![1.0, 1.0, 3.0, 0.0, 0.0, 0.0]
         );
     }
 

@@ -52,7 +52,8 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
         ctx.run.task_name(),
         &score_config,
     )?
-    .with_extra("estimator", format!("{:?}", score_config.estimator));
+    .with_extra("estimator", format!("{:?}", score_config.estimator))
+    .with_extra("signal", format!("{:?}", score_config.signal));
     let path = paths.importance();
     importance.write(&path, meta)?;
     config.write(&paths.config())?;

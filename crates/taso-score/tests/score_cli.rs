@@ -121,6 +121,22 @@ fn shards_merge_into_their_sum_and_marginals_only_is_small() {
             assert!((sum - (p + q)).abs() <= 1e-6 * sum.abs().max(1.0));
         }
     }
+
+    let config = s.config(
+        "g1",
+        "store = \"marginals\"\nsignal = \"grad\"\nshard = { index = 1, count = 2 }",
+    );
+    let (ok, log) = run_config(&config, &[]);
+    assert!(ok, "{log}");
+    let grad = s.importance_path("g1");
+    let (ok, log) = score(&[
+        "merge",
+        s.importance_path("s0").to_str().unwrap(),
+        grad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && log.contains("another `score.signal`"), "{log}");
 }
 
 #[test]
