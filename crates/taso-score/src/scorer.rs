@@ -72,10 +72,9 @@ impl Scorer {
                 if !grad.defined() {
                     continue;
                 }
-                let evidence = match (self.estimator, self.signal) {
-                    (Estimator::SumAbs, Signal::WeightGrad) => (&entry.weight * &grad).abs(),
-                    (Estimator::SumAbs, Signal::Grad) => grad.abs(),
-                    (Estimator::AbsSum, _) => grad.shallow_clone(),
+                let evidence = match self.estimator {
+                    Estimator::SumAbs => weigh(self.signal, &entry.weight, &grad).abs(),
+                    Estimator::AbsSum => grad.shallow_clone(),
                 };
                 let _ = entry.sum.g_add_(&evidence.to_kind(Kind::Float));
                 let _ = grad.zero_();
@@ -107,12 +106,9 @@ impl Entry {
         dtype: ScoreDtype,
     ) -> Result<MatrixScores, ScoreError> {
         let _ = self.weight.set_requires_grad(false);
-        let scores = tch::no_grad(|| match (estimator, signal) {
-            (Estimator::SumAbs, _) => self.sum,
-            (Estimator::AbsSum, Signal::WeightGrad) => {
-                (&self.weight.to_kind(Kind::Float) * &self.sum).abs()
-            }
-            (Estimator::AbsSum, Signal::Grad) => self.sum.abs(),
+        let scores = tch::no_grad(|| match estimator {
+            Estimator::SumAbs => self.sum,
+            Estimator::AbsSum => weigh(signal, &self.weight.to_kind(Kind::Float), &self.sum).abs(),
         })
         .to_device(tch::Device::Cpu);
         let size = scores.size();
@@ -133,6 +129,14 @@ impl Entry {
             col,
             scores,
         })
+    }
+}
+
+/// The signal of a gradient (one batch's, or the sum over batches): `W ⊙ grad` or `grad` itself.
+fn weigh(signal: Signal, weight: &Tensor, grad: &Tensor) -> Tensor {
+    match signal {
+        Signal::WeightGrad => weight * grad,
+        Signal::Grad => grad.shallow_clone(),
     }
 }
 
