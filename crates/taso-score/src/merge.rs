@@ -2,6 +2,7 @@
 
 use crate::error::ScoreError;
 use crate::format::{Importance, MatrixScores};
+use crate::ScoreConfig;
 use taso_artifact::{Artifact, TensorData};
 
 /// Sums the importance of several artifacts made for the same model, task and targets with the
@@ -47,13 +48,28 @@ fn check_compatible(first: &Artifact, other: &Artifact) -> Result<(), ScoreError
     if other.meta.task != first.meta.task {
         return Err(incompatible(other, "it was scored on another task"));
     }
-    for key in ["estimator", "signal"] {
-        if other.meta.config.get(key) != first.meta.config.get(key) {
+    let (a, b) = (scoring(first)?, scoring(other)?);
+    let differs = [
+        ("estimator", a.estimator != b.estimator),
+        ("signal", a.signal != b.signal),
+    ];
+    match differs.into_iter().find(|(_, differs)| *differs) {
+        Some((key, _)) => {
             let reason = format!("it was scored with another `score.{key}`");
-            return Err(incompatible(other, &reason));
+            Err(incompatible(other, &reason))
         }
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The `[score]` settings an artifact was made with. Settings added since it was written read
+/// as their defaults, which is what it was scored with (a file from before `score.signal`
+/// existed scored the default `weight-grad`).
+fn scoring(artifact: &Artifact) -> Result<ScoreConfig, ScoreError> {
+    serde_json::from_value(artifact.meta.config.clone()).map_err(|e| {
+        let reason = format!("its [score] settings do not read ({e}); score that shard again");
+        incompatible(artifact, &reason)
+    })
 }
 
 fn add(sum: &mut MatrixScores, part: MatrixScores) -> Result<(), ScoreError> {

@@ -137,6 +137,34 @@ fn shards_merge_into_their_sum_and_marginals_only_is_small() {
         out.to_str().unwrap(),
     ]);
     assert!(!ok && log.contains("another `score.signal`"), "{log}");
+
+    // A shard written before `score.signal` existed scored the default signal: it merges with
+    // a default shard and is refused beside a `grad` one.
+    let old = s.root.join("old.safetensors");
+    let shard = Artifact::open_any(&s.importance_path("s0")).unwrap();
+    let mut meta = shard.meta.clone();
+    meta.config
+        .as_object_mut()
+        .unwrap()
+        .remove("signal")
+        .unwrap();
+    Importance::from_artifact(&shard)
+        .unwrap()
+        .write(&old, meta)
+        .unwrap();
+    let merge_with = |other: &Path| {
+        score(&[
+            "merge",
+            old.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (ok, log) = merge_with(&s.importance_path("s1"));
+    assert!(ok, "{log}");
+    let (ok, log) = merge_with(&grad);
+    assert!(!ok && log.contains("another `score.signal`"), "{log}");
 }
 
 #[test]
