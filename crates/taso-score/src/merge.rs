@@ -3,6 +3,7 @@
 use crate::error::ScoreError;
 use crate::format::{Importance, MatrixScores};
 use crate::ScoreConfig;
+use serde::Deserialize;
 use taso_artifact::{Artifact, TensorData};
 
 /// Sums the importance of several artifacts made for the same model, task and targets with the
@@ -15,8 +16,9 @@ pub fn merge(artifacts: &[Artifact]) -> Result<Importance, ScoreError> {
         reason: "no artifact given; pass two or more importance files".into(),
     })?;
     let mut total = Importance::from_artifact(first)?;
+    let settings = scoring(first)?;
     for artifact in rest {
-        check_compatible(first, artifact)?;
+        check_compatible(first, &settings, artifact)?;
         let other = Importance::from_artifact(artifact)?;
         let same_targets = total
             .matrices
@@ -41,32 +43,36 @@ fn incompatible(artifact: &Artifact, reason: &str) -> ScoreError {
     }
 }
 
-fn check_compatible(first: &Artifact, other: &Artifact) -> Result<(), ScoreError> {
+fn check_compatible(
+    first: &Artifact,
+    settings: &ScoreConfig,
+    other: &Artifact,
+) -> Result<(), ScoreError> {
     if other.meta.model_fingerprint != first.meta.model_fingerprint {
         return Err(incompatible(other, "it was scored on another base model"));
     }
     if other.meta.task != first.meta.task {
         return Err(incompatible(other, "it was scored on another task"));
     }
-    let (a, b) = (scoring(first)?, scoring(other)?);
-    let differs = [
-        ("estimator", a.estimator != b.estimator),
-        ("signal", a.signal != b.signal),
+    let theirs = scoring(other)?;
+    let same = [
+        ("estimator", theirs.estimator == settings.estimator),
+        ("signal", theirs.signal == settings.signal),
     ];
-    match differs.into_iter().find(|(_, differs)| *differs) {
-        Some((key, _)) => {
+    for (key, same) in same {
+        if !same {
             let reason = format!("it was scored with another `score.{key}`");
-            Err(incompatible(other, &reason))
+            return Err(incompatible(other, &reason));
         }
-        None => Ok(()),
     }
+    Ok(())
 }
 
 /// The `[score]` settings an artifact was made with. Settings added since it was written read
 /// as their defaults, which is what it was scored with (a file from before `score.signal`
 /// existed scored the default `weight-grad`).
 fn scoring(artifact: &Artifact) -> Result<ScoreConfig, ScoreError> {
-    serde_json::from_value(artifact.meta.config.clone()).map_err(|e| {
+    ScoreConfig::deserialize(&artifact.meta.config).map_err(|e| {
         let reason = format!("its [score] settings do not read ({e}); score that shard again");
         incompatible(artifact, &reason)
     })
