@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ArtifactError;
@@ -84,6 +85,13 @@ impl ArtifactMeta {
     pub fn with_parent(mut self, digest: impl Into<String>) -> Self {
         self.parent_digest = Some(digest.into());
         self
+    }
+
+    /// The stored stage config read back as `T`, without copying it. Fields `T` has gained
+    /// since the artifact was written read as their serde defaults, so an older artifact's
+    /// settings come back as what it was actually made with.
+    pub fn config_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.config)
     }
 
     /// Adds one stage-specific fact, stored as `taso.extra.<key>`.

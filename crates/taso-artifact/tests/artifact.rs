@@ -428,6 +428,27 @@ fn metadata_round_trips_through_the_map() {
 }
 
 #[test]
+fn stored_config_reads_back_with_defaults_for_newer_fields() {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        estimator: String,
+        batches: u32,
+        #[serde(default = "default_signal")]
+        signal: String,
+    }
+    fn default_signal() -> String {
+        "weight-grad".into()
+    }
+    let settings: Settings = importance_meta().config_as().unwrap();
+    assert_eq!(settings.estimator, "sum-abs");
+    assert_eq!(settings.batches, 4);
+    assert_eq!(settings.signal, "weight-grad");
+
+    let error = importance_meta().config_as::<Vec<u32>>().unwrap_err();
+    assert!(error.to_string().contains("expected a sequence"), "{error}");
+}
+
+#[test]
 fn invalid_tensor_fails_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.safetensors");

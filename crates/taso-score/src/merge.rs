@@ -3,7 +3,6 @@
 use crate::error::ScoreError;
 use crate::format::{Importance, MatrixScores};
 use crate::ScoreConfig;
-use serde::Deserialize;
 use taso_artifact::{Artifact, TensorData};
 
 /// Sums the importance of several artifacts made for the same model, task and targets with the
@@ -72,7 +71,7 @@ fn check_compatible(
 /// as their defaults, which is what it was scored with (a file from before `score.signal`
 /// existed scored the default `weight-grad`).
 fn scoring(artifact: &Artifact) -> Result<ScoreConfig, ScoreError> {
-    ScoreConfig::deserialize(&artifact.meta.config).map_err(|e| {
+    artifact.meta.config_as::<ScoreConfig>().map_err(|e| {
         let reason = format!("its [score] settings do not read ({e}); score that shard again");
         incompatible(artifact, &reason)
     })

@@ -104,7 +104,9 @@ pub(crate) fn restore_checkpoint(
         path: path.to_path_buf(),
         reason,
     };
-    let saved: StageConfig = serde_json::from_value(artifact.meta.config.clone())
+    let saved: StageConfig = artifact
+        .meta
+        .config_as()
         .map_err(|e| resume_error(format!("its config does not parse ({e})")))?;
     let differences = stage.differences(&saved);
     if !differences.is_empty() {
