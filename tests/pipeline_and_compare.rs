@@ -139,6 +139,28 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         tagged.contains("| bitfit |") && tagged.contains("--tag e1"),
         "{tagged}"
     );
+    // With a hold-out, the epoch and lr are chosen on held-out training examples, and the
+    // table says so and shows their metric beside dev's.
+    let held_out = [
+        &one_epoch[..],
+        &["--tag", "held", "--set", "run.holdout=16"],
+    ]
+    .concat();
+    let (ok, log) = compare(&config, &held_out);
+    assert!(ok, "{log}");
+    let metrics = std::fs::read_to_string(runs.join("tiny/cmp-held-bitfit-lr3e-3-s0/metrics.json"));
+    let metrics: serde_json::Value = serde_json::from_str(&metrics.unwrap()).unwrap();
+    assert_eq!(metrics["holdout_examples"], 16);
+    assert_eq!(metrics["train_examples"], 96 - 16);
+    assert!(
+        metrics["best"]["holdout"]["accuracy"].is_number(),
+        "{metrics}"
+    );
+    let held = std::fs::read_to_string(runs.join("tiny/compare/results-held.md")).unwrap();
+    assert!(
+        held.contains("16 held-out training examples") && held.contains("| best-epoch holdout |"),
+        "{held}"
+    );
     let (ok, log) = compare(&config, &["--tag", "E 1"]);
     assert!(!ok && log.contains("is not a tag"), "{log}");
 

@@ -254,6 +254,10 @@ pub struct RunSettings {
     pub threads: Option<usize>,
     /// Truncation length in tokens.
     pub max_len: usize,
+    /// Training examples set aside (evenly spread, the same for every seed and method) to choose
+    /// the best epoch on — and, in `taso-compare`, the learning rate — instead of the dev split,
+    /// which is then only reported; scoring and training never see them. 0: select on dev.
+    pub holdout: usize,
     /// Target linear layers, as suffixes of their module paths.
     pub targets: Vec<String>,
 }
@@ -271,6 +275,7 @@ impl Default for RunSettings {
             device: "auto".to_string(),
             threads: None,
             max_len: 128,
+            holdout: 0,
             targets: [
                 "attention.self.query",
                 "attention.self.key",

@@ -183,6 +183,18 @@ pub enum DataError {
         path: PathBuf,
     },
 
+    /// `run.holdout` asks for as many training examples as there are, or more.
+    #[error(
+        "run.holdout = {count} would hold out all {total} training examples; set it below {total} \
+         (a tenth of the split is typical) or to 0 to select on the dev split"
+    )]
+    HoldoutTooLarge {
+        /// Examples asked for.
+        count: usize,
+        /// Examples in the training split.
+        total: usize,
+    },
+
     /// The tokenizer file could not be loaded or configured.
     #[error("cannot use tokenizer {path}: {message}")]
     Tokenizer {

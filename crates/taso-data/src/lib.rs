@@ -10,6 +10,7 @@
 //!   truncation, no padding).
 //! - [`plan_batches`] groups examples (length-bucketed, random or sequential, seeded);
 //!   [`pad_batch`] pads one batch to its longest member.
+//! - [`hold_out`] sets an evenly spread, seed-independent part of the training examples aside.
 //! - [`compute_metrics`] scores predictions (accuracy, F1, Matthews, Pearson, Spearman).
 //! - [`PromptTokenizer`] and [`PromptSplit`] turn prompt examples into [`CausalBatch`]es whose loss
 //!   mask marks exactly the answer tokens; [`PromptTaskSpec::score`] gives candidate accuracy or
@@ -87,6 +88,7 @@ mod batch;
 mod builtin;
 mod error;
 mod example;
+mod holdout;
 mod metrics;
 mod paths;
 mod prompt;
@@ -105,6 +107,7 @@ pub use builtin::{
 };
 pub use error::DataError;
 pub use example::{Example, Label};
+pub use holdout::hold_out;
 pub use metrics::{
     accuracy, binary_f1, compute_metrics, matthews, pearson, spearman, Metric, Predictions,
 };

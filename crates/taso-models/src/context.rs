@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use taso_artifact::model_fingerprint;
 use taso_artifact::run::{RunPaths, RunSettings};
 use taso_data::{
-    load_any_task, resolve_data_dir, AnyTask, PromptSplit, PromptTokenizer, Split, TextTokenizer,
-    TokenizedSplit,
+    hold_out, load_any_task, resolve_data_dir, AnyTask, PromptSplit, PromptTokenizer, Split,
+    TextTokenizer, TokenizedSplit,
 };
 use tch::Device;
 
@@ -100,17 +100,33 @@ impl RunContext {
         self.split_where(split, |index| limit.is_none_or(|limit| index < limit))
     }
 
-    /// Reads and tokenizes the examples of `split` whose 0-based index `keep` accepts.
+    /// Reads and tokenizes the examples of `split` whose 0-based index `keep` accepts. On the
+    /// training split the `run.holdout` examples are set aside first, and `keep` sees the
+    /// positions of the others.
     pub fn split_where(&self, split: Split, keep: impl Fn(usize) -> bool) -> Result<TaskData> {
+        self.read(Pick::Kept(split, &keep))
+    }
+
+    /// Reads and tokenizes the `run.holdout` training examples that choose the best epoch (and
+    /// lr) instead of the dev split; `None` when `run.holdout` is 0.
+    pub fn holdout(&self) -> Result<Option<TaskData>> {
+        if self.run.holdout == 0 {
+            return Ok(None);
+        }
+        self.read(Pick::HeldOut).map(Some)
+    }
+
+    fn read(&self, pick: Pick) -> Result<TaskData> {
+        let (split, holdout) = (pick.split(), self.run.holdout);
         match (&self.task, &self.tokenizer) {
             (AnyTask::Classification(task), RunTokenizer::Text(tokenizer)) => {
-                let examples = kept(task.read_split(&self.data_dir, split)?, &keep);
+                let examples = pick.apply(task.read_split(&self.data_dir, split)?, holdout)?;
                 Ok(TaskData::Classification(TokenizedSplit::new(
                     tokenizer, &examples,
                 )?))
             }
             (AnyTask::Prompt(task), RunTokenizer::Prompt(tokenizer)) => {
-                let examples = kept(task.read_split(&self.data_dir, split)?, &keep);
+                let examples = pick.apply(task.read_split(&self.data_dir, split)?, holdout)?;
                 let split = PromptSplit::new(tokenizer, task, &examples)?;
                 Ok(TaskData::Prompt(PromptData { split, examples }))
             }
@@ -150,13 +166,39 @@ impl RunContext {
 }
 
 /// The examples whose 0-based index `keep` accepts.
-fn kept<T>(examples: Vec<T>, keep: &impl Fn(usize) -> bool) -> Vec<T> {
-    examples
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| keep(*i))
-        .map(|(_, e)| e)
-        .collect()
+/// Which examples of a split a stage reads.
+enum Pick<'k> {
+    /// Those whose position `keep` accepts (on the training split, after the hold-out is set
+    /// aside).
+    Kept(Split, &'k dyn Fn(usize) -> bool),
+    /// The held-out training examples.
+    HeldOut,
+}
+
+impl Pick<'_> {
+    fn split(&self) -> Split {
+        match self {
+            Pick::Kept(split, _) => *split,
+            Pick::HeldOut => Split::Train,
+        }
+    }
+
+    /// The picked examples of the split's `examples`, `holdout` of the training ones set aside.
+    fn apply<T>(&self, examples: Vec<T>, holdout: usize) -> Result<Vec<T>> {
+        let (kept, held_out) = match self.split() {
+            Split::Train => hold_out(examples, holdout)?,
+            _ => (examples, Vec::new()),
+        };
+        Ok(match self {
+            Pick::Kept(_, keep) => kept
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, e)| e)
+                .collect(),
+            Pick::HeldOut => held_out,
+        })
+    }
 }
 
 fn mismatch(task: &AnyTask, family: ModelFamily, run: &RunSettings) -> ModelError {

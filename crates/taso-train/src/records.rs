@@ -29,6 +29,17 @@ pub struct EpochRecord {
     /// Dev metrics at its end; absent when it was not evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev: Option<Scores>,
+    /// Metrics on the held-out training examples (`run.holdout`), which then choose the best
+    /// epoch; absent without hold-out or when it was not evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<Scores>,
+}
+
+impl EpochRecord {
+    /// The scores that choose the best epoch: the hold-out's when the run has one, else dev's.
+    pub fn selection(&self) -> Option<&Scores> {
+        self.holdout.as_ref().or(self.dev.as_ref())
+    }
 }
 
 /// The state of the training loop besides tensors: saved in checkpoints, turned into
@@ -39,7 +50,8 @@ pub struct Progress {
     pub step: usize,
     /// Finished epochs.
     pub epochs: Vec<EpochRecord>,
-    /// The epoch with the best main dev metric so far (the first one on ties).
+    /// The epoch with the best main metric so far on the hold-out, or on dev without one (the
+    /// first one on ties).
     pub best: Option<EpochRecord>,
     /// Sum of the losses of the current epoch's steps so far.
     pub epoch_loss_sum: f64,
@@ -133,9 +145,12 @@ pub struct TrainMetrics {
     pub total_steps: usize,
     /// Training examples per epoch.
     pub train_examples: usize,
+    /// Training examples held out to choose the best epoch (`run.holdout`; 0: chosen on dev).
+    #[serde(default)]
+    pub holdout_examples: usize,
     /// Every epoch.
     pub epochs: Vec<EpochRecord>,
-    /// The best evaluated epoch.
+    /// The best evaluated epoch (by the hold-out's main metric, or dev's without one).
     pub best: Option<EpochRecord>,
     /// The last epoch.
     pub last: Option<EpochRecord>,
@@ -181,8 +196,12 @@ impl TrainMetrics {
                     .dev
                     .as_ref()
                     .map_or("not evaluated".to_string(), format_scores);
+                let holdout = record
+                    .holdout
+                    .as_ref()
+                    .map_or(String::new(), |h| format!("; holdout {}", format_scores(h)));
                 lines.push(format!(
-                    "{label}: epoch {} (step {}): dev {dev}",
+                    "{label}: epoch {} (step {}): dev {dev}{holdout}",
                     record.epoch, record.step
                 ));
             }
@@ -196,17 +215,8 @@ impl TrainMetrics {
 
     /// The trainer's `report.md` section: the summary and a table of the epochs.
     pub fn report(&self) -> String {
-        let metric_names: Vec<&String> = self
-            .epochs
-            .iter()
-            .filter_map(|e| e.dev.as_ref())
-            .flat_map(|dev| dev.keys())
-            .fold(Vec::new(), |mut names, name| {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-                names
-            });
+        let dev_names = metric_names(self.epochs.iter().filter_map(|e| e.dev.as_ref()));
+        let holdout_names = metric_names(self.epochs.iter().filter_map(|e| e.holdout.as_ref()));
         let mut text = format!(
             "Method `{}`, task `{}`, seed {}.\n\n```\n{}\n```\n\n| epoch | step | train loss | lr |",
             self.method,
@@ -214,26 +224,47 @@ impl TrainMetrics {
             self.seed,
             self.summary()
         );
-        for name in &metric_names {
+        for name in &dev_names {
             text.push_str(&format!(" dev {name} |"));
         }
-        text.push_str(&format!(
-            "\n|---|---|---|---|{}",
-            "---|".repeat(metric_names.len())
-        ));
+        for name in &holdout_names {
+            text.push_str(&format!(" holdout {name} |"));
+        }
+        let columns = dev_names.len() + holdout_names.len();
+        text.push_str(&format!("\n|---|---|---|---|{}", "---|".repeat(columns)));
         for e in &self.epochs {
             text.push_str(&format!(
                 "\n| {} | {} | {:.4} | {:.3e} |",
                 e.epoch, e.step, e.train_loss, e.lr
             ));
-            for name in &metric_names {
-                let value = e.dev.as_ref().and_then(|dev| dev.get(*name));
-                text.push_str(&value.map_or(" |".to_string(), |v| format!(" {v:.4} |")));
+            for name in &dev_names {
+                text.push_str(&cell(&e.dev, name));
+            }
+            for name in &holdout_names {
+                text.push_str(&cell(&e.holdout, name));
             }
         }
         text.push('\n');
         text
     }
+}
+
+/// The metric names in `scores`, in the order first seen.
+fn metric_names<'a>(scores: impl Iterator<Item = &'a Scores>) -> Vec<&'a String> {
+    scores
+        .flat_map(|s| s.keys())
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        })
+}
+
+/// One table cell: ` 0.6534 |`, or ` |` when `name` was not measured.
+fn cell(scores: &Option<Scores>, name: &str) -> String {
+    let value = scores.as_ref().and_then(|scores| scores.get(name));
+    value.map_or(" |".to_string(), |v| format!(" {v:.4} |"))
 }
 
 /// `accuracy 0.6534, f1 0.7012`.

@@ -60,6 +60,7 @@ pub struct Trainer<'a> {
     counts: ParamCounts,
     train: TaskData,
     dev: TaskData,
+    holdout: Option<TaskData>,
     steps_per_epoch: usize,
     progress: Progress,
 }
@@ -86,6 +87,10 @@ impl<'a> Trainer<'a> {
         ctx.require_labels(Split::Train, &train)?;
         let dev = ctx.split(Split::Dev, config.dev_subset)?;
         ctx.require_labels(Split::Dev, &dev)?;
+        let holdout = ctx.holdout()?;
+        if let Some(holdout) = &holdout {
+            ctx.require_labels(Split::Train, holdout)?;
+        }
         let mut model = ctx.load_model()?;
         let (adapters, init_digest) = if run.method.uses_adapter() {
             let (adapters, digest) = load_adapter_init(ctx, form)?;
@@ -127,6 +132,7 @@ impl<'a> Trainer<'a> {
             counts,
             train,
             dev,
+            holdout,
             steps_per_epoch,
             progress: Progress::default(),
         };
@@ -300,12 +306,13 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Records the end of 0-based `epoch`: evaluates if asked, writes `adapter.safetensors`,
-    /// `adapter-best.safetensors` when the main dev metric improved, and `metrics.json`.
+    /// Records the end of 0-based `epoch`: evaluates (dev and hold-out) if asked, writes
+    /// `adapter.safetensors`, `adapter-best.safetensors` when the main metric of the hold-out
+    /// (of dev without one) improved, and `metrics.json`.
     fn finish_epoch(
         &mut self,
         epoch: usize,
-        evaluate_dev: bool,
+        evaluate: bool,
         log: &StepLog,
     ) -> Result<(), TrainError> {
         let progress = &self.progress;
@@ -315,31 +322,36 @@ impl<'a> Trainer<'a> {
             train_loss: progress.epoch_loss_sum / progress.epoch_steps.max(1) as f64,
             lr: self.config.lr * self.schedule.factor(progress.step.saturating_sub(1)),
             dev: None,
+            holdout: None,
         };
-        if evaluate_dev {
-            record.dev = self.evaluate_dev()?;
+        if evaluate {
+            record.dev = self.scores_on(&self.dev)?;
+            if let Some(holdout) = &self.holdout {
+                record.holdout = self.scores_on(holdout)?;
+            }
         }
         let paths = &self.ctx.paths;
         self.write_adapter(&paths.adapter(), &record)?;
-        let best_score = self.progress.best.as_ref().and_then(|b| b.dev.as_ref());
+        let best_score = self.progress.best.as_ref().and_then(EpochRecord::selection);
         let best_score = best_score.map_or(f64::NEG_INFINITY, |b| self.main_score(b));
         let improved = record
-            .dev
-            .as_ref()
-            .is_some_and(|dev| self.main_score(dev) > best_score);
+            .selection()
+            .is_some_and(|scores| self.main_score(scores) > best_score);
         if improved {
             self.write_adapter(&paths.adapter_best(), &record)?;
             self.progress.best = Some(record.clone());
         }
+        let scores = |part: &str, scores: &Option<Scores>| {
+            let text = scores.as_ref().map(format_scores);
+            text.map_or(String::new(), |text| format!(", {part} {text}"))
+        };
         log.info(&format!(
-            "epoch {} (step {}): train loss {:.4}{}{}",
+            "epoch {} (step {}): train loss {:.4}{}{}{}",
             record.epoch,
             record.step,
             record.train_loss,
-            record
-                .dev
-                .as_ref()
-                .map_or(String::new(), |dev| format!(", dev {}", format_scores(dev))),
+            scores("dev", &record.dev),
+            scores("holdout", &record.holdout),
             if improved { " (best so far)" } else { "" }
         ));
         let progress = &mut self.progress;
@@ -349,14 +361,9 @@ impl<'a> Trainer<'a> {
         self.metrics().write(&paths.metrics())
     }
 
-    /// The dev scores of the model as it is now.
-    fn evaluate_dev(&self) -> Result<Option<Scores>, TrainError> {
-        let evaluation = evaluate(
-            self.ctx,
-            &self.model,
-            &self.dev,
-            self.config.eval_batch_size,
-        )?;
+    /// The scores of the model as it is now on `data` (dev or the hold-out).
+    fn scores_on(&self, data: &TaskData) -> Result<Option<Scores>, TrainError> {
+        let evaluation = evaluate(self.ctx, &self.model, data, self.config.eval_batch_size)?;
         Ok(evaluation.scores)
     }
 
@@ -409,6 +416,7 @@ impl<'a> Trainer<'a> {
             lr: self.lr,
             total_steps: self.schedule.total_steps,
             train_examples: self.train.len(),
+            holdout_examples: self.holdout.as_ref().map_or(0, TaskData::len),
             epochs: progress.epochs.clone(),
             best: progress.best.clone(),
             last: progress.epochs.last().cloned(),

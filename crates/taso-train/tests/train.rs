@@ -7,11 +7,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{learning_config, quick_config, regions, serial, Fixture, RANK};
-use taso_artifact::run::Method;
+use taso_artifact::run::{Method, RunSettings};
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta};
+use taso_data::Split;
 use taso_lora::LoraForm;
 use taso_models::TaskModel;
-use taso_train::{train, TrainConfig, TrainError, TrainMetrics, Trainer};
+use taso_train::{train, EpochRecord, TrainConfig, TrainError, TrainMetrics, Trainer};
 use tch::Tensor;
 
 #[test]
@@ -383,4 +384,52 @@ fn a_regression_task_trains_on_squared_error_and_reports_correlations() {
         "{best:?}"
     );
     assert!(metrics.epochs.last().unwrap().train_loss < metrics.epochs[0].train_loss);
+}
+
+#[test]
+fn a_holdout_of_training_examples_chooses_the_best_epoch() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let run = fixture.run(Method::HeadOnly, "held");
+    let all = fixture
+        .context(run.clone())
+        .split(Split::Train, None)
+        .unwrap()
+        .len();
+    let ctx = fixture.context(RunSettings {
+        holdout: 20,
+        ..run.clone()
+    });
+    let metrics = train(&ctx, &quick_config(), LoraForm::Compact).unwrap();
+    assert_eq!(
+        (metrics.train_examples, metrics.holdout_examples),
+        (all - 20, 20)
+    );
+    let holdout_accuracy = |e: &EpochRecord| e.holdout.as_ref().unwrap()["accuracy"];
+    let best = metrics.epochs.iter().fold(&metrics.epochs[0], |best, e| {
+        if holdout_accuracy(e) > holdout_accuracy(best) {
+            e
+        } else {
+            best
+        }
+    });
+    assert_eq!(
+        metrics.best.as_ref(),
+        Some(best),
+        "the first best on the hold-out"
+    );
+    assert!(
+        metrics.epochs.iter().all(|e| e.dev.is_some()),
+        "dev is still reported"
+    );
+
+    let too_many = fixture.context(RunSettings {
+        holdout: all,
+        ..run
+    });
+    let error = train(&too_many, &quick_config(), LoraForm::Compact).unwrap_err();
+    assert!(
+        error.to_string().contains(&format!("run.holdout = {all}")),
+        "{error}"
+    );
 }

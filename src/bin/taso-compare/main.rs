@@ -64,6 +64,10 @@ pub struct Args {
 /// One finished run's figures.
 #[derive(Clone)]
 pub struct Outcome {
+    /// The main metric that chose the best epoch: the hold-out's (`run.holdout`), or dev's.
+    selection: f64,
+    /// Training examples held out to choose on (0: chosen on dev).
+    holdout_examples: usize,
     best: f64,
     /// Every dev metric of the best epoch (the main one included).
     best_scores: Scores,
@@ -165,7 +169,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     /// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by
-    /// mean best-epoch dev metric); runs already made by the sweep are reused, not repeated.
+    /// the mean main metric of the best epochs on the hold-out, or on dev without one); runs already made by the sweep are reused, not repeated.
     /// `None` when no run of the method has finished (report-only).
     fn compare_method(
         &mut self,
@@ -185,7 +189,9 @@ impl Runner<'_> {
         let Some(best) = sweep
             .iter()
             .enumerate()
-            .max_by(|a, b| render::mean_best(&a.1 .1).total_cmp(&render::mean_best(&b.1 .1)))
+            .max_by(|a, b| {
+                render::mean_selection(&a.1 .1).total_cmp(&render::mean_selection(&b.1 .1))
+            })
             .map(|(i, _)| i)
         else {
             return Ok(None);
@@ -330,12 +336,16 @@ impl RunMetrics {
         let metric = train.main_metric;
         let scores = |record: Option<EpochRecord>| record.and_then(|r| r.dev).unwrap_or_default();
         let main = |scores: &Scores| scores.get(&metric).copied().unwrap_or(f64::NAN);
+        let selection = train.best.as_ref().and_then(EpochRecord::selection);
+        let selection = selection.map_or(f64::NAN, main);
         let best_scores = scores(train.best);
         let eval = self
             .eval
             .and_then(|e| e.metrics)
             .map_or(f64::NAN, |m| main(&m));
         Outcome {
+            selection,
+            holdout_examples: train.holdout_examples,
             best: main(&best_scores),
             last: main(&scores(train.last)),
             best_scores,

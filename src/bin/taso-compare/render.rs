@@ -3,9 +3,21 @@
 use crate::{Args, MethodResult, Outcome};
 use std::fmt::Write as _;
 
-/// Mean of the best-epoch dev metric.
-pub fn mean_best(outcomes: &[Outcome]) -> f64 {
-    mean_std(&outcomes.iter().map(|o| o.best).collect::<Vec<_>>()).0
+/// Mean of the main metric that chose the best epochs (hold-out, or dev without one).
+pub fn mean_selection(outcomes: &[Outcome]) -> f64 {
+    mean_std(&outcomes.iter().map(|o| o.selection).collect::<Vec<_>>()).0
+}
+
+/// What chose lrs and best epochs: `dev`, or `holdout` when the runs held training examples
+/// out (`run.holdout`), with their number.
+fn selected_on(results: &[MethodResult]) -> (&'static str, usize) {
+    let holdout = results
+        .iter()
+        .flat_map(|r| &r.reported)
+        .map(|o| o.holdout_examples)
+        .max()
+        .unwrap_or(0);
+    (if holdout > 0 { "holdout" } else { "dev" }, holdout)
 }
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -62,21 +74,35 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
         .and_then(|r| r.reported.first())
         .map_or("metric", |o| o.metric.as_str());
     let mut out = format!("# {task}: TASO vs baselines\n\n");
+    let (on, holdout) = selected_on(results);
+    let choice = match holdout {
+        0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds"),
+        n => format!(
+            "the best epoch and the lr are chosen on {n} held-out training examples \
+             (`run.holdout`), never on dev: the lr by the mean best-epoch holdout {metric} over \
+             the sweep seeds"
+        ),
+    };
     let _ = writeln!(
         out,
         "Command: `{}`.\n\nDev {metric} ×100, mean ± std over seeds 0..n at each method's best \
-         learning rate; the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds; \
+         learning rate; {choice}; \
          the task's other metrics are shown at that same best epoch. The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
          (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
         command(args)
     );
     let others = other_metrics(results, metric);
+    let holdout_column = if holdout > 0 {
+        " best-epoch holdout |"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "| method | lr | n | best-epoch dev |{} last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
+        "| method | lr | n | best-epoch dev |{}{holdout_column} last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
          |---|---|---|---|{}---|---|---|---|---|",
         others.iter().map(|m| format!(" best-epoch {m} |")).collect::<String>(),
-        "---|".repeat(others.len()),
+        "---|".repeat(others.len() + usize::from(holdout > 0)),
     );
     for r in results {
         let cell = |value: &dyn Fn(&Outcome) -> f64| {
@@ -93,11 +119,15 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
                 format!(" {} |", cell(&value))
             })
             .collect();
+        let holdout_cell = match holdout {
+            0 => String::new(),
+            _ => format!(" {} |", cell(&|o| o.selection)),
+        };
         let (secs, _) = mean_std(&r.reported.iter().map(|o| o.seconds).collect::<Vec<_>>());
         let first = &r.reported[0];
         let _ = writeln!(
             out,
-            "| {} | {:e} | {} | {} |{other_cells} {} | {} | {} | {} | {secs:.0} |",
+            "| {} | {:e} | {} | {} |{other_cells}{holdout_cell} {} | {} | {} | {} | {secs:.0} |",
             r.name,
             r.best_lr,
             r.reported.len(),
@@ -108,7 +138,7 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
             first.total_params
         );
     }
-    sweep_table(&mut out, results);
+    sweep_table(&mut out, results, on);
     if !missing.is_empty() {
         let _ = writeln!(
             out,
@@ -136,8 +166,9 @@ fn other_metrics(results: &[MethodResult], main: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Every lr tried, per method: mean best-epoch dev and the number of seeds behind it.
-fn sweep_table(out: &mut String, results: &[MethodResult]) {
+/// Every lr tried, per method: the mean best-epoch metric that chose (`on` dev or the
+/// hold-out) and the number of seeds behind it.
+fn sweep_table(out: &mut String, results: &[MethodResult], on: &str) {
     let mut lrs: Vec<f64> = results
         .iter()
         .flat_map(|r| r.sweep.iter().map(|(lr, _)| *lr))
@@ -147,8 +178,9 @@ fn sweep_table(out: &mut String, results: &[MethodResult]) {
     if lrs.len() < 2 {
         return;
     }
-    out.push_str(
-        "\nLearning-rate sweep (mean best-epoch dev ×100, seeds in brackets):\n\n| method |",
+    let _ = write!(
+        out,
+        "\nLearning-rate sweep (mean best-epoch {on} ×100, seeds in brackets):\n\n| method |"
     );
     for lr in &lrs {
         let _ = write!(out, " {lr:e} |");
@@ -161,7 +193,7 @@ fn sweep_table(out: &mut String, results: &[MethodResult]) {
         for lr in &lrs {
             match r.sweep.iter().find(|(l, _)| l == lr) {
                 Some((_, o)) => {
-                    let _ = write!(out, " {:.2} ({}) |", 100.0 * mean_best(o), o.len());
+                    let _ = write!(out, " {:.2} ({}) |", 100.0 * mean_selection(o), o.len());
                 }
                 None => out.push_str(" — |"),
             }
