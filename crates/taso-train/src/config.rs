@@ -151,6 +151,10 @@ pub struct StageConfig {
     pub seed: u64,
     /// Truncation length in tokens.
     pub max_len: usize,
+    /// Training examples held out to choose the best epoch (`run.holdout`); absent in
+    /// artifacts from before it existed, which held none out.
+    #[serde(default)]
+    pub holdout: usize,
     /// How the adapter factors are stored while training (`[lora] form`).
     pub lora_form: LoraForm,
     /// The `[train]` section, with `resume` off (it does not change the result).
@@ -171,6 +175,7 @@ impl StageConfig {
             method: run.method,
             seed: run.seed,
             max_len: run.max_len,
+            holdout: run.holdout,
             lora_form,
             train: TrainConfig {
                 resume: false,
@@ -278,13 +283,33 @@ mod tests {
         let same = StageConfig::new(&run, LoraForm::Compact, &resumed);
         assert!(ours.differences(&same).is_empty());
         let other = StageConfig::new(
-            &RunSettings { seed: 3, ..run },
+            &RunSettings {
+                seed: 3,
+                holdout: 50,
+                ..run
+            },
             LoraForm::Compact,
             &TrainConfig { lr: 1e-3, ..train },
         );
         let differences = ours.differences(&other);
-        assert_eq!(differences.len(), 2, "{differences:?}");
+        assert_eq!(differences.len(), 3, "{differences:?}");
         assert!(differences.iter().any(|d| d.starts_with("seed: 0 now, 3")));
+        assert!(differences
+            .iter()
+            .any(|d| d.starts_with("holdout: 0 now, 50")));
         assert!(differences.iter().any(|d| d.starts_with("train.lr")));
+    }
+
+    #[test]
+    fn a_stage_config_from_before_the_holdout_reads_as_none_held_out() {
+        let ours = StageConfig::new(
+            &RunSettings::default(),
+            LoraForm::Compact,
+            &Default::default(),
+        );
+        let mut json = serde_json::to_value(&ours).unwrap();
+        json.as_object_mut().unwrap().remove("holdout");
+        let old: StageConfig = serde_json::from_value(json).unwrap();
+        assert!(ours.differences(&old).is_empty());
     }
 }
