@@ -165,7 +165,6 @@ impl RunContext {
     }
 }
 
-/// The examples whose 0-based index `keep` accepts.
 /// Which examples of a split a stage reads.
 enum Pick<'k> {
     /// Those whose position `keep` accepts (on the training split, after the hold-out is set
