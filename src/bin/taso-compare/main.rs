@@ -169,7 +169,8 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     /// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by
-    /// the mean main metric of the best epochs on the hold-out, or on dev without one); runs already made by the sweep are reused, not repeated.
+    /// the mean main metric of the best epochs on the hold-out, or on dev without one); runs
+    /// already made by the sweep are reused, not repeated.
     /// `None` when no run of the method has finished (report-only).
     fn compare_method(
         &mut self,
