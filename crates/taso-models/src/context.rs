@@ -97,41 +97,71 @@ impl RunContext {
 
     /// Reads and tokenizes `split`, keeping only its first `limit` examples when given.
     pub fn split(&self, split: Split, limit: Option<usize>) -> Result<TaskData> {
-        self.split_where(split, |index| limit.is_none_or(|limit| index < limit))
+        self.split_where(split, first(limit))
     }
 
     /// Reads and tokenizes the examples of `split` whose 0-based index `keep` accepts. On the
     /// training split the `run.holdout` examples are set aside first, and `keep` sees the
     /// positions of the others.
     pub fn split_where(&self, split: Split, keep: impl Fn(usize) -> bool) -> Result<TaskData> {
-        self.read(Pick::Kept(split, &keep))
+        self.read(split, &keep, false).map(|(kept, _)| kept)
     }
 
-    /// Reads and tokenizes the `run.holdout` training examples that choose the best epoch (and
-    /// lr) instead of the dev split; `None` when `run.holdout` is 0.
-    pub fn holdout(&self) -> Result<Option<TaskData>> {
-        if self.run.holdout == 0 {
-            return Ok(None);
-        }
-        self.read(Pick::HeldOut).map(Some)
+    /// Reads the training file once and tokenizes its first `limit` examples after the hold-out
+    /// is set aside, and the `run.holdout` held-out examples that choose the best epoch (and lr)
+    /// instead of the dev split (`None` when `run.holdout` is 0).
+    pub fn train_and_holdout(&self, limit: Option<usize>) -> Result<(TaskData, Option<TaskData>)> {
+        self.read(Split::Train, &first(limit), true)
     }
 
-    fn read(&self, pick: Pick) -> Result<TaskData> {
-        let (split, holdout) = (pick.split(), self.run.holdout);
+    /// The examples of `split` that `keep` accepts, tokenized, and the held-out training
+    /// examples too when `with_holdout` asks for them and `run.holdout` sets some aside.
+    fn read(
+        &self,
+        split: Split,
+        keep: &dyn Fn(usize) -> bool,
+        with_holdout: bool,
+    ) -> Result<(TaskData, Option<TaskData>)> {
         match (&self.task, &self.tokenizer) {
             (AnyTask::Classification(task), RunTokenizer::Text(tokenizer)) => {
-                let examples = pick.apply(task.read_split(&self.data_dir, split)?, holdout)?;
-                Ok(TaskData::Classification(TokenizedSplit::new(
-                    tokenizer, &examples,
-                )?))
+                let examples = task.read_split(&self.data_dir, split)?;
+                let (kept, held) = self.pick(examples, split, keep, with_holdout)?;
+                let tokenize = |examples: Vec<_>| -> Result<TaskData> {
+                    let split = TokenizedSplit::new(tokenizer, &examples)?;
+                    Ok(TaskData::Classification(split))
+                };
+                Ok((tokenize(kept)?, held.map(tokenize).transpose()?))
             }
             (AnyTask::Prompt(task), RunTokenizer::Prompt(tokenizer)) => {
-                let examples = pick.apply(task.read_split(&self.data_dir, split)?, holdout)?;
-                let split = PromptSplit::new(tokenizer, task, &examples)?;
-                Ok(TaskData::Prompt(PromptData { split, examples }))
+                let examples = task.read_split(&self.data_dir, split)?;
+                let (kept, held) = self.pick(examples, split, keep, with_holdout)?;
+                let tokenize = |examples: Vec<_>| -> Result<TaskData> {
+                    let split = PromptSplit::new(tokenizer, task, &examples)?;
+                    Ok(TaskData::Prompt(PromptData { split, examples }))
+                };
+                Ok((tokenize(kept)?, held.map(tokenize).transpose()?))
             }
             _ => unreachable!("RunContext::new pairs the tokenizer with the task"),
         }
+    }
+
+    /// Splits `examples` (of `split`) into those `keep` accepts — on the training split counted
+    /// after the `run.holdout` examples are set aside — and, when `with_holdout` asks and some
+    /// are set aside, the held-out ones.
+    fn pick<T>(
+        &self,
+        examples: Vec<T>,
+        split: Split,
+        keep: &dyn Fn(usize) -> bool,
+        with_holdout: bool,
+    ) -> Result<(Vec<T>, Option<Vec<T>>)> {
+        let (kept, held) = match split {
+            Split::Train => hold_out(examples, self.run.holdout)?,
+            _ => (examples, Vec::new()),
+        };
+        let kept = kept.into_iter().enumerate().filter(|(i, _)| keep(*i));
+        let held = (with_holdout && !held.is_empty()).then_some(held);
+        Ok((kept.map(|(_, example)| example).collect(), held))
     }
 
     /// Refuses `data` (read from `split`) unless every example has a label (or gold answer),
@@ -165,39 +195,9 @@ impl RunContext {
     }
 }
 
-/// Which examples of a split a stage reads.
-enum Pick<'k> {
-    /// Those whose position `keep` accepts (on the training split, after the hold-out is set
-    /// aside).
-    Kept(Split, &'k dyn Fn(usize) -> bool),
-    /// The held-out training examples.
-    HeldOut,
-}
-
-impl Pick<'_> {
-    fn split(&self) -> Split {
-        match self {
-            Pick::Kept(split, _) => *split,
-            Pick::HeldOut => Split::Train,
-        }
-    }
-
-    /// The picked examples of the split's `examples`, `holdout` of the training ones set aside.
-    fn apply<T>(&self, examples: Vec<T>, holdout: usize) -> Result<Vec<T>> {
-        let (kept, held_out) = match self.split() {
-            Split::Train => hold_out(examples, holdout)?,
-            _ => (examples, Vec::new()),
-        };
-        Ok(match self {
-            Pick::Kept(_, keep) => kept
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| keep(*i))
-                .map(|(_, e)| e)
-                .collect(),
-            Pick::HeldOut => held_out,
-        })
-    }
+/// Accepts the positions below `limit` (all of them without one).
+fn first(limit: Option<usize>) -> impl Fn(usize) -> bool {
+    move |index| limit.is_none_or(|limit| index < limit)
 }
 
 fn mismatch(task: &AnyTask, family: ModelFamily, run: &RunSettings) -> ModelError {

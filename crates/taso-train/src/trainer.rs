@@ -83,11 +83,10 @@ impl<'a> Trainer<'a> {
             .create()
             .map_err(|e| TrainError::io(&ctx.paths.dir, e))?;
         let run = &ctx.run;
-        let train = ctx.split(Split::Train, config.train_subset)?;
+        let (train, holdout) = ctx.train_and_holdout(config.train_subset)?;
         ctx.require_labels(Split::Train, &train)?;
         let dev = ctx.split(Split::Dev, config.dev_subset)?;
         ctx.require_labels(Split::Dev, &dev)?;
-        let holdout = ctx.holdout()?;
         if let Some(holdout) = &holdout {
             ctx.require_labels(Split::Train, holdout)?;
         }
