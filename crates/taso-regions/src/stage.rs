@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use taso_artifact::run::{Method, ResolvedConfig, RunPaths};
+use taso_artifact::run::{Method, ResolvedConfig, RunPaths, RunSettings};
 use taso_artifact::{
     model_fingerprint, write_atomic, Artifact, ArtifactError, ArtifactKind, ArtifactMeta, Expect,
 };
@@ -68,29 +68,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         source,
     })?;
     let paths = run.paths();
-    let (regions, parent, scores) = if run.method == Method::Lora {
-        let targets = model_targets(&run.model, &run.targets)?;
-        (dense_regions(targets, settings.rank), None, Vec::new())
-    } else {
-        if run.method == Method::RandomRegions && settings.allocation != Allocation::Random {
-            tracing::info!("method random-regions: allocation set to \"random\"");
-            settings.allocation = Allocation::Random;
-        }
-        let path = paths.importance();
-        let expect = Expect::kind(ArtifactKind::Importance).model(fingerprint.as_str());
-        let importance =
-            Artifact::open(&path, &expect).map_err(|source| RegionsError::Artifact {
-                what: format!("opening the importance scores {}", path.display()),
-                source,
-            })?;
-        let in_file = |source| RegionsError::Selection {
-            path: path.clone(),
-            source: Box::new(source),
-        };
-        let scores = read_importance(&importance).map_err(in_file)?;
-        let regions = select_regions(&scores, &settings, run.seed).map_err(in_file)?;
-        (regions, Some(importance.digest), scores)
-    };
+    let selection = select(&run, &mut settings, &paths, &fingerprint)?;
 
     std::fs::create_dir_all(&paths.dir).map_err(|e| file_error("cannot create", &paths.dir, e))?;
     let mut meta = ArtifactMeta::new(
@@ -102,14 +80,16 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         &settings,
     )
     .map_err(|source| writing(&paths.regions(), source))?;
-    if let Some(parent) = parent {
+    if let Some(parent) = selection.parent {
         meta = meta.with_parent(parent);
     }
+    let regions = selection.regions;
     let digest = regions
         .write(&paths.regions(), meta)
         .map_err(|source| writing(&paths.regions(), source))?;
     config.write(&paths.config())?;
 
+    let scores = selection.scores;
     let heatmaps = if settings.heatmaps {
         write_heatmaps(&paths.dir.join(HEATMAP_DIR), &scores, &regions)?
     } else {
@@ -123,14 +103,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
             estimated: coverage_estimated,
         },
     };
-    let text = report::render(
-        &regions,
-        &provenance,
-        (!heatmaps.is_empty()).then_some(HEATMAP_DIR),
-    );
-    let report_path = paths.dir.join(REPORT_FILE);
-    write_atomic(&report_path, text.as_bytes())
-        .map_err(|e| file_error("cannot write the report", &report_path, e))?;
+    write_report(&paths.dir, &regions, &provenance, !heatmaps.is_empty())?;
     Ok(Outcome::Written(Written {
         method: run.method,
         regions,
@@ -139,6 +112,67 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         heatmaps,
         coverage_estimated,
     }))
+}
+
+/// The regions selected for a run, the digest of the importance they came from (their parent
+/// artifact) and the scores (empty for dense LoRA, which reads no importance).
+struct Selection {
+    regions: Regions,
+    parent: Option<String>,
+    scores: Vec<ScoreMatrix>,
+}
+
+/// Selects per `run.method`: dense LoRA keeps every row and column of the model's targets; TASO
+/// and random regions select from the run's importance scores (random regions forcing
+/// `allocation = "random"` in `settings`, which are then written as resolved).
+fn select(
+    run: &RunSettings,
+    settings: &mut RegionsConfig,
+    paths: &RunPaths,
+    fingerprint: &str,
+) -> Result<Selection, RegionsError> {
+    if run.method == Method::Lora {
+        let targets = model_targets(&run.model, &run.targets)?;
+        return Ok(Selection {
+            regions: dense_regions(targets, settings.rank),
+            parent: None,
+            scores: Vec::new(),
+        });
+    }
+    if run.method == Method::RandomRegions && settings.allocation != Allocation::Random {
+        tracing::info!("method random-regions: allocation set to \"random\"");
+        settings.allocation = Allocation::Random;
+    }
+    let path = paths.importance();
+    let expect = Expect::kind(ArtifactKind::Importance).model(fingerprint);
+    let importance = Artifact::open(&path, &expect).map_err(|source| RegionsError::Artifact {
+        what: format!("opening the importance scores {}", path.display()),
+        source,
+    })?;
+    let in_file = |source| RegionsError::Selection {
+        path: path.clone(),
+        source: Box::new(source),
+    };
+    let scores = read_importance(&importance).map_err(in_file)?;
+    let regions = select_regions(&scores, settings, run.seed).map_err(in_file)?;
+    Ok(Selection {
+        regions,
+        parent: Some(importance.digest),
+        scores,
+    })
+}
+
+/// Writes `regions.md` into the run folder.
+fn write_report(
+    dir: &Path,
+    regions: &Regions,
+    provenance: &Provenance,
+    with_heatmaps: bool,
+) -> Result<(), RegionsError> {
+    let text = report::render(regions, provenance, with_heatmaps.then_some(HEATMAP_DIR));
+    let path = dir.join(REPORT_FILE);
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| file_error("cannot write the report", &path, e))
 }
 
 impl Outcome {
