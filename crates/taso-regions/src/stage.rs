@@ -60,6 +60,10 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
     if !run.method.uses_adapter() {
         return Ok(Outcome::NothingToDo(run.method));
     }
+    if run.method == Method::RandomRegions && settings.allocation != Allocation::Random {
+        tracing::info!("method random-regions: allocation set to \"random\"");
+        settings.allocation = Allocation::Random;
+    }
     let fingerprint = model_fingerprint(&run.model).map_err(|source| RegionsError::Artifact {
         what: format!(
             "fingerprinting the base model (run.model = {})",
@@ -68,7 +72,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         source,
     })?;
     let paths = run.paths();
-    let selection = select(&run, &mut settings, &paths, &fingerprint)?;
+    let selection = select(&run, &settings, &paths, &fingerprint)?;
 
     std::fs::create_dir_all(&paths.dir).map_err(|e| file_error("cannot create", &paths.dir, e))?;
     let mut meta = ArtifactMeta::new(
@@ -123,11 +127,10 @@ struct Selection {
 }
 
 /// Selects per `run.method`: dense LoRA keeps every row and column of the model's targets; TASO
-/// and random regions select from the run's importance scores (random regions forcing
-/// `allocation = "random"` in `settings`, which are then written as resolved).
+/// and random regions select from the run's importance scores as `settings` say.
 fn select(
     run: &RunSettings,
-    settings: &mut RegionsConfig,
+    settings: &RegionsConfig,
     paths: &RunPaths,
     fingerprint: &str,
 ) -> Result<Selection, RegionsError> {
@@ -138,10 +141,6 @@ fn select(
             parent: None,
             scores: Vec::new(),
         });
-    }
-    if run.method == Method::RandomRegions && settings.allocation != Allocation::Random {
-        tracing::info!("method random-regions: allocation set to \"random\"");
-        settings.allocation = Allocation::Random;
     }
     let path = paths.importance();
     let expect = Expect::kind(ArtifactKind::Importance).model(fingerprint);
