@@ -157,6 +157,17 @@ enum Kind {
     Col,
 }
 
+/// A row or column competing in `global` allocation, with its value on the shared scale.
+struct Candidate {
+    value: LineValue,
+    matrix: usize,
+    kind: Kind,
+    line: usize,
+}
+
+/// Per matrix, the masks of its taken rows and columns, or `None` while it is not opened.
+type Taken = Vec<Option<(Vec<bool>, Vec<bool>)>>;
+
 /// `global` allocation.
 ///
 /// Every row's value is divided by the mean value of all rows of all target matrices, every
@@ -174,72 +185,26 @@ pub fn global(
     min_rows: usize,
     min_cols: usize,
 ) -> Result<Vec<Option<Kept>>, RegionsError> {
-    let rows_scale = mean_value(lines.iter().flat_map(|m| &m.rows));
-    let cols_scale = mean_value(lines.iter().flat_map(|m| &m.cols));
-    let mut candidates: Vec<(LineValue, usize, Kind, usize)> = Vec::new();
-    for (m, matrix) in lines.iter().enumerate() {
-        for (kind, values, scale) in [
-            (Kind::Row, &matrix.rows, rows_scale),
-            (Kind::Col, &matrix.cols, cols_scale),
-        ] {
-            for (i, v) in values.iter().enumerate() {
-                let v = LineValue {
-                    score: ratio(v.score, scale.score),
-                    tie: ratio(v.tie, scale.tie),
-                };
-                if v.score > 0.0 || v.tie > 0.0 {
-                    candidates.push((v, m, kind, i));
-                }
-            }
-        }
-    }
+    let candidates = global_candidates(lines);
     if candidates.is_empty() {
         return Err(RegionsError::ZeroImportance);
     }
-    candidates.sort_by(|a, b| compare(&b.0, &a.0).then((a.1, a.2, a.3).cmp(&(b.1, b.2, b.3))));
-
-    let mut taken: Vec<Option<(Vec<bool>, Vec<bool>)>> = vec![None; lines.len()];
-    let mut closed = vec![false; lines.len()];
-    let mut left = budget;
-    for &(_, m, kind, i) in &candidates {
-        if left < rank {
-            break;
-        }
-        if closed[m] {
-            continue;
-        }
-        let matrix = &lines[m];
-        let slot = &mut taken[m];
-        let Some((rows, cols)) = slot else {
-            let (n_rows, n_cols) = (
-                min_rows.min(matrix.rows.len()),
-                min_cols.min(matrix.cols.len()),
-            );
-            let cost = rank * (n_rows + n_cols);
-            if cost > left {
-                closed[m] = true;
-                continue;
-            }
-            left -= cost;
-            *slot = Some((mask(&matrix.rows, n_rows), mask(&matrix.cols, n_cols)));
-            continue;
-        };
-        let line = match kind {
-            Kind::Row => &mut rows[i],
-            Kind::Col => &mut cols[i],
-        };
-        if !*line {
-            *line = true;
-            left -= rank;
-        }
-    }
+    // The rows and columns a matrix gets when it is opened.
+    let opening = |m: usize| {
+        let matrix: &MatrixLines = &lines[m];
+        (
+            min_rows.min(matrix.rows.len()),
+            min_cols.min(matrix.cols.len()),
+        )
+    };
+    let taken = take_best_first(lines, &candidates, rank, budget, opening);
     if taken.iter().all(Option::is_none) {
         // Only matrices with some importance could have been opened.
         let needed = candidates
             .iter()
-            .map(|&(_, m, _, _)| {
-                let matrix = &lines[m];
-                rank * (min_rows.min(matrix.rows.len()) + min_cols.min(matrix.cols.len()))
+            .map(|c| {
+                let (n_rows, n_cols) = opening(c.matrix);
+                rank * (n_rows + n_cols)
             })
             .min()
             .unwrap_or(0);
@@ -259,6 +224,85 @@ pub fn global(
             })
         })
         .collect())
+}
+
+/// Every line with some importance, its score and tie-breaker divided by the means over all
+/// lines of its kind, best first (equal values: by matrix, rows before columns, index).
+fn global_candidates(lines: &[MatrixLines]) -> Vec<Candidate> {
+    let rows_scale = mean_value(lines.iter().flat_map(|m| &m.rows));
+    let cols_scale = mean_value(lines.iter().flat_map(|m| &m.cols));
+    let mut candidates = Vec::new();
+    for (m, matrix) in lines.iter().enumerate() {
+        for (kind, values, scale) in [
+            (Kind::Row, &matrix.rows, rows_scale),
+            (Kind::Col, &matrix.cols, cols_scale),
+        ] {
+            for (i, v) in values.iter().enumerate() {
+                let value = LineValue {
+                    score: ratio(v.score, scale.score),
+                    tie: ratio(v.tie, scale.tie),
+                };
+                if value.score > 0.0 || value.tie > 0.0 {
+                    candidates.push(Candidate {
+                        value,
+                        matrix: m,
+                        kind,
+                        line: i,
+                    });
+                }
+            }
+        }
+    }
+    candidates.sort_by(|a, b| {
+        compare(&b.value, &a.value)
+            .then((a.matrix, a.kind, a.line).cmp(&(b.matrix, b.kind, b.line)))
+    });
+    candidates
+}
+
+/// Takes the candidates in order while `budget` pays `rank` per line: a matrix's first
+/// candidate opens it with its `opening` (rows, columns) best lines, or closes it for good when
+/// the budget no longer pays for those.
+fn take_best_first(
+    lines: &[MatrixLines],
+    candidates: &[Candidate],
+    rank: usize,
+    budget: usize,
+    opening: impl Fn(usize) -> (usize, usize),
+) -> Taken {
+    let mut taken: Taken = vec![None; lines.len()];
+    let mut closed = vec![false; lines.len()];
+    let mut left = budget;
+    for c in candidates {
+        if left < rank {
+            break;
+        }
+        if closed[c.matrix] {
+            continue;
+        }
+        let matrix = &lines[c.matrix];
+        let slot = &mut taken[c.matrix];
+        let Some((rows, cols)) = slot else {
+            let (n_rows, n_cols) = opening(c.matrix);
+            let cost = rank * (n_rows + n_cols);
+            if cost > left {
+                closed[c.matrix] = true;
+            } else {
+                left -= cost;
+                *slot = Some((mask(&matrix.rows, n_rows), mask(&matrix.cols, n_cols)));
+            }
+            continue;
+        };
+        let line = match c.kind {
+            Kind::Row => &mut rows[c.line],
+            Kind::Col => &mut cols[c.line],
+        };
+        if !*line {
+            *line = true;
+            left -= rank;
+        }
+    }
+    taken
 }
 
 /// The `n` best-ranked lines, ascending.
