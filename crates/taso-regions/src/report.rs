@@ -63,6 +63,23 @@ impl Totals {
 pub fn render(regions: &Regions, provenance: &Provenance, heatmaps: Option<&str>) -> String {
     let totals = Totals::of(regions);
     let mut out = String::from("# Core regions (taso-regions)\n\n");
+    out += &settings(regions, &totals, provenance, heatmaps);
+    out += "\n";
+    out += &table(regions, &totals);
+    if totals.coverage.is_some() {
+        out += "\nThe total row's coverage columns are means over the adapted matrices.\n";
+    }
+    out
+}
+
+/// The header's bullet list: how the regions were chosen, the budget, the heat-maps.
+fn settings(
+    regions: &Regions,
+    totals: &Totals,
+    provenance: &Provenance,
+    heatmaps: Option<&str>,
+) -> String {
+    let mut out = String::new();
     match provenance {
         Provenance::Dense => {
             out +=
@@ -113,7 +130,13 @@ pub fn render(regions: &Regions, provenance: &Provenance, heatmaps: Option<&str>
              and columns, top)"
         );
     }
-    out += "\n| matrix | rows kept | cols kept | coverage | random block | lift |\n";
+    out
+}
+
+/// The per-matrix table with its total row.
+fn table(regions: &Regions, totals: &Totals) -> String {
+    let mut out =
+        String::from("| matrix | rows kept | cols kept | coverage | random block | lift |\n");
     out += "|---|---|---|---|---|---|\n";
     for target in &regions.targets {
         let region = regions.matrices.iter().find(|m| m.target == *target);
@@ -141,9 +164,6 @@ pub fn render(regions: &Regions, provenance: &Provenance, heatmaps: Option<&str>
         regions.targets.iter().map(|t| t.d_in).sum::<usize>(),
         coverage_cells(totals.coverage)
     );
-    if totals.coverage.is_some() {
-        out += "\nThe total row's coverage columns are means over the adapted matrices.\n";
-    }
     out
 }
 

@@ -73,8 +73,24 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
         .first()
         .and_then(|r| r.reported.first())
         .map_or("metric", |o| o.metric.as_str());
-    let mut out = format!("# {task}: TASO vs baselines\n\n");
     let (on, holdout) = selected_on(results);
+    let mut out = format!("# {task}: TASO vs baselines\n\n");
+    intro(&mut out, args, metric, holdout);
+    results_table(&mut out, results, metric, holdout);
+    sweep_table(&mut out, results, on);
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot finished yet ({}; the same command without --report-only runs them): {}.",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    out
+}
+
+/// The command and what the columns mean: how lrs and best epochs were chosen.
+fn intro(out: &mut String, args: &Args, metric: &str, holdout: usize) {
     let choice = match holdout {
         0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds"),
         n => format!(
@@ -91,6 +107,11 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
          (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
         command(args)
     );
+}
+
+/// One row per method at its best lr: the dev metric (and the others at the best epoch, and
+/// the hold-out's when it chose), eval, parameters and train time.
+fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdout: usize) {
     let others = other_metrics(results, metric);
     let holdout_column = if holdout > 0 {
         " best-epoch holdout |"
@@ -138,16 +159,6 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
             first.total_params
         );
     }
-    sweep_table(&mut out, results, on);
-    if !missing.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nNot finished yet ({}; the same command without --report-only runs them): {}.",
-            missing.len(),
-            missing.join(", ")
-        );
-    }
-    out
 }
 
 /// The task's dev metrics besides the main one (e.g. accuracy beside MRPC's F1), as the first
