@@ -175,31 +175,7 @@ impl DecoderConfig {
                 raw.hidden_act
             ));
         }
-        let heads = positive("num_attention_heads", raw.num_attention_heads)?;
-        let kv_heads = positive(
-            "num_key_value_heads",
-            raw.num_key_value_heads.unwrap_or(heads),
-        )?;
-        if heads % kv_heads != 0 {
-            return Err(format!(
-                "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
-            ));
-        }
-        let head_dim = match raw.head_dim {
-            Some(d) => d,
-            None if raw.hidden_size % heads == 0 => raw.hidden_size / heads,
-            None => {
-                return Err(format!(
-                    "hidden_size {} is not a multiple of num_attention_heads {heads} and no head_dim is given",
-                    raw.hidden_size
-                ))
-            }
-        };
-        if positive("head_dim", head_dim)? % 2 != 0 {
-            return Err(format!(
-                "head_dim {head_dim} is odd; RoPE needs an even head_dim"
-            ));
-        }
+        let (heads, kv_heads, head_dim) = attention_shape(&raw)?;
         let scaling = raw.rope_scaling.as_ref().filter(|v| !v.is_null());
         let rope_scaling = rope_scaling(scaling.or(raw.rope_parameters.as_ref()))?;
         let rope_theta = rope_theta(raw.rope_theta, raw.rope_parameters.as_ref());
@@ -236,6 +212,39 @@ impl DecoderConfig {
             pad_token_id: raw.pad_token_id,
         })
     }
+}
+
+/// `(num_attention_heads, num_key_value_heads, head_dim)`, checked: key/value heads divide the
+/// query heads (grouped-query attention), and the head dimension is given or follows from
+/// `hidden_size` and is even (RoPE rotates pairs).
+fn attention_shape(raw: &RawConfig) -> std::result::Result<(i64, i64, i64), String> {
+    let heads = positive("num_attention_heads", raw.num_attention_heads)?;
+    let kv_heads = positive(
+        "num_key_value_heads",
+        raw.num_key_value_heads.unwrap_or(heads),
+    )?;
+    if heads % kv_heads != 0 {
+        return Err(format!(
+            "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+        ));
+    }
+    let head_dim = match raw.head_dim {
+        Some(d) => d,
+        None if raw.hidden_size % heads == 0 => raw.hidden_size / heads,
+        None => {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {heads} and no \
+                 head_dim is given",
+                raw.hidden_size
+            ))
+        }
+    };
+    if positive("head_dim", head_dim)? % 2 != 0 {
+        return Err(format!(
+            "head_dim {head_dim} is odd; RoPE needs an even head_dim"
+        ));
+    }
+    Ok((heads, kv_heads, head_dim))
 }
 
 fn positive(field: &str, value: i64) -> std::result::Result<i64, String> {
