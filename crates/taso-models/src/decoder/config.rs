@@ -345,6 +345,14 @@ mod tests {
                 "num_key_value_heads 3",
             ),
             (
+                r#""model_type": "llama", "num_key_value_heads": 0"#,
+                "num_key_value_heads is 0; it must be positive",
+            ),
+            (
+                r#""model_type": "llama", "head_dim": 5"#,
+                "head_dim 5 is odd",
+            ),
+            (
                 r#""model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 2.0}"#,
                 "yarn",
             ),
