@@ -83,21 +83,8 @@ impl<'a> Trainer<'a> {
             .create()
             .map_err(|e| TrainError::io(&ctx.paths.dir, e))?;
         let run = &ctx.run;
-        let (train, holdout) = ctx.train_and_holdout(config.train_subset)?;
-        ctx.require_labels(Split::Train, &train)?;
-        let dev = ctx.split(Split::Dev, config.dev_subset)?;
-        ctx.require_labels(Split::Dev, &dev)?;
-        if let Some(holdout) = &holdout {
-            ctx.require_labels(Split::Train, holdout)?;
-        }
-        let mut model = ctx.load_model()?;
-        let (adapters, init_digest) = if run.method.uses_adapter() {
-            let (adapters, digest) = load_adapter_init(ctx, form)?;
-            adapters.attach(&mut model)?;
-            (Some(adapters), Some(digest))
-        } else {
-            (None, None)
-        };
+        let (train, dev, holdout) = labelled_splits(ctx, config)?;
+        let (model, adapters, init_digest) = model_with_adapters(ctx, form)?;
         let trainable = Trainable::select(run.method, &model, adapters.as_ref());
         if trainable.params().is_empty() {
             return Err(TrainError::NothingToTrain {
@@ -423,6 +410,36 @@ impl<'a> Trainer<'a> {
             examples_per_second: progress.examples_seen as f64 / progress.train_seconds.max(1e-9),
         }
     }
+}
+
+/// The train, dev and (with `run.holdout`) hold-out examples, each checked to carry labels.
+fn labelled_splits(
+    ctx: &RunContext,
+    config: &TrainConfig,
+) -> Result<(TaskData, TaskData, Option<TaskData>), TrainError> {
+    let (train, holdout) = ctx.train_and_holdout(config.train_subset)?;
+    ctx.require_labels(Split::Train, &train)?;
+    let dev = ctx.split(Split::Dev, config.dev_subset)?;
+    ctx.require_labels(Split::Dev, &dev)?;
+    if let Some(holdout) = &holdout {
+        ctx.require_labels(Split::Train, holdout)?;
+    }
+    Ok((train, dev, holdout))
+}
+
+/// The run's model with its initial adapter attached when the method has one, and that
+/// adapter-init's digest.
+fn model_with_adapters(
+    ctx: &RunContext,
+    form: LoraForm,
+) -> Result<(TaskModel, Option<AdapterSet>, Option<String>), TrainError> {
+    let mut model = ctx.load_model()?;
+    if !ctx.run.method.uses_adapter() {
+        return Ok((model, None, None));
+    }
+    let (adapters, digest) = load_adapter_init(ctx, form)?;
+    adapters.attach(&mut model)?;
+    Ok((model, Some(adapters), Some(digest)))
 }
 
 /// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
