@@ -2,9 +2,10 @@
 //! tokenizer, generated task): `taso-compare` drives the five stage binaries for TASO and a
 //! baseline, writes the results table, and reuses finished runs when run again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use taso::models::testing::{run_captured, TinySpec};
+use taso::artifact::Artifact;
+use taso::models::testing::{run_captured, TinySpec, TinyWorld};
 
 const FIRST: &[&str] = &["--seeds", "1", "--methods", "taso,lora-r1,bitfit"];
 
@@ -16,19 +17,12 @@ fn compare(config: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
-#[test]
-fn every_stage_runs_and_the_comparison_is_reused() {
-    let dir = tempfile::tempdir().unwrap();
-    let world = TinySpec::default().write(dir.path()).unwrap();
-    // Two metrics, as MRPC has: accuracy picks the best epoch, F1 gets a column of its own.
-    let task = std::fs::read_to_string(&world.task_file).unwrap();
-    let task = task.replace(
-        r#"metrics = ["accuracy"]"#,
-        r#"metrics = ["accuracy", "f1"]"#,
-    );
-    std::fs::write(&world.task_file, task).unwrap();
-    let runs = dir.path().join("runs");
-    let config = dir.path().join("run.toml");
+/// A tiny world in `dir` and a comparison config for it: returns the world, the config file
+/// and the runs folder.
+fn tiny_comparison(dir: &Path) -> (TinyWorld, PathBuf, PathBuf) {
+    let world = TinySpec::default().write(dir).unwrap();
+    let runs = dir.join("runs");
+    let config = dir.join("run.toml");
     let text = format!(
         "[run]\ntask = {:?}\nmodel = {:?}\ndata_dir = {:?}\nruns_dir = {:?}\ndevice = \"cpu\"\nmax_len = 16\n\n\
          [score]\nbatches = 2\nbatch_size = 16\n\n[regions]\nrank = 2\nheatmaps = false\n\n\
@@ -36,6 +30,20 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         world.task_file, world.model_dir, world.data_dir, runs
     );
     std::fs::write(&config, text).unwrap();
+    (world, config, runs)
+}
+
+#[test]
+fn every_stage_runs_and_the_comparison_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, config, runs) = tiny_comparison(dir.path());
+    // Two metrics, as MRPC has: accuracy picks the best epoch, F1 gets a column of its own.
+    let task = std::fs::read_to_string(&world.task_file).unwrap();
+    let task = task.replace(
+        r#"metrics = ["accuracy"]"#,
+        r#"metrics = ["accuracy", "f1"]"#,
+    );
+    std::fs::write(&world.task_file, task).unwrap();
 
     let (ok, log) = compare(&config, FIRST);
     assert!(ok, "{log}");
@@ -225,4 +233,69 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
     assert_eq!(table.matches(" (1) |").count(), 4, "{table}");
+}
+
+#[test]
+fn an_interrupted_run_continues_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_world, config, runs) = tiny_comparison(dir.path());
+    let args = [
+        "--seeds",
+        "1",
+        "--methods",
+        "taso",
+        "--set",
+        "train.checkpoint_every=2",
+        "--set",
+        "train.keep_checkpoints=0",
+    ];
+    let (ok, log) = compare(&config, &args);
+    assert!(ok, "{log}");
+    let run = runs.join("tiny/cmp-taso-lr3e-3-s0");
+    let tensors = |file: &str| {
+        let artifact = Artifact::open_any(&run.join(file)).unwrap();
+        let names: Vec<String> = artifact
+            .tensor_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        names
+            .into_iter()
+            .map(|name| (artifact.tensor(&name).unwrap(), name))
+            .collect::<Vec<_>>()
+    };
+    let (adapter, best) = (
+        tensors("adapter.safetensors"),
+        tensors("adapter-best.safetensors"),
+    );
+
+    // Interrupted after the checkpoint of step 2: the later checkpoints, the adapters and the
+    // metrics are gone. The same command continues from step 2 and reaches the same weights.
+    let checkpoints = taso::train::list_checkpoints(&run.join("checkpoints")).unwrap();
+    assert!(checkpoints.len() > 1, "{checkpoints:?}");
+    for (step, path) in checkpoints.into_iter().filter(|(step, _)| *step > 2) {
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("step {step}: {e}"));
+    }
+    for file in [
+        "adapter.safetensors",
+        "adapter-best.safetensors",
+        "metrics.json",
+    ] {
+        std::fs::remove_file(run.join(file)).unwrap();
+    }
+    let (ok, log) = compare(&config, &args);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("continuing its training") && log.contains("resuming from"),
+        "{log}"
+    );
+    assert_eq!(tensors("adapter.safetensors"), adapter);
+    assert_eq!(tensors("adapter-best.safetensors"), best);
+
+    // Logging and checkpointing settings do not make another run: the finished one is reused.
+    let (ok, log) = compare(&config, &args[..4]);
+    assert!(
+        ok && log.contains("reusing") && !log.contains("running"),
+        "{log}"
+    );
 }

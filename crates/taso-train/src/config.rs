@@ -161,11 +161,13 @@ pub struct StageConfig {
     pub train: TrainConfig,
 }
 
-/// Settings that may change between a checkpoint and its resumption.
-const IGNORED_ON_RESUME: &[&str] = &[
+/// Settings that do not change what a run trains (logging, checkpointing, resuming): they may
+/// change between a checkpoint and its resumption, and between two runs of one comparison.
+pub const NEUTRAL_SETTINGS: &[&str] = &[
     "train.log_every",
     "train.checkpoint_every",
     "train.keep_checkpoints",
+    "train.resume",
 ];
 
 impl StageConfig {
@@ -196,7 +198,7 @@ impl StageConfig {
             for (key, value) in train.as_object().into_iter().flatten() {
                 map.insert(format!("train.{key}"), value.clone());
             }
-            for key in IGNORED_ON_RESUME {
+            for key in NEUTRAL_SETTINGS {
                 map.remove(*key);
             }
             map

@@ -50,7 +50,7 @@ mod trainer;
 pub use adapter_file::{write_adapter_file, TrainedModel, EPOCH, METHOD, METRIC, STEP};
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
-pub use config::{StageConfig, TrainConfig};
+pub use config::{StageConfig, TrainConfig, NEUTRAL_SETTINGS};
 pub use error::TrainError;
 pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};

@@ -1,22 +1,26 @@
 //! Guards the run folders a comparison would write into: a folder that holds a run with other
-//! settings (another `--set`, an edited config) is never silently replaced.
+//! settings (another `--set`, an edited config) is never silently replaced. Settings that do
+//! not change what a run trains (logging, checkpointing: [`NEUTRAL_SETTINGS`]) may differ.
 
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use taso::train::NEUTRAL_SETTINGS;
 use toml::{Table, Value};
 
-/// Fails when the run folder's `config.toml` (`existing`) differs from the one asked for,
+/// Whether the run folder's `config.toml` (`existing`) asks for the same run as `asked`.
+pub fn same_settings(existing: &str, asked: &str) -> bool {
+    existing == asked || changed_keys(existing, asked).is_some_and(|keys| keys.is_empty())
+}
+
+/// Fails when the run folder's `config.toml` (`existing`) asks for another run than `asked`,
 /// naming the settings that differ and how to keep both runs.
 pub fn refuse_other_settings(dir: &Path, existing: &str, asked: &str) -> Result<()> {
-    if existing == asked {
-        return Ok(());
-    }
-    let changed = changed_keys(existing, asked);
-    let shown = if changed.is_empty() {
-        "its config.toml differs in layout".to_string()
-    } else {
-        changed.join(", ")
+    let shown = match changed_keys(existing, asked) {
+        Some(changed) if changed.is_empty() => return Ok(()),
+        Some(changed) => changed.join(", "),
+        None if existing == asked => return Ok(()),
+        None => "its config.toml is not valid TOML".to_string(),
     };
     bail!(
         "{} already holds a run with other settings ({shown}); rerunning would replace it. \
@@ -26,23 +30,25 @@ pub fn refuse_other_settings(dir: &Path, existing: &str, asked: &str) -> Result<
     )
 }
 
-/// The dotted keys whose values differ between two TOML documents, as `key: old → new`.
-fn changed_keys(old: &str, new: &str) -> Vec<String> {
-    let (Ok(old), Ok(new)) = (old.parse::<Table>(), new.parse::<Table>()) else {
-        return Vec::new();
-    };
+/// The dotted keys whose values differ between two TOML documents, as `key: old → new`,
+/// leaving out the neutral settings; `None` when either is not valid TOML.
+fn changed_keys(old: &str, new: &str) -> Option<Vec<String>> {
+    let (old, new) = (old.parse::<Table>().ok()?, new.parse::<Table>().ok()?);
     let (mut old_leaves, mut new_leaves) = (BTreeMap::new(), BTreeMap::new());
     flatten("", &old, &mut old_leaves);
     flatten("", &new, &mut new_leaves);
     let keys: BTreeSet<&String> = old_leaves.keys().chain(new_leaves.keys()).collect();
     let shown = |value: Option<&String>| value.map_or("(unset)", String::as_str).to_string();
-    keys.into_iter()
+    let changed = keys
+        .into_iter()
+        .filter(|key| !NEUTRAL_SETTINGS.contains(&key.as_str()))
         .filter(|key| old_leaves.get(*key) != new_leaves.get(*key))
         .map(|key| {
             let (was, now) = (shown(old_leaves.get(key)), shown(new_leaves.get(key)));
             format!("{key}: {was} → {now}")
         })
-        .collect()
+        .collect();
+    Some(changed)
 }
 
 /// Every leaf of `table`, by dotted key.
@@ -67,12 +73,25 @@ mod tests {
         let old = "[run]\nseed = 0\n[train]\nepochs = 3\nlr = 0.001\n";
         let new = "[run]\nseed = 0\n[train]\nepochs = 6\nlr = 0.001\ngamma = 0.5\n";
         assert_eq!(
-            changed_keys(old, new),
+            changed_keys(old, new).unwrap(),
             ["train.epochs: 3 → 6", "train.gamma: (unset) → 0.5"]
         );
         let err = refuse_other_settings(Path::new("runs/x"), old, new).unwrap_err();
         assert!(err.to_string().contains("train.epochs: 3 → 6"), "{err}");
         assert!(err.to_string().contains("--tag"), "{err}");
         assert!(refuse_other_settings(Path::new("runs/x"), old, old).is_ok());
+        assert!(!same_settings(old, new) && same_settings(old, old));
+    }
+
+    #[test]
+    fn logging_and_checkpointing_do_not_make_another_run() {
+        let old = "[run]\nseed = 0\n[train]\nepochs = 3\n";
+        let new = "[run]\nseed = 0\n[train]\nepochs = 3\ncheckpoint_every = 100\n\
+                   keep_checkpoints = 2\nlog_every = 5\nresume = true\n";
+        assert!(same_settings(old, new));
+        assert!(refuse_other_settings(Path::new("runs/x"), old, new).is_ok());
+        assert!(!same_settings("[run", "[run]"));
+        let err = refuse_other_settings(Path::new("runs/x"), "[run", new).unwrap_err();
+        assert!(err.to_string().contains("not valid TOML"), "{err}");
     }
 }

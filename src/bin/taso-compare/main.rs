@@ -242,7 +242,9 @@ impl Runner<'_> {
         let existing = std::fs::read_to_string(paths.config()).ok();
         let asked = config.to_toml();
         let finished = match &existing {
-            Some(text) if *text == asked => RunMetrics::read(&paths.metrics()).ok(),
+            Some(text) if existing::same_settings(text, &asked) => {
+                RunMetrics::read(&paths.metrics()).ok()
+            }
             _ => None,
         };
         let finished = finished.filter(|m| m.eval.is_some());
@@ -260,9 +262,7 @@ impl Runner<'_> {
                     existing::refuse_other_settings(&paths.dir, text, &asked)?;
                 }
                 println!("running {}", paths.dir.display());
-                for binary in STAGES {
-                    run_stage(binary, &args)?;
-                }
+                run_stages(&args, &paths.checkpoints())?;
                 RunMetrics::read(&paths.metrics())?
             }
         };
@@ -270,18 +270,28 @@ impl Runner<'_> {
     }
 }
 
-const STAGES: [&str; 5] = [
-    "taso-score",
-    "taso-regions",
-    "taso-lora",
-    "taso-train",
-    "taso-eval",
-];
+/// The stages before training, which make the adapter's initial state.
+const PREPARE: [&str; 3] = ["taso-score", "taso-regions", "taso-lora"];
 
-fn run_stage(binary: &str, args: &StageArgs) -> Result<()> {
+/// Runs the five stages, or, when an interrupted run left checkpoints in `checkpoints` (its
+/// earlier stages had finished), continues training from the newest and evaluates.
+fn run_stages(args: &StageArgs, checkpoints: &Path) -> Result<()> {
+    let resume = !taso::train::list_checkpoints(checkpoints)?.is_empty();
+    if resume {
+        println!("continuing its training from the newest checkpoint");
+    } else {
+        for binary in PREPARE {
+            run_stage(binary, args, &[])?;
+        }
+    }
+    run_stage("taso-train", args, if resume { &["--resume"] } else { &[] })?;
+    run_stage("taso-eval", args, &[])
+}
+
+fn run_stage(binary: &str, args: &StageArgs, flags: &[&str]) -> Result<()> {
     let exe = sibling(binary)?;
     let mut command = Command::new(&exe);
-    command.arg("--config").arg(&args.config);
+    command.arg("--config").arg(&args.config).args(flags);
     for set in &args.overrides {
         command.arg("--set").arg(set);
     }
