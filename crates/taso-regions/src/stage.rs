@@ -74,26 +74,14 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
     let paths = run.paths();
     let selection = select(&run, &settings, &paths, &fingerprint)?;
 
-    std::fs::create_dir_all(&paths.dir).map_err(|e| file_error("cannot create", &paths.dir, e))?;
-    let mut meta = ArtifactMeta::new(
-        ArtifactKind::Regions,
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
-        fingerprint,
-        run.task_name(),
-        &settings,
-    )
-    .map_err(|source| writing(&paths.regions(), source))?;
-    if let Some(parent) = selection.parent {
-        meta = meta.with_parent(parent);
-    }
-    let regions = selection.regions;
-    let digest = regions
-        .write(&paths.regions(), meta)
-        .map_err(|source| writing(&paths.regions(), source))?;
+    let Selection {
+        regions,
+        parent,
+        scores,
+    } = selection;
+    let digest = write_regions(&run, &settings, &paths, fingerprint, &regions, parent)?;
     config.write(&paths.config())?;
 
-    let scores = selection.scores;
     let heatmaps = if settings.heatmaps {
         write_heatmaps(&paths.dir.join(HEATMAP_DIR), &scores, &regions)?
     } else {
@@ -116,6 +104,34 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         heatmaps,
         coverage_estimated,
     }))
+}
+
+/// Writes `regions.safetensors` (atomically) into the run folder, made for the model
+/// `fingerprint` from the importance artifact with digest `parent`; returns its digest.
+fn write_regions(
+    run: &RunSettings,
+    settings: &RegionsConfig,
+    paths: &RunPaths,
+    fingerprint: String,
+    regions: &Regions,
+    parent: Option<String>,
+) -> Result<String, RegionsError> {
+    std::fs::create_dir_all(&paths.dir).map_err(|e| file_error("cannot create", &paths.dir, e))?;
+    let mut meta = ArtifactMeta::new(
+        ArtifactKind::Regions,
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        fingerprint,
+        run.task_name(),
+        settings,
+    )
+    .map_err(|source| writing(&paths.regions(), source))?;
+    if let Some(parent) = parent {
+        meta = meta.with_parent(parent);
+    }
+    regions
+        .write(&paths.regions(), meta)
+        .map_err(|source| writing(&paths.regions(), source))
 }
 
 /// The regions selected for a run, the digest of the importance they came from (their parent
