@@ -47,6 +47,10 @@ fn every_stage_runs_and_the_comparison_is_reused() {
 
     let (ok, log) = compare(&config, FIRST);
     assert!(ok, "{log}");
+    assert!(
+        log.contains("[3/3] running"),
+        "progress over the 3 runs:\n{log}"
+    );
     for method in ["taso", "lora-r1", "bitfit"] {
         let run = runs.join(format!("tiny/cmp-{method}-lr3e-3-s0"));
         for file in [
@@ -222,7 +226,7 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     assert_eq!(log.matches("running").count(), 5, "{log}");
     let seed1 = log
         .lines()
-        .filter(|l| l.starts_with("running") && l.ends_with("-s1"))
+        .filter(|l| l.contains("] running ") && l.ends_with("-s1"))
         .count();
     assert_eq!(seed1, 2, "one seed-1 run per method:\n{log}");
     let global =

@@ -102,16 +102,27 @@ fn main() -> Result<()> {
         .iter()
         .map(|name| Variant::find(name, &args.variants))
         .collect::<Result<Vec<_>>>()?;
+    let plans: Vec<(Variant, Vec<f64>)> = methods
+        .into_iter()
+        .map(|method| {
+            let grid = variant::grid_for(&method.name, &args.method_lrs, &args.lrs, default_lr);
+            (method, grid)
+        })
+        .collect();
     let mut runner = Runner {
         stage: &args.stage,
         tag: args.tag.as_deref(),
         report_only: args.report_only,
         missing: Vec::new(),
+        planned: plans
+            .iter()
+            .map(|(_, grid)| runs_per_method(grid.len(), sweep_seeds, args.seeds))
+            .sum(),
+        visited: 0,
     };
     let mut results = Vec::new();
-    for method in methods {
-        let grid = variant::grid_for(&method.name, &args.method_lrs, &args.lrs, default_lr);
-        results.extend(runner.compare_method(&method, &grid, sweep_seeds, args.seeds)?);
+    for (method, grid) in &plans {
+        results.extend(runner.compare_method(method, grid, sweep_seeds, args.seeds)?);
     }
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");
@@ -165,6 +176,24 @@ struct Runner<'a> {
     tag: Option<&'a str>,
     report_only: bool,
     missing: Vec<String>,
+    /// Runs the whole comparison makes or reuses, and how many it has reached (for progress).
+    planned: u64,
+    visited: u64,
+}
+
+/// The seeds that choose a method's lr: all of them when its grid has a single lr.
+fn sweep_seeds_for(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
+    if grid_len == 1 {
+        seeds
+    } else {
+        sweep_seeds
+    }
+}
+
+/// The runs one method needs: every grid lr on the sweep seeds, then the other seeds at the best.
+fn runs_per_method(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
+    let sweep_seeds = sweep_seeds_for(grid_len, sweep_seeds, seeds);
+    grid_len as u64 * sweep_seeds + (seeds - sweep_seeds)
 }
 
 impl Runner<'_> {
@@ -179,7 +208,7 @@ impl Runner<'_> {
         sweep_seeds: u64,
         seeds: u64,
     ) -> Result<Option<MethodResult>> {
-        let sweep_seeds = if grid.len() == 1 { seeds } else { sweep_seeds };
+        let sweep_seeds = sweep_seeds_for(grid.len(), sweep_seeds, seeds);
         let mut sweep = Vec::new();
         for &lr in grid {
             let outcomes = self.seeds(method, lr, 0..sweep_seeds)?;
@@ -248,9 +277,11 @@ impl Runner<'_> {
             _ => None,
         };
         let finished = finished.filter(|m| m.eval.is_some());
+        self.visited += 1;
+        let at = format!("[{}/{}]", self.visited, self.planned);
         let metrics = match finished {
             Some(metrics) => {
-                println!("reusing {}", paths.dir.display());
+                println!("{at} reusing {}", paths.dir.display());
                 metrics
             }
             None if self.report_only => {
@@ -261,7 +292,7 @@ impl Runner<'_> {
                 if let Some(text) = &existing {
                     existing::refuse_other_settings(&paths.dir, text, &asked)?;
                 }
-                println!("running {}", paths.dir.display());
+                println!("{at} running {}", paths.dir.display());
                 run_stages(&args, &paths.checkpoints())?;
                 RunMetrics::read(&paths.metrics())?
             }
@@ -366,5 +397,19 @@ impl RunMetrics {
             seconds: train.train_seconds,
             metric,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_runs_its_sweep_then_the_other_seeds_at_the_best_lr() {
+        // A 3-lr grid swept on seed 0, then seeds 1 and 2: 3 + 2 runs.
+        assert_eq!(runs_per_method(3, 1, 3), 5);
+        // A single lr needs no sweep: every seed runs at it.
+        assert_eq!(runs_per_method(1, 1, 3), 3);
+        assert_eq!(runs_per_method(2, 3, 3), 6);
     }
 }
