@@ -72,13 +72,11 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         source,
     })?;
     let paths = run.paths();
-    let selection = select(&run, &settings, &paths, &fingerprint)?;
-
     let Selection {
         regions,
         parent,
         scores,
-    } = selection;
+    } = select(&run, &settings, &paths, &fingerprint)?;
     let digest = write_regions(&run, &settings, &paths, fingerprint, &regions, parent)?;
     config.write(&paths.config())?;
 

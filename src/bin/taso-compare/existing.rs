@@ -16,10 +16,11 @@ pub fn same_settings(existing: &str, asked: &str) -> bool {
 /// Fails when the run folder's `config.toml` (`existing`) asks for another run than `asked`,
 /// naming the settings that differ and how to keep both runs.
 pub fn refuse_other_settings(dir: &Path, existing: &str, asked: &str) -> Result<()> {
+    if same_settings(existing, asked) {
+        return Ok(());
+    }
     let shown = match changed_keys(existing, asked) {
-        Some(changed) if changed.is_empty() => return Ok(()),
         Some(changed) => changed.join(", "),
-        None if existing == asked => return Ok(()),
         None => "its config.toml is not valid TOML".to_string(),
     };
     bail!(
