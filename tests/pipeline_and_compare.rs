@@ -303,3 +303,75 @@ fn an_interrupted_run_continues_from_its_checkpoint() {
         "{log}"
     );
 }
+
+#[test]
+fn jobs_make_runs_at_once_each_with_its_own_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_world, config, runs) = tiny_comparison(dir.path());
+    // A sweep of two lrs on seed 0, then seed 1 at the better one: 3 runs, 2 at a time.
+    let args = [
+        "--seeds",
+        "2",
+        "--sweep-seeds",
+        "1",
+        "--lrs",
+        "3e-3,1e-2",
+        "--methods",
+        "bitfit",
+    ];
+    let (ok, log) = compare(&config, &[&args[..], &["--jobs", "2"]].concat());
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("] running ").count(), 3, "{log}");
+    assert_eq!(log.matches("] finished ").count(), 3, "{log}");
+    assert!(log.contains("stages.log"), "{log}");
+    assert!(
+        !log.contains("training bitfit on"),
+        "the stages' output goes to the logs:\n{log}"
+    );
+    for lr in ["3e-3", "1e-2"] {
+        let run = runs.join(format!("tiny/cmp-bitfit-lr{lr}-s0"));
+        let stages = std::fs::read_to_string(run.join("stages.log")).unwrap();
+        assert!(stages.contains("training bitfit on"), "{stages}");
+        let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        assert!(config.contains("threads = "), "{config}");
+    }
+    let table = std::fs::read_to_string(runs.join("tiny/compare/results.md")).unwrap();
+    assert!(
+        table.contains("| bitfit |") && table.contains(" (1) |"),
+        "{table}"
+    );
+
+    // The CPU threads of a job do not make another run: one job reuses all three.
+    let (ok, log) = compare(&config, &args);
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("reusing").count(), 3, "{log}");
+
+    // A failing run starts no further run; the one under way finishes and is kept, and the
+    // error names the failing run's log.
+    let failing = [
+        "--seeds",
+        "1",
+        "--methods",
+        "bitfit,broken",
+        "--variant",
+        "broken=run.method=taso;score.estimator=\"nope\"",
+        "--tag",
+        "fail",
+        "--jobs",
+        "2",
+    ];
+    let (ok, log) = compare(&config, &failing);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("taso-score failed") && log.contains("cmp-fail-broken-lr3e-3-s0/stages.log"),
+        "{log}"
+    );
+    let stages = runs.join("tiny/cmp-fail-broken-lr3e-3-s0/stages.log");
+    let stages = std::fs::read_to_string(stages).unwrap();
+    assert!(stages.contains("nope"), "{stages}");
+    assert!(
+        runs.join("tiny/cmp-fail-bitfit-lr3e-3-s0/metrics.json")
+            .is_file(),
+        "{log}"
+    );
+}

@@ -161,9 +161,11 @@ pub struct StageConfig {
     pub train: TrainConfig,
 }
 
-/// Settings that do not change what a run trains (logging, checkpointing, resuming): they may
-/// change between a checkpoint and its resumption, and between two runs of one comparison.
+/// Settings that do not change what a run trains (logging, checkpointing, resuming, CPU
+/// threads): they may change between a checkpoint and its resumption, and between two runs of
+/// one comparison.
 pub const NEUTRAL_SETTINGS: &[&str] = &[
+    "run.threads",
     "train.log_every",
     "train.checkpoint_every",
     "train.keep_checkpoints",

@@ -55,6 +55,7 @@ pub use error::TrainError;
 pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};
 pub use params::{Group, Param, Trainable, BASE_PREFIX, HEAD_PREFIX};
+pub use progress_log::format_duration;
 pub use records::{
     format_scores, set_metrics_entry, write_report_section, EpochRecord, LearningRates,
     ParamCounts, Progress, Scores, TrainMetrics,

@@ -75,7 +75,7 @@ impl StepLog {
 }
 
 /// `1h02m03s`, `2m03s` or `3s`.
-fn format_duration(duration: Duration) -> String {
+pub fn format_duration(duration: Duration) -> String {
     let secs = duration.as_secs();
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     match (h, m) {

@@ -3,20 +3,21 @@
 //! from a small grid on the first seeds (`--sweep-seeds`), then the best one runs every seed.
 //! Finished runs are reused, so a comparison can span several sessions; the table goes to
 //! `runs/<task>/compare/results.md` (or `--out`). A run folder holding other settings is never
-//! replaced: a comparison with other settings takes its own `--tag`.
+//! replaced: a comparison with other settings takes its own `--tag`. `--jobs N` makes N runs
+//! at once.
 
 mod existing;
 mod render;
+mod runner;
 mod variant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use serde::Deserialize;
-use std::path::{Component, Path, PathBuf};
-use std::process::Command;
+use runner::{RunKey, Runner};
+use std::path::{Component, Path};
 use taso::artifact::run::{ResolvedConfig, StageArgs};
 use taso::artifact::write_atomic;
-use taso::train::{EpochRecord, Scores, TrainMetrics};
+use taso::train::Scores;
 use variant::{MethodLrs, Variant};
 
 /// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning.
@@ -59,6 +60,10 @@ pub struct Args {
     /// Run nothing: tabulate the finished runs and list the missing ones.
     #[arg(long)]
     report_only: bool,
+    /// Runs made at once, each with an equal share of the CPU cores (`run.threads`) and its
+    /// output in its run folder's `stages.log`; 1 shows every stage's output here.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
 }
 
 /// One finished run's figures.
@@ -109,21 +114,14 @@ fn main() -> Result<()> {
             (method, grid)
         })
         .collect();
-    let mut runner = Runner {
-        stage: &args.stage,
-        tag: args.tag.as_deref(),
-        report_only: args.report_only,
-        missing: Vec::new(),
-        planned: plans
-            .iter()
-            .map(|(_, grid)| runs_per_method(grid.len(), sweep_seeds, args.seeds))
-            .sum(),
-        visited: 0,
-    };
-    let mut results = Vec::new();
-    for (method, grid) in &plans {
-        results.extend(runner.compare_method(method, grid, sweep_seeds, args.seeds)?);
-    }
+    let planned = plans
+        .iter()
+        .map(|(_, grid)| runs_per_method(grid.len(), sweep_seeds, args.seeds))
+        .sum();
+    let jobs = usize::from(args.jobs);
+    let tag = args.tag.as_deref();
+    let mut runner = Runner::new(&args.stage, tag, args.report_only, jobs, planned);
+    let results = compare(&mut runner, &plans, sweep_seeds, args.seeds)?;
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");
     let path = dir.join(args.table_name());
@@ -169,16 +167,66 @@ fn table_file_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// Runs (or reuses) the runs of a comparison; with `report_only`, only reuses, and remembers
-/// which runs are missing.
-struct Runner<'a> {
-    stage: &'a StageArgs,
-    tag: Option<&'a str>,
-    report_only: bool,
-    missing: Vec<String>,
-    /// Runs the whole comparison makes or reuses, and how many it has reached (for progress).
-    planned: u64,
-    visited: u64,
+/// Every method's lr sweep (its grid on the sweep seeds), then its other seeds at its best lr
+/// (chosen on the hold-out, or on dev without one): two rounds of runs, each made `--jobs` at a
+/// time. Methods with no finished run are left out (report-only).
+fn compare(
+    runner: &mut Runner,
+    plans: &[(Variant, Vec<f64>)],
+    sweep_seeds: u64,
+    seeds: u64,
+) -> Result<Vec<MethodResult>> {
+    let swept_on = |grid: &[f64]| sweep_seeds_for(grid.len(), sweep_seeds, seeds);
+    let sweep_keys: Vec<RunKey> = plans
+        .iter()
+        .flat_map(|(method, grid)| {
+            let seeds = 0..swept_on(grid);
+            grid.iter()
+                .flat_map(move |&lr| seeds.clone().map(move |seed| RunKey { method, lr, seed }))
+        })
+        .collect();
+    let mut swept = runner.outcomes(&sweep_keys)?.into_iter();
+    let chosen: Vec<(&Variant, u64, MethodResult)> = plans
+        .iter()
+        .filter_map(|(method, grid)| {
+            let k = swept_on(grid);
+            let mut runs_at = |lr| (lr, swept.by_ref().take(k as usize).flatten().collect());
+            let sweep = grid.iter().map(|&lr| runs_at(lr)).collect();
+            best_of(method, sweep).map(|result| (method, k, result))
+        })
+        .collect();
+    let rest_keys: Vec<RunKey> = chosen
+        .iter()
+        .flat_map(|(method, k, result)| {
+            let lr = result.best_lr;
+            (*k..seeds).map(move |seed| RunKey { method, lr, seed })
+        })
+        .collect();
+    let mut rest = runner.outcomes(&rest_keys)?.into_iter();
+    Ok(chosen
+        .into_iter()
+        .map(|(_, k, mut result)| {
+            let more = rest.by_ref().take((seeds - k) as usize).flatten();
+            result.reported.extend(more);
+            result
+        })
+        .collect())
+}
+
+/// A method's sweep (the lrs with finished runs) and the runs at its best lr (the best mean
+/// main metric of the best epochs); `None` when none of its runs has finished.
+fn best_of(method: &Variant, sweep: Vec<(f64, Vec<Outcome>)>) -> Option<MethodResult> {
+    let sweep: Vec<_> = sweep.into_iter().filter(|(_, o)| !o.is_empty()).collect();
+    let (best_lr, reported) = sweep
+        .iter()
+        .max_by(|a, b| render::mean_selection(&a.1).total_cmp(&render::mean_selection(&b.1)))?
+        .clone();
+    Some(MethodResult {
+        name: method.name.clone(),
+        sweep,
+        best_lr,
+        reported,
+    })
 }
 
 /// The seeds that choose a method's lr: all of them when its grid has a single lr.
@@ -194,210 +242,6 @@ fn sweep_seeds_for(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
 fn runs_per_method(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
     let sweep_seeds = sweep_seeds_for(grid_len, sweep_seeds, seeds);
     grid_len as u64 * sweep_seeds + (seeds - sweep_seeds)
-}
-
-impl Runner<'_> {
-    /// Sweeps `grid` on seeds `0..sweep_seeds`, then runs seeds `0..seeds` at the best lr (by
-    /// the mean main metric of the best epochs on the hold-out, or on dev without one); runs
-    /// already made by the sweep are reused, not repeated.
-    /// `None` when no run of the method has finished (report-only).
-    fn compare_method(
-        &mut self,
-        method: &Variant,
-        grid: &[f64],
-        sweep_seeds: u64,
-        seeds: u64,
-    ) -> Result<Option<MethodResult>> {
-        let sweep_seeds = sweep_seeds_for(grid.len(), sweep_seeds, seeds);
-        let mut sweep = Vec::new();
-        for &lr in grid {
-            let outcomes = self.seeds(method, lr, 0..sweep_seeds)?;
-            if !outcomes.is_empty() {
-                sweep.push((lr, outcomes));
-            }
-        }
-        let Some(best) = sweep
-            .iter()
-            .enumerate()
-            .max_by(|a, b| {
-                render::mean_selection(&a.1 .1).total_cmp(&render::mean_selection(&b.1 .1))
-            })
-            .map(|(i, _)| i)
-        else {
-            return Ok(None);
-        };
-        let best_lr = sweep[best].0;
-        let mut reported = self.seeds(method, best_lr, sweep_seeds..seeds)?;
-        reported.splice(0..0, sweep[best].1.iter().cloned());
-        Ok(Some(MethodResult {
-            name: method.name.clone(),
-            sweep,
-            best_lr,
-            reported,
-        }))
-    }
-
-    /// The finished outcomes of `method` at `lr` over `seeds`.
-    fn seeds(
-        &mut self,
-        method: &Variant,
-        lr: f64,
-        seeds: std::ops::Range<u64>,
-    ) -> Result<Vec<Outcome>> {
-        let mut outcomes = Vec::new();
-        for seed in seeds {
-            outcomes.extend(self.run_once(method, lr, seed)?);
-        }
-        Ok(outcomes)
-    }
-
-    /// Runs (or reuses) one method at one lr and seed, and reads its metrics.
-    fn run_once(&mut self, method: &Variant, lr: f64, seed: u64) -> Result<Option<Outcome>> {
-        let tag = self.tag.map(|t| format!("{t}-")).unwrap_or_default();
-        let name = format!("cmp-{tag}{}-lr{lr:e}-s{seed}", method.name);
-        let mut sets: Vec<String> = self.stage.overrides.clone();
-        sets.extend(method.sets.iter().cloned());
-        sets.extend([
-            format!("run.name={name:?}"),
-            format!("run.seed={seed}"),
-            format!("train.lr={lr:e}"),
-        ]);
-        let args = StageArgs {
-            config: self.stage.config.clone(),
-            overrides: sets,
-        };
-        let config = ResolvedConfig::load(&args)?;
-        let paths = config.run()?.paths();
-        let existing = std::fs::read_to_string(paths.config()).ok();
-        let asked = config.to_toml();
-        let finished = match &existing {
-            Some(text) if existing::same_settings(text, &asked) => {
-                RunMetrics::read(&paths.metrics()).ok()
-            }
-            _ => None,
-        };
-        let finished = finished.filter(|m| m.eval.is_some());
-        self.visited += 1;
-        let at = format!("[{}/{}]", self.visited, self.planned);
-        let metrics = match finished {
-            Some(metrics) => {
-                println!("{at} reusing {}", paths.dir.display());
-                metrics
-            }
-            None if self.report_only => {
-                self.missing.push(name);
-                return Ok(None);
-            }
-            None => {
-                if let Some(text) = &existing {
-                    existing::refuse_other_settings(&paths.dir, text, &asked)?;
-                }
-                println!("{at} running {}", paths.dir.display());
-                run_stages(&args, &paths.checkpoints())?;
-                RunMetrics::read(&paths.metrics())?
-            }
-        };
-        Ok(Some(metrics.outcome()))
-    }
-}
-
-/// The stages before training, which make the adapter's initial state.
-const PREPARE: [&str; 3] = ["taso-score", "taso-regions", "taso-lora"];
-
-/// Runs the five stages, or, when an interrupted run left checkpoints in `checkpoints` (its
-/// earlier stages had finished), continues training from the newest and evaluates.
-fn run_stages(args: &StageArgs, checkpoints: &Path) -> Result<()> {
-    let resume = !taso::train::list_checkpoints(checkpoints)?.is_empty();
-    if resume {
-        println!("continuing its training from the newest checkpoint");
-    } else {
-        for binary in PREPARE {
-            run_stage(binary, args, &[])?;
-        }
-    }
-    run_stage("taso-train", args, if resume { &["--resume"] } else { &[] })?;
-    run_stage("taso-eval", args, &[])
-}
-
-fn run_stage(binary: &str, args: &StageArgs, flags: &[&str]) -> Result<()> {
-    let exe = sibling(binary)?;
-    let mut command = Command::new(&exe);
-    command.arg("--config").arg(&args.config).args(flags);
-    for set in &args.overrides {
-        command.arg("--set").arg(set);
-    }
-    let status = command
-        .status()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    if !status.success() {
-        bail!("{binary} failed ({status}); its message is above");
-    }
-    Ok(())
-}
-
-/// A stage binary next to this one (`cargo build --release` builds them all).
-fn sibling(binary: &str) -> Result<PathBuf> {
-    let here = std::env::current_exe()?;
-    let path = here
-        .parent()
-        .map(|d| d.join(binary))
-        .context("locating the stage binaries")?;
-    if !path.is_file() {
-        bail!(
-            "{} is missing; build every binary with `cargo build --release --workspace --bins`",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-/// A run's `metrics.json`: the trainer's record and the `eval` entry that `taso-eval`, the last
-/// stage, adds (a run interrupted in training has per-epoch metrics but no `eval` entry).
-#[derive(Deserialize)]
-struct RunMetrics {
-    #[serde(flatten)]
-    train: TrainMetrics,
-    eval: Option<EvalEntry>,
-}
-
-/// The part of `taso-eval`'s entry that the table shows.
-#[derive(Deserialize)]
-struct EvalEntry {
-    metrics: Option<Scores>,
-}
-
-impl RunMetrics {
-    fn read(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-    }
-
-    fn outcome(self) -> Outcome {
-        let train = self.train;
-        let metric = train.main_metric;
-        let scores = |record: Option<EpochRecord>| record.and_then(|r| r.dev).unwrap_or_default();
-        let main = |scores: &Scores| scores.get(&metric).copied().unwrap_or(f64::NAN);
-        let selection = train.best.as_ref().and_then(EpochRecord::selection);
-        let selection = selection.map_or(f64::NAN, main);
-        let best_scores = scores(train.best);
-        let eval = self
-            .eval
-            .and_then(|e| e.metrics)
-            .map_or(f64::NAN, |m| main(&m));
-        Outcome {
-            selection,
-            holdout_examples: train.holdout_examples,
-            best: main(&best_scores),
-            last: main(&scores(train.last)),
-            best_scores,
-            eval,
-            adapter_params: train.params.adapter,
-            total_params: train.params.total,
-            seconds: train.train_seconds,
-            metric,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,307 @@
+//! Making a comparison's runs. Each method at one lr and seed is a run folder
+//! `cmp-[TAG-]<method>-lr<lr>-s<seed>`: a finished one is reused, the others go through the five
+//! stage binaries, `--jobs` at a time (each job with its share of the CPU threads and its output
+//! in the run's `stages.log`). Every folder is checked before any run starts.
+
+use crate::{existing, variant::Variant, Outcome};
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use taso::artifact::run::{ResolvedConfig, RunPaths, StageArgs};
+use taso::train::{format_duration, EpochRecord, Scores, TrainMetrics};
+
+/// One run of a comparison: a method at a learning rate and seed.
+#[derive(Clone, Copy)]
+pub struct RunKey<'m> {
+    pub method: &'m Variant,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+/// Runs (or reuses) the runs of a comparison; with `report_only`, only reuses, and remembers
+/// which runs are missing.
+pub struct Runner<'a> {
+    stage: &'a StageArgs,
+    tag: Option<&'a str>,
+    report_only: bool,
+    /// Runs made at once; above one, each gets `threads` libtorch threads and a log file.
+    jobs: usize,
+    threads: usize,
+    /// Runs not finished (report-only).
+    pub missing: Vec<String>,
+    /// Runs the whole comparison makes or reuses, and how many it has reached (for progress).
+    planned: u64,
+    visited: u64,
+}
+
+/// A run about to be made or reused.
+struct Planned {
+    name: String,
+    args: StageArgs,
+    paths: RunPaths,
+    /// Its metrics, when the folder holds this run, finished (evaluated).
+    finished: Option<RunMetrics>,
+    /// Its place in the whole comparison, `[k/N]`.
+    at: String,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner for a comparison of `planned` runs made `jobs` at a time on this machine's
+    /// cores.
+    pub fn new(
+        stage: &'a StageArgs,
+        tag: Option<&'a str>,
+        report_only: bool,
+        jobs: usize,
+        planned: u64,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Runner {
+            stage,
+            tag,
+            report_only,
+            jobs,
+            threads: (cores / jobs).max(1),
+            missing: Vec::new(),
+            planned,
+            visited: 0,
+        }
+    }
+
+    /// The outcomes of `keys` in order (`None`: not finished, report-only), making the
+    /// unfinished runs first, `jobs` at a time. A folder holding a run with other settings
+    /// stops the comparison before any run starts.
+    pub fn outcomes(&mut self, keys: &[RunKey]) -> Result<Vec<Option<Outcome>>> {
+        let mut plans = keys
+            .iter()
+            .map(|key| self.plan(key))
+            .collect::<Result<Vec<_>>>()?;
+        let mut todo = Vec::new();
+        for (i, plan) in plans.iter().enumerate() {
+            if plan.finished.is_some() {
+                println!("{} reusing {}", plan.at, plan.paths.dir.display());
+            } else if self.report_only {
+                self.missing.push(plan.name.clone());
+            } else {
+                todo.push(i);
+            }
+        }
+        let pending: Vec<&Planned> = todo.iter().map(|&i| &plans[i]).collect();
+        make_all(&pending, self.jobs)?;
+        for i in todo {
+            plans[i].finished = Some(RunMetrics::read(&plans[i].paths.metrics())?);
+        }
+        Ok(plans
+            .into_iter()
+            .map(|plan| plan.finished.map(RunMetrics::outcome))
+            .collect())
+    }
+
+    /// The stage arguments, folder and state of one run.
+    fn plan(&mut self, key: &RunKey) -> Result<Planned> {
+        let tag = self.tag.map(|t| format!("{t}-")).unwrap_or_default();
+        let name = format!("cmp-{tag}{}-lr{:e}-s{}", key.method.name, key.lr, key.seed);
+        let mut sets: Vec<String> = self.stage.overrides.clone();
+        sets.extend(key.method.sets.iter().cloned());
+        sets.extend([
+            format!("run.name={name:?}"),
+            format!("run.seed={}", key.seed),
+            format!("train.lr={:e}", key.lr),
+        ]);
+        if self.jobs > 1 {
+            sets.push(format!("run.threads={}", self.threads));
+        }
+        let args = StageArgs {
+            config: self.stage.config.clone(),
+            overrides: sets,
+        };
+        let config = ResolvedConfig::load(&args)?;
+        let paths = config.run()?.paths();
+        let asked = config.to_toml();
+        let existing = std::fs::read_to_string(paths.config()).ok();
+        let same = existing
+            .as_deref()
+            .is_some_and(|text| existing::same_settings(text, &asked));
+        let finished = same
+            .then(|| RunMetrics::read(&paths.metrics()).ok())
+            .flatten()
+            .filter(|m| m.eval.is_some());
+        if let (None, false, Some(text)) = (&finished, self.report_only, &existing) {
+            existing::refuse_other_settings(&paths.dir, text, &asked)?;
+        }
+        self.visited += 1;
+        Ok(Planned {
+            at: format!("[{}/{}]", self.visited, self.planned),
+            name,
+            args,
+            paths,
+            finished,
+        })
+    }
+}
+
+/// Makes `plans`, `jobs` at a time, in order. After a failure no further run starts; the runs
+/// under way finish (their work is kept), then the first failure is returned.
+fn make_all(plans: &[&Planned], jobs: usize) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let logged = jobs > 1;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(plans.len()) {
+            scope.spawn(|| loop {
+                if failure.lock().expect("no worker panics").is_some() {
+                    break;
+                }
+                let Some(plan) = plans.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    break;
+                };
+                if let Err(error) = plan.make(logged) {
+                    if logged {
+                        eprintln!("{} failed: {error:#}; no further run starts", plan.at);
+                    }
+                    failure
+                        .lock()
+                        .expect("no worker panics")
+                        .get_or_insert(error);
+                }
+            });
+        }
+    });
+    match failure.into_inner().expect("no worker panics") {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+impl Planned {
+    /// Runs the five stages, or, when an interrupted run left checkpoints (its earlier stages
+    /// had finished), continues training from the newest and evaluates. `logged`: the stages'
+    /// output goes to the run's `stages.log` instead of this terminal.
+    fn make(&self, logged: bool) -> Result<()> {
+        let dir = self.paths.dir.display();
+        let log = logged.then(|| self.paths.dir.join("stages.log"));
+        match &log {
+            Some(log) => println!("{} running {dir} (output in {})", self.at, log.display()),
+            None => println!("{} running {dir}", self.at),
+        }
+        let started = Instant::now();
+        let resume = !taso::train::list_checkpoints(&self.paths.checkpoints())?.is_empty();
+        if resume {
+            println!(
+                "{} continuing its training from the newest checkpoint",
+                self.at
+            );
+        } else {
+            for binary in PREPARE {
+                run_stage(binary, &self.args, &[], log.as_deref())?;
+            }
+        }
+        let flags: &[&str] = if resume { &["--resume"] } else { &[] };
+        run_stage("taso-train", &self.args, flags, log.as_deref())?;
+        run_stage("taso-eval", &self.args, &[], log.as_deref())?;
+        if logged {
+            let took = format_duration(started.elapsed());
+            println!("{} finished {dir} in {took}", self.at);
+        }
+        Ok(())
+    }
+}
+
+/// The stages before training, which make the adapter's initial state.
+const PREPARE: [&str; 3] = ["taso-score", "taso-regions", "taso-lora"];
+
+/// Runs one stage binary; its output goes to `log` (appended) when given, else to this terminal.
+fn run_stage(binary: &str, args: &StageArgs, flags: &[&str], log: Option<&Path>) -> Result<()> {
+    let exe = sibling(binary)?;
+    let mut command = Command::new(&exe);
+    command.arg("--config").arg(&args.config).args(flags);
+    for set in &args.overrides {
+        command.arg("--set").arg(set);
+    }
+    if let Some(log) = log {
+        let file = log
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(log))
+            .with_context(|| format!("opening the log {}", log.display()))?;
+        command.stdout(Stdio::from(file.try_clone()?)).stderr(file);
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    if !status.success() {
+        let place = log.map_or("above".to_string(), |l| format!("in {}", l.display()));
+        bail!("{binary} failed ({status}); its message is {place}");
+    }
+    Ok(())
+}
+
+/// A stage binary next to this one (`cargo build --release` builds them all).
+fn sibling(binary: &str) -> Result<PathBuf> {
+    let here = std::env::current_exe()?;
+    let path = here
+        .parent()
+        .map(|d| d.join(binary))
+        .context("locating the stage binaries")?;
+    if !path.is_file() {
+        bail!(
+            "{} is missing; build every binary with `cargo build --release --workspace --bins`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A run's `metrics.json`: the trainer's record and the `eval` entry that `taso-eval`, the last
+/// stage, adds (a run interrupted in training has per-epoch metrics but no `eval` entry).
+#[derive(Deserialize)]
+struct RunMetrics {
+    #[serde(flatten)]
+    train: TrainMetrics,
+    eval: Option<EvalEntry>,
+}
+
+/// The part of `taso-eval`'s entry that the table shows.
+#[derive(Deserialize)]
+struct EvalEntry {
+    metrics: Option<Scores>,
+}
+
+impl RunMetrics {
+    fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    fn outcome(self) -> Outcome {
+        let train = self.train;
+        let metric = train.main_metric;
+        let scores = |record: Option<EpochRecord>| record.and_then(|r| r.dev).unwrap_or_default();
+        let main = |scores: &Scores| scores.get(&metric).copied().unwrap_or(f64::NAN);
+        let selection = train.best.as_ref().and_then(EpochRecord::selection);
+        let selection = selection.map_or(f64::NAN, main);
+        let best_scores = scores(train.best);
+        let eval = self
+            .eval
+            .and_then(|e| e.metrics)
+            .map_or(f64::NAN, |m| main(&m));
+        Outcome {
+            selection,
+            holdout_examples: train.holdout_examples,
+            best: main(&best_scores),
+            last: main(&scores(train.last)),
+            best_scores,
+            eval,
+            adapter_params: train.params.adapter,
+            total_params: train.params.total,
+            seconds: train.train_seconds,
+            metric,
+        }
+    }
+}
