@@ -49,7 +49,7 @@ smoke TASK *ARGS: build
     for stage in score regions lora train eval; do target/release/taso-$stage --config configs/{{TASK}}.toml --set run.name=smoke --set score.batches=2 --set score.batch_size=4 --set train.epochs=1 --set train.train_subset=16 --set train.max_steps=2 --set train.batch_size=4 --set train.dev_subset=8 --set eval.max_examples=8 --set generate.max_new_tokens=16 {{ARGS}}; done
 
 # TASO vs LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning: `just compare rte --seeds 3`
-# (also --methods a,b and --lrs x,y). Finished runs are reused; table in runs/TASK/compare/results.md.
+# (also --methods a,b, --lrs x,y and --jobs 2). Finished runs are reused; table in runs/TASK/compare/results.md.
 compare TASK *ARGS: build
     target/release/taso-compare --config configs/{{TASK}}.toml {{ARGS}}
 
