@@ -53,6 +53,11 @@ smoke TASK *ARGS: build
 compare TASK *ARGS: build
     target/release/taso-compare --config configs/{{TASK}}.toml {{ARGS}}
 
+# Training throughput of `taso-compare --jobs`: one run on every core vs one one-thread run per
+# core at once, side by side (benches/jobs.sh TASK STEPS ROUNDS).
+bench-jobs TASK="rte" STEPS="40": build
+    benches/jobs.sh {{TASK}} {{STEPS}}
+
 # Encoder inference throughput (ours: random vs bucketed vs sorted batches; with .venv-ref also
 # Hugging Face transformers on the sorted plan), measured side by side in one run.
 bench-forward TASK="rte":
