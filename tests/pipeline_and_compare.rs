@@ -347,8 +347,11 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
 
     // A failing run starts no further run; the one under way finishes and is kept, and the
-    // error names the failing run's log.
+    // error names the failing run's log. A `run.threads` of the command's wins over the jobs'
+    // share.
     let failing = [
+        "--set",
+        "run.threads=3",
         "--seeds",
         "1",
         "--methods",
@@ -369,9 +372,8 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
     let stages = runs.join("tiny/cmp-fail-broken-lr3e-3-s0/stages.log");
     let stages = std::fs::read_to_string(stages).unwrap();
     assert!(stages.contains("nope"), "{stages}");
-    assert!(
-        runs.join("tiny/cmp-fail-bitfit-lr3e-3-s0/metrics.json")
-            .is_file(),
-        "{log}"
-    );
+    let kept = runs.join("tiny/cmp-fail-bitfit-lr3e-3-s0");
+    assert!(kept.join("metrics.json").is_file(), "{log}");
+    let config = std::fs::read_to_string(kept.join("config.toml")).unwrap();
+    assert!(config.contains("threads = 3"), "{config}");
 }

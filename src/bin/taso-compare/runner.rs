@@ -29,9 +29,11 @@ pub struct Runner<'a> {
     stage: &'a StageArgs,
     tag: Option<&'a str>,
     report_only: bool,
-    /// Runs made at once; above one, each gets `threads` libtorch threads and a log file.
+    /// Runs made at once; above one, each gets a log file.
     jobs: usize,
-    threads: usize,
+    /// `run.threads` of every run: the cores' share of each job with several jobs, unless the
+    /// command sets `run.threads` itself.
+    threads: Option<usize>,
     /// Runs not finished (report-only).
     pub missing: Vec<String>,
     /// Runs the whole comparison makes or reuses, and how many it has reached (for progress).
@@ -61,12 +63,16 @@ impl<'a> Runner<'a> {
         planned: u64,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads_set = stage
+            .overrides
+            .iter()
+            .any(|set| set.split('=').next().map(str::trim) == Some("run.threads"));
         Runner {
             stage,
             tag,
             report_only,
             jobs,
-            threads: (cores / jobs).max(1),
+            threads: (jobs > 1 && !threads_set).then(|| (cores / jobs).max(1)),
             missing: Vec::new(),
             planned,
             visited: 0,
@@ -113,8 +119,8 @@ impl<'a> Runner<'a> {
             format!("run.seed={}", key.seed),
             format!("train.lr={:e}", key.lr),
         ]);
-        if self.jobs > 1 {
-            sets.push(format!("run.threads={}", self.threads));
+        if let Some(threads) = self.threads {
+            sets.push(format!("run.threads={threads}"));
         }
         let args = StageArgs {
             config: self.stage.config.clone(),
