@@ -59,14 +59,16 @@ pub enum ConfigError {
     },
 }
 
-/// Sends `tracing` output to stderr, at `info` unless `RUST_LOG` says otherwise: the first
-/// line of every taso binary's `main`.
+/// Sends `tracing` output to stderr, at `info` unless `RUST_LOG` says otherwise, coloured only
+/// on a terminal (a log file gets plain text): the first line of every taso binary's `main`.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
