@@ -120,7 +120,8 @@ fn main() -> Result<()> {
         .sum();
     let jobs = usize::from(args.jobs);
     let tag = args.tag.as_deref();
-    let mut runner = Runner::new(&args.stage, tag, args.report_only, jobs, planned);
+    let report_only = args.report_only;
+    let mut runner = Runner::new(&args.stage, tag, report_only, jobs, run.threads, planned);
     let results = compare(&mut runner, &plans, sweep_seeds, args.seeds)?;
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");

@@ -31,8 +31,8 @@ pub struct Runner<'a> {
     report_only: bool,
     /// Runs made at once; above one, each gets a log file.
     jobs: usize,
-    /// `run.threads` of every run: the cores' share of each job with several jobs, unless the
-    /// command sets `run.threads` itself.
+    /// `run.threads` added to every run: the cores' share of each job with several jobs, unless
+    /// the comparison sets `run.threads` itself.
     threads: Option<usize>,
     /// Runs not finished (report-only).
     pub missing: Vec<String>,
@@ -54,25 +54,24 @@ struct Planned {
 
 impl<'a> Runner<'a> {
     /// A runner for a comparison of `planned` runs made `jobs` at a time on this machine's
-    /// cores.
+    /// cores; `configured_threads` is the comparison's own `run.threads` (config or `--set`),
+    /// which every run keeps.
     pub fn new(
         stage: &'a StageArgs,
         tag: Option<&'a str>,
         report_only: bool,
         jobs: usize,
+        configured_threads: Option<usize>,
         planned: u64,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads_set = stage
-            .overrides
-            .iter()
-            .any(|set| set.split('=').next().map(str::trim) == Some("run.threads"));
+        let share = (jobs > 1 && configured_threads.is_none()).then(|| (cores / jobs).max(1));
         Runner {
             stage,
             tag,
             report_only,
             jobs,
-            threads: (jobs > 1 && !threads_set).then(|| (cores / jobs).max(1)),
+            threads: share,
             missing: Vec::new(),
             planned,
             visited: 0,
@@ -133,13 +132,13 @@ impl<'a> Runner<'a> {
         let same = existing
             .as_deref()
             .is_some_and(|text| existing::same_settings(text, &asked));
+        if let (false, false, Some(text)) = (same, self.report_only, &existing) {
+            existing::refuse_other_settings(&paths.dir, text, &asked)?;
+        }
         let finished = same
             .then(|| RunMetrics::read(&paths.metrics()).ok())
             .flatten()
             .filter(|m| m.eval.is_some());
-        if let (None, false, Some(text)) = (&finished, self.report_only, &existing) {
-            existing::refuse_other_settings(&paths.dir, text, &asked)?;
-        }
         self.visited += 1;
         Ok(Planned {
             at: format!("[{}/{}]", self.visited, self.planned),
