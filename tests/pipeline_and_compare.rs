@@ -247,7 +247,7 @@ fn an_interrupted_run_continues_from_its_checkpoint() {
         "--seeds",
         "1",
         "--methods",
-        "taso",
+        "lora-r1,taso",
         "--set",
         "train.checkpoint_every=2",
         "--set",
@@ -274,7 +274,9 @@ fn an_interrupted_run_continues_from_its_checkpoint() {
     );
 
     // Interrupted after the checkpoint of step 2: the later checkpoints, the adapters and the
-    // metrics are gone. The same command continues from step 2 and reaches the same weights.
+    // metrics are gone; LoRA's run was never made. The same command continues TASO's run first
+    // (before the fresh run that comes before it in the comparison), from step 2, and reaches
+    // the same weights.
     let checkpoints = taso::train::list_checkpoints(&run.join("checkpoints")).unwrap();
     assert!(checkpoints.len() > 1, "{checkpoints:?}");
     for (step, path) in checkpoints.into_iter().filter(|(step, _)| *step > 2) {
@@ -287,10 +289,20 @@ fn an_interrupted_run_continues_from_its_checkpoint() {
     ] {
         std::fs::remove_file(run.join(file)).unwrap();
     }
+    std::fs::remove_dir_all(runs.join("tiny/cmp-lora-r1-lr3e-3-s0")).unwrap();
     let (ok, log) = compare(&config, &args);
     assert!(ok, "{log}");
     assert!(
         log.contains("continuing its training") && log.contains("resuming from"),
+        "{log}"
+    );
+    let started = |run: &str| {
+        let line = format!("running {}", runs.join(run).display());
+        log.find(&line)
+            .unwrap_or_else(|| panic!("no {line:?} in {log}"))
+    };
+    assert!(
+        started("tiny/cmp-taso-lr3e-3-s0") < started("tiny/cmp-lora-r1-lr3e-3-s0"),
         "{log}"
     );
     assert_eq!(tensors("adapter.safetensors"), adapter);

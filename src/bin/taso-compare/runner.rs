@@ -48,6 +48,8 @@ struct Planned {
     paths: RunPaths,
     /// Its metrics, when the folder holds this run, finished (evaluated).
     finished: Option<RunMetrics>,
+    /// An interrupted run left checkpoints: it continues from the newest.
+    resumable: bool,
     /// Its place in the whole comparison, `[k/N]`.
     at: String,
 }
@@ -79,8 +81,9 @@ impl<'a> Runner<'a> {
     }
 
     /// The outcomes of `keys` in order (`None`: not finished, report-only), making the
-    /// unfinished runs first, `jobs` at a time. A folder holding a run with other settings
-    /// stops the comparison before any run starts.
+    /// unfinished runs first, `jobs` at a time, interrupted ones (with checkpoints) before fresh
+    /// ones. A folder holding a run with other settings stops the comparison before any run
+    /// starts.
     pub fn outcomes(&mut self, keys: &[RunKey]) -> Result<Vec<Option<Outcome>>> {
         let mut plans = keys
             .iter()
@@ -96,6 +99,7 @@ impl<'a> Runner<'a> {
                 todo.push(i);
             }
         }
+        todo.sort_by_key(|&i| !plans[i].resumable);
         let pending: Vec<&Planned> = todo.iter().map(|&i| &plans[i]).collect();
         make_all(&pending, self.jobs)?;
         for i in todo {
@@ -139,6 +143,8 @@ impl<'a> Runner<'a> {
             .then(|| RunMetrics::read(&paths.metrics()).ok())
             .flatten()
             .filter(|m| m.eval.is_some());
+        let resumable =
+            finished.is_none() && !taso::train::list_checkpoints(&paths.checkpoints())?.is_empty();
         self.visited += 1;
         Ok(Planned {
             at: format!("[{}/{}]", self.visited, self.planned),
@@ -146,6 +152,7 @@ impl<'a> Runner<'a> {
             args,
             paths,
             finished,
+            resumable,
         })
     }
 }
@@ -195,8 +202,7 @@ impl Planned {
             None => println!("{} running {dir}", self.at),
         }
         let started = Instant::now();
-        let resume = !taso::train::list_checkpoints(&self.paths.checkpoints())?.is_empty();
-        if resume {
+        if self.resumable {
             println!(
                 "{} continuing its training from the newest checkpoint",
                 self.at
@@ -206,7 +212,7 @@ impl Planned {
                 run_stage(binary, &self.args, &[], log.as_deref())?;
             }
         }
-        let flags: &[&str] = if resume { &["--resume"] } else { &[] };
+        let flags: &[&str] = if self.resumable { &["--resume"] } else { &[] };
         run_stage("taso-train", &self.args, flags, log.as_deref())?;
         run_stage("taso-eval", &self.args, &[], log.as_deref())?;
         if logged {
