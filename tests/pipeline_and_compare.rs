@@ -344,6 +344,10 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
         let run = runs.join(format!("tiny/cmp-bitfit-lr{lr}-s0"));
         let stages = std::fs::read_to_string(run.join("stages.log")).unwrap();
         assert!(stages.contains("training bitfit on"), "{stages}");
+        assert!(
+            !stages.contains('\u{1b}'),
+            "plain text, no colours: {stages:?}"
+        );
         let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
         assert!(config.contains("threads = "), "{config}");
     }
