@@ -274,9 +274,9 @@ fn an_interrupted_run_continues_from_its_checkpoint() {
     );
 
     // Interrupted after the checkpoint of step 2: the later checkpoints, the adapters and the
-    // metrics are gone; LoRA's run was never made. The same command continues TASO's run first
-    // (before the fresh run that comes before it in the comparison), from step 2, and reaches
-    // the same weights.
+    // metrics are gone, and LoRA's run folder is gone as if never started. The same command
+    // continues TASO's run first (before the fresh run that comes before it in the comparison),
+    // from step 2, and reaches the same weights.
     let checkpoints = taso::train::list_checkpoints(&run.join("checkpoints")).unwrap();
     assert!(checkpoints.len() > 1, "{checkpoints:?}");
     for (step, path) in checkpoints.into_iter().filter(|(step, _)| *step > 2) {
