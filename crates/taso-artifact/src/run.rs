@@ -84,6 +84,23 @@ pub struct StageArgs {
     pub overrides: Vec<String>,
 }
 
+impl StageArgs {
+    /// The body of a stage binary's `main`: loads the resolved config, runs `stage` on it and
+    /// prints the summary it returns; an error names the command and its config file.
+    pub fn run_binary(
+        &self,
+        command: &str,
+        stage: impl FnOnce(&ResolvedConfig) -> anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let config = ResolvedConfig::load(self)?;
+        let summary = stage(&config)
+            .with_context(|| format!("{command} with --config {}", self.config.display()))?;
+        println!("{summary}");
+        Ok(())
+    }
+}
+
 /// A config file with the command line's overrides applied.
 #[derive(Debug, Clone)]
 pub struct ResolvedConfig {

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_artifact::run::StageArgs;
 use taso_eval::run_stage;
 
 /// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
@@ -26,13 +26,13 @@ struct Args {
 fn main() -> Result<()> {
     taso_artifact::run::init_logging();
     let args = Args::parse();
-    let config = ResolvedConfig::load(&args.stage)?;
-    let outcome = run_stage(&config, args.adapter.as_deref())
-        .with_context(|| format!("taso-eval with --config {}", args.stage.config.display()))?;
-    if let Some(dir) = &args.export_peft {
-        outcome.export_peft(dir)?;
-        println!("PEFT adapter written to {}", dir.display());
-    }
-    println!("{}", outcome.summary());
-    Ok(())
+    args.stage.run_binary("taso-eval", |config| {
+        let outcome = run_stage(config, args.adapter.as_deref())?;
+        let mut summary = outcome.summary();
+        if let Some(dir) = &args.export_peft {
+            outcome.export_peft(dir)?;
+            summary.push_str(&format!("\nPEFT adapter written to {}", dir.display()));
+        }
+        Ok(summary)
+    })
 }

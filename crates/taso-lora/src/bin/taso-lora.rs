@@ -2,9 +2,9 @@
 //! adapters (A Kaiming-uniform from `run.seed`, B = 0) and writes `adapter-init.safetensors`
 //! and the resolved `config.toml` to the run folder.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_artifact::run::StageArgs;
 use taso_lora::run_stage;
 
 /// Build the initial sparse LoRA adapters of a run from its core regions.
@@ -18,9 +18,6 @@ struct Args {
 fn main() -> Result<()> {
     taso_artifact::run::init_logging();
     let args = Args::parse();
-    let config = ResolvedConfig::load(&args.stage)?;
-    let outcome = run_stage(&config)
-        .with_context(|| format!("taso-lora with --config {}", args.stage.config.display()))?;
-    println!("{}", outcome.summary());
-    Ok(())
+    args.stage
+        .run_binary("taso-lora", |config| Ok(run_stage(config)?.summary()))
 }

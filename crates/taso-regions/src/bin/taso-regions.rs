@@ -6,9 +6,9 @@
 //! taso-regions --config configs/rte.toml [--set regions.allocation=global]...
 //! ```
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_artifact::run::StageArgs;
 use taso_regions::run_stage;
 
 /// Select the task-aligned core rows and columns of every target matrix (TASO stage 2).
@@ -22,9 +22,6 @@ struct Args {
 fn main() -> Result<()> {
     taso_artifact::run::init_logging();
     let args = Args::parse();
-    let config = ResolvedConfig::load(&args.stage)?;
-    let outcome = run_stage(&config)
-        .with_context(|| format!("taso-regions with --config {}", args.stage.config.display()))?;
-    println!("{}", outcome.summary());
-    Ok(())
+    args.stage
+        .run_binary("taso-regions", |config| Ok(run_stage(config)?.summary()))
 }

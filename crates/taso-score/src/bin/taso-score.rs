@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_artifact::run::StageArgs;
 use taso_score::{merge_files, run_stage};
 
 /// Stage 1 of TASO: importance scoring `|W ⊙ ∂L/∂W|` of the target layers.
@@ -49,10 +49,7 @@ fn main() -> Result<()> {
             );
         }
         (None, Some(stage)) => {
-            let config = ResolvedConfig::load(&stage)?;
-            let outcome = run_stage(&config)
-                .with_context(|| format!("taso-score with --config {}", stage.config.display()))?;
-            println!("{}", outcome.summary());
+            stage.run_binary("taso-score", |config| Ok(run_stage(config)?.summary()))?
         }
         (None, None) => bail!("pass --config FILE.toml (or `taso-score merge`); see --help"),
     }

@@ -2,9 +2,9 @@
 //! `adapter.safetensors`, `adapter-best.safetensors`, `metrics.json`, `report.md` and the
 //! resolved `config.toml` into the run folder.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::{ResolvedConfig, StageArgs};
+use taso_artifact::run::StageArgs;
 use taso_train::run_stage;
 
 /// Train an adapter (or a baseline) as the config's `[run]` and `[train]` sections say.
@@ -24,9 +24,6 @@ fn main() -> Result<()> {
     if args.resume {
         args.stage.overrides.push("train.resume=true".into());
     }
-    let config = ResolvedConfig::load(&args.stage)?;
-    let outcome = run_stage(&config)
-        .with_context(|| format!("taso-train with --config {}", args.stage.config.display()))?;
-    println!("{}", outcome.summary());
-    Ok(())
+    args.stage
+        .run_binary("taso-train", |config| Ok(run_stage(config)?.summary()))
 }
