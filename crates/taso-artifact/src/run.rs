@@ -443,6 +443,29 @@ mod tests {
     }
 
     #[test]
+    fn a_stage_binary_error_names_the_command_and_its_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.toml");
+        std::fs::write(&path, TEXT).unwrap();
+        let args = StageArgs {
+            config: path.clone(),
+            overrides: vec!["train.lr=0.002".into()],
+        };
+        let error = args
+            .run_binary("taso-test", |config| {
+                let train: toml::Table = config.section("train")?;
+                anyhow::bail!("the stage failed at lr {}", train["lr"])
+            })
+            .unwrap_err();
+        let expected = format!(
+            "taso-test with --config {}: the stage failed at lr 0.002",
+            path.display()
+        );
+        assert_eq!(format!("{error:#}"), expected);
+        assert!(args.run_binary("taso-test", |_| Ok("done".into())).is_ok());
+    }
+
+    #[test]
     fn method_names_are_the_config_spelling() {
         use Method::*;
         for method in [Taso, Lora, RandomRegions, Bitfit, Full, HeadOnly] {
