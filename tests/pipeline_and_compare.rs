@@ -237,6 +237,33 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
     assert_eq!(table.matches(" (1) |").count(), 4, "{table}");
+
+    // --record keeps each finished run's config and metrics; with the run folders gone, the
+    // same table comes back from the record alone.
+    let record = dir.path().join("record");
+    let recorded = [
+        FIRST,
+        &["--report-only", "--record", record.to_str().unwrap()],
+    ]
+    .concat();
+    let (ok, log) = compare(&config, &recorded);
+    assert!(ok, "{log}");
+    let before = std::fs::read_to_string(runs.join("tiny/compare/results.md")).unwrap();
+    for method in ["taso", "lora-r1", "bitfit"] {
+        let run = format!("tiny/cmp-{method}-lr3e-3-s0");
+        let kept: Vec<_> = std::fs::read_dir(record.join(&run))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(kept.len(), 2, "{method}: {kept:?}");
+        std::fs::remove_dir_all(runs.join(run)).unwrap();
+    }
+    let (ok, log) = compare(&config, &recorded);
+    assert!(ok, "{log}");
+    assert_eq!(log.matches("from the record").count(), 3, "{log}");
+    assert_eq!(log.matches("reusing").count(), 3, "{log}");
+    let after = std::fs::read_to_string(runs.join("tiny/compare/results.md")).unwrap();
+    assert_eq!(before, after);
 }
 
 #[test]

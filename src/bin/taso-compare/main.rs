@@ -7,12 +7,14 @@
 //! at once.
 
 mod existing;
+mod record;
 mod render;
 mod runner;
 mod variant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use record::Record;
 use runner::{RunKey, Runner};
 use std::path::{Component, Path};
 use taso::artifact::run::{ResolvedConfig, StageArgs};
@@ -64,6 +66,11 @@ pub struct Args {
     /// output in its run folder's `stages.log`; 1 shows every stage's output here.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: u16,
+    /// Keeps each finished run's `config.toml` and `metrics.json` under DIR/<task>/<run name>/
+    /// and restores a run from there when its run folder is gone, so that a comparison (and its
+    /// table) can continue on another machine from a folder kept under version control.
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
 }
 
 /// One finished run's figures.
@@ -121,7 +128,19 @@ fn main() -> Result<()> {
     let jobs = usize::from(args.jobs);
     let tag = args.tag.as_deref();
     let report_only = args.report_only;
-    let mut runner = Runner::new(&args.stage, tag, report_only, jobs, run.threads, planned);
+    let record = args
+        .record
+        .as_deref()
+        .map(|root| Record::new(root, &run.task_name()));
+    let mut runner = Runner::new(
+        &args.stage,
+        tag,
+        report_only,
+        jobs,
+        run.threads,
+        record,
+        planned,
+    );
     let results = compare(&mut runner, &plans, sweep_seeds, args.seeds)?;
     let report = render::report(&run.task_name(), &args, &results, &runner.missing);
     let dir = run.runs_dir.join(run.task_name()).join("compare");

@@ -3,7 +3,7 @@
 //! stage binaries, `--jobs` at a time (each job with its share of the CPU threads and its output
 //! in the run's `stages.log`). Every folder is checked before any run starts.
 
-use crate::{existing, variant::Variant, Outcome};
+use crate::{existing, record::Record, variant::Variant, Outcome};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::fs::OpenOptions;
@@ -34,6 +34,8 @@ pub struct Runner<'a> {
     /// `run.threads` added to every run: the cores' share of each job with several jobs, unless
     /// the comparison sets `run.threads` itself.
     threads: Option<usize>,
+    /// Where finished runs are kept and restored from (`--record`).
+    record: Option<Record>,
     /// Runs not finished (report-only).
     pub missing: Vec<String>,
     /// Runs the whole comparison makes or reuses, and how many it has reached (for progress).
@@ -64,6 +66,7 @@ impl<'a> Runner<'a> {
         report_only: bool,
         jobs: usize,
         configured_threads: Option<usize>,
+        record: Option<Record>,
         planned: u64,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -74,6 +77,7 @@ impl<'a> Runner<'a> {
             report_only,
             jobs,
             threads: share,
+            record,
             missing: Vec::new(),
             planned,
             visited: 0,
@@ -105,6 +109,11 @@ impl<'a> Runner<'a> {
         for i in todo {
             plans[i].finished = Some(RunMetrics::read(&plans[i].paths.metrics())?);
         }
+        if let Some(record) = &self.record {
+            for plan in plans.iter().filter(|plan| plan.finished.is_some()) {
+                record.keep(&plan.name, &plan.paths)?;
+            }
+        }
         Ok(plans
             .into_iter()
             .map(|plan| plan.finished.map(RunMetrics::outcome))
@@ -131,6 +140,11 @@ impl<'a> Runner<'a> {
         };
         let config = ResolvedConfig::load(&args)?;
         let paths = config.run()?.paths();
+        if let Some(record) = &self.record {
+            if record.restore(&name, &paths)? {
+                println!("restored {} from the record", paths.dir.display());
+            }
+        }
         let asked = config.to_toml();
         let existing = std::fs::read_to_string(paths.config()).ok();
         let same = existing
