@@ -389,10 +389,13 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
     assert!(ok, "{log}");
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
 
-    // A failing run starts no further run; the one under way finishes and is kept, and the
-    // error names the failing run's log. A `run.threads` of the command's wins over the jobs'
-    // share.
+    // A failing run starts no further run; the one under way finishes and is kept (in the
+    // --record too), and the error names the failing run's log. A `run.threads` of the
+    // command's wins over the jobs' share.
+    let record = dir.path().join("record");
     let failing = [
+        "--record",
+        record.to_str().unwrap(),
         "--set",
         "run.threads=3",
         "--seeds",
@@ -419,4 +422,11 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
     assert!(kept.join("metrics.json").is_file(), "{log}");
     let config = std::fs::read_to_string(kept.join("config.toml")).unwrap();
     assert!(config.contains("threads = 3"), "{config}");
+    let recorded = record.join("tiny/cmp-fail-bitfit-lr3e-3-s0");
+    assert_eq!(
+        std::fs::read_to_string(recorded.join("config.toml")).unwrap(),
+        config
+    );
+    assert!(recorded.join("metrics.json").is_file(), "{log}");
+    assert!(!record.join("tiny/cmp-fail-broken-lr3e-3-s0").exists());
 }

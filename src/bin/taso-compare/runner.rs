@@ -105,14 +105,14 @@ impl<'a> Runner<'a> {
         }
         todo.sort_by_key(|&i| !plans[i].resumable);
         let pending: Vec<&Planned> = todo.iter().map(|&i| &plans[i]).collect();
-        make_all(&pending, self.jobs)?;
-        for i in todo {
-            plans[i].finished = Some(RunMetrics::read(&plans[i].paths.metrics())?);
-        }
         if let Some(record) = &self.record {
             for plan in plans.iter().filter(|plan| plan.finished.is_some()) {
                 record.keep(&plan.name, &plan.paths)?;
             }
+        }
+        make_all(&pending, self.jobs, self.record.as_ref())?;
+        for i in todo {
+            plans[i].finished = Some(RunMetrics::read(&plans[i].paths.metrics())?);
         }
         Ok(plans
             .into_iter()
@@ -171,9 +171,10 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Makes `plans`, `jobs` at a time, in order. After a failure no further run starts; the runs
-/// under way finish (their work is kept), then the first failure is returned.
-fn make_all(plans: &[&Planned], jobs: usize) -> Result<()> {
+/// Makes `plans`, `jobs` at a time, in order, keeping each in `record` as soon as it finishes.
+/// After a failure no further run starts; the runs under way finish (their work is kept), then
+/// the first failure is returned.
+fn make_all(plans: &[&Planned], jobs: usize, record: Option<&Record>) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let logged = jobs > 1;
@@ -186,7 +187,10 @@ fn make_all(plans: &[&Planned], jobs: usize) -> Result<()> {
                 let Some(plan) = plans.get(next.fetch_add(1, Ordering::SeqCst)) else {
                     break;
                 };
-                if let Err(error) = plan.make(logged) {
+                let made = plan.make(logged).and_then(|()| {
+                    record.map_or(Ok(()), |record| record.keep(&plan.name, &plan.paths))
+                });
+                if let Err(error) = made {
                     if logged {
                         eprintln!("{} failed: {error:#}; no further run starts", plan.at);
                     }
