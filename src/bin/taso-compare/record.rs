@@ -41,7 +41,7 @@ impl Record {
         }
         // The config goes last: without it the folder does not claim to hold a run.
         for (kept, run) in files.iter().rev() {
-            copy_atomic(kept, run)?;
+            copy_if_changed(kept, run)?;
         }
         Ok(true)
     }
@@ -49,18 +49,19 @@ impl Record {
     /// Keeps the finished run `name`'s files, rewriting only those that changed.
     pub fn keep(&self, name: &str, paths: &RunPaths) -> Result<()> {
         for (kept, run) in self.files(name, paths) {
-            let text = std::fs::read(&run).with_context(|| format!("reading {}", run.display()))?;
-            if std::fs::read(&kept).ok().as_deref() != Some(text.as_slice()) {
-                write_file(&kept, &text)?;
-            }
+            copy_if_changed(&run, &kept)?;
         }
         Ok(())
     }
 }
 
-/// Copies `from` to `to` through a temporary file, creating `to`'s folder.
-fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+/// Copies `from` to `to` through a temporary file, creating `to`'s folder, unless `to` already
+/// holds the same bytes.
+fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
     let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+        return Ok(());
+    }
     write_file(to, &bytes)
 }
 
@@ -84,8 +85,8 @@ mod tests {
 
     #[test]
     fn a_kept_run_is_restored_into_an_empty_folder_and_never_over_a_run() {
-        let tmp = std::env::temp_dir().join(format!("taso-record-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tmp.path();
         let record = Record::new(&tmp.join("record"), "rte");
         let first = run_paths(&tmp.join("runs/first"));
         write_file(&first.config(), b"[run]\nseed = 0\n").unwrap();
@@ -104,6 +105,5 @@ mod tests {
         assert!(!record
             .restore("cmp-b", &run_paths(&tmp.join("runs/b")))
             .unwrap());
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }
