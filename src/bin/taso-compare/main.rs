@@ -237,10 +237,7 @@ fn compare(
 /// main metric of the best epochs); `None` when none of its runs has finished.
 fn best_of(method: &Variant, sweep: Vec<(f64, Vec<Outcome>)>) -> Option<MethodResult> {
     let sweep: Vec<_> = sweep.into_iter().filter(|(_, o)| !o.is_empty()).collect();
-    let (best_lr, reported) = sweep
-        .iter()
-        .max_by(|a, b| render::mean_selection(&a.1).total_cmp(&render::mean_selection(&b.1)))?
-        .clone();
+    let (best_lr, reported) = sweep.iter().max_by(|a, b| lr_preference(a, b))?.clone();
     Some(MethodResult {
         name: method.name.clone(),
         sweep,
@@ -256,6 +253,13 @@ fn sweep_seeds_for(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
     } else {
         sweep_seeds
     }
+}
+
+/// Orders two points of a sweep: by mean selection metric, and on a tie (accuracy on a few
+/// hundred held-out examples often ties) the higher lr wins, whatever the grid's order.
+fn lr_preference(a: &(f64, Vec<Outcome>), b: &(f64, Vec<Outcome>)) -> std::cmp::Ordering {
+    let by_metric = render::mean_selection(&a.1).total_cmp(&render::mean_selection(&b.1));
+    by_metric.then(a.0.total_cmp(&b.0))
 }
 
 /// The runs one method needs: every grid lr on the sweep seeds, then the other seeds at the best.
@@ -275,5 +279,43 @@ mod tests {
         // A single lr needs no sweep: every seed runs at it.
         assert_eq!(runs_per_method(1, 1, 3), 3);
         assert_eq!(runs_per_method(2, 3, 3), 6);
+    }
+
+    /// A sweep point: one finished run per lr, each with this best-epoch selection metric.
+    fn point(lr: f64, selection: f64) -> (f64, Vec<Outcome>) {
+        let outcome = Outcome {
+            selection,
+            holdout_examples: 249,
+            best: selection,
+            best_scores: Scores::new(),
+            last: selection,
+            eval: f64::NAN,
+            adapter_params: 1,
+            total_params: 1,
+            seconds: 1.0,
+            metric: "accuracy".into(),
+        };
+        (lr, vec![outcome])
+    }
+
+    fn chosen_lr(sweep: Vec<(f64, Vec<Outcome>)>) -> f64 {
+        let method = Variant {
+            name: "taso".into(),
+            sets: vec![],
+        };
+        best_of(&method, sweep).expect("finished runs").best_lr
+    }
+
+    #[test]
+    fn the_best_mean_selection_chooses_the_lr_and_a_tie_goes_to_the_higher_lr() {
+        let (low, mid, high) = (2.5e-4, 5e-4, 1e-3);
+        assert_eq!(
+            chosen_lr(vec![point(low, 0.60), point(mid, 0.55), point(high, 0.55)]),
+            low
+        );
+        let tied = [point(low, 0.50), point(mid, 0.56), point(high, 0.56)];
+        assert_eq!(chosen_lr(tied.to_vec()), high);
+        assert_eq!(chosen_lr(tied.into_iter().rev().collect()), high);
+        assert_eq!(chosen_lr(vec![(mid, vec![]), point(low, 0.5)]), low);
     }
 }

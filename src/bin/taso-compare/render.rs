@@ -92,11 +92,11 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
 /// The command and what the columns mean: how lrs and best epochs were chosen.
 fn intro(out: &mut String, args: &Args, metric: &str, holdout: usize) {
     let choice = match holdout {
-        0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds"),
+        0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds (a tie goes to the higher lr)"),
         n => format!(
             "the best epoch and the lr are chosen on {n} held-out training examples \
              (`run.holdout`), never on dev: the lr by the mean best-epoch holdout {metric} over \
-             the sweep seeds"
+             the sweep seeds (a tie goes to the higher lr)"
         ),
     };
     let _ = writeln!(
