@@ -92,17 +92,17 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
 /// The command and what the columns mean: how lrs and best epochs were chosen.
 fn intro(out: &mut String, args: &Args, metric: &str, holdout: usize) {
     let choice = match holdout {
-        0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds (a tie goes to the higher lr)"),
+        0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds"),
         n => format!(
             "the best epoch and the lr are chosen on {n} held-out training examples \
              (`run.holdout`), never on dev: the lr by the mean best-epoch holdout {metric} over \
-             the sweep seeds (a tie goes to the higher lr)"
+             the sweep seeds"
         ),
     };
     let _ = writeln!(
         out,
         "Command: `{}`.\n\nDev {metric} ×100, mean ± std over seeds 0..n at each method's best \
-         learning rate; {choice}; \
+         learning rate; {choice} (a tie goes to the higher lr); \
          the task's other metrics are shown at that same best epoch. The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
          (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
         command(args)
