@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use taso::models::testing::{run_captured, TinyDecoderArch, TinyDecoderSpec, TinySpec};
+use taso::run::testing::workspace_binary;
 
 const STAGES: [&str; 5] = ["score", "regions", "lora", "train", "eval"];
 
@@ -32,24 +33,10 @@ train = "toy/train.jsonl"
 dev = "toy/dev.jsonl"
 "#;
 
-/// A stage binary, built next to `taso-compare` by `cargo build --workspace --bins`.
-fn binary(stage: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_taso-compare"))
-        .parent()
-        .unwrap()
-        .join(format!("taso-{stage}"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build the stage binaries first (cargo build --workspace --bins)",
-        path.display()
-    );
-    path
-}
-
 /// Runs `taso-<stage> --config config` with `extra` arguments; success and the output.
 fn stage(stage: &str, config: &Path, extra: &[&str]) -> (bool, String) {
     run_captured(
-        Command::new(binary(stage))
+        Command::new(workspace_binary(&format!("taso-{stage}")))
             .args(["--config", config.to_str().unwrap()])
             .args(extra),
     )

@@ -2,8 +2,9 @@
 //! that reads only known hidden units. Scoring plus region selection must find exactly those
 //! columns (features) and rows (hidden units) of the first layer.
 
+use taso::artifact::Importance;
 use taso::models::{Linear, LinearHost};
-use taso::score::{Estimator, Importance, ScoreDtype, Scorer, Signal, Store};
+use taso::score::{Estimator, ScoreDtype, Scorer, Signal, Store};
 use tch::{Device, Kind, Tensor};
 
 const FEATURES: i64 = 24;

@@ -10,8 +10,12 @@
 //! that against an [`Expect`] and fails with an [`ArtifactError`] whose message says what is
 //! wrong and which command to run instead; it checks the header, hashes the file and reads each
 //! tensor only when asked (see [`SafetensorsFile`]). Tensors are [`TensorData`] (no libtorch needed);
-//! the `tch` feature adds `TensorData::from_tch` and `TensorData::to_tch`. The `taso-inspect`
-//! binary prints any safetensors file.
+//! the `tch` feature adds `TensorData::from_tch` and `TensorData::to_tch`.
+//!
+//! The formats the stages pass live here too, as plain types that read and write without
+//! libtorch: [`Importance`] (scores of stage 1) and [`Regions`] (core rows and columns of
+//! stage 2); [`target_position`] is the one rule of which linear layers a run adapts. A stage
+//! depends on this crate, never on the stage that wrote its input.
 //!
 //! ```
 //! use taso_artifact::{write_artifact, Artifact, ArtifactKind, ArtifactMeta, Expect, TensorData};
@@ -42,14 +46,18 @@ mod digest;
 mod error;
 mod fingerprint;
 mod header;
+pub mod importance;
 mod kind;
 pub mod meta;
 mod model_files;
 mod read;
-pub mod run;
+pub mod regions;
+mod targets;
 #[cfg(feature = "tch")]
 mod tch;
 mod tensor;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod write;
 
 pub use atomic::write_atomic;
@@ -58,12 +66,15 @@ pub use error::ArtifactError;
 pub use fingerprint::model_fingerprint;
 pub use half::{bf16, f16};
 pub use header::SafetensorsHeader;
+pub use importance::{Importance, MatrixScores, Target};
 pub use kind::ArtifactKind;
 pub use meta::ArtifactMeta;
 pub use model_files::model_weight_files;
 pub use read::{read_safetensors_header, Artifact, Expect, SafetensorsFile};
+pub use regions::{Coverage, MatrixRegion, Regions};
 pub use safetensors::tensor::TensorInfo;
 pub use safetensors::Dtype;
+pub use targets::target_position;
 pub use tensor::{Element, TensorData};
 pub use write::{write_artifact, TensorEntry};
 

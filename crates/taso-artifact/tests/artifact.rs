@@ -1,12 +1,12 @@
 //! Writing, reading and every refusal path of artifacts.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
 
-use common::{file_names, importance_meta, sample_tensors, write_plain, write_sample, MODEL};
+use taso_artifact::testing::{
+    file_names, importance_meta, sample_tensors, write_plain, write_sample, MODEL,
+};
 use taso_artifact::{
     bf16, f16, file_digest, meta::keys, read_safetensors_header, write_artifact, write_atomic,
     Artifact, ArtifactError, ArtifactKind, ArtifactMeta, Dtype, Expect, TensorData, SCHEMA_VERSION,

@@ -1,11 +1,9 @@
 //! `model_fingerprint` changes with the weights and config and is stable otherwise.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::write_plain;
+use taso_artifact::testing::write_plain;
 use taso_artifact::{model_fingerprint, ArtifactError};
 
 /// A model folder with config.json and one small weight file.

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use taso_artifact::run::{ConfigError, RunPaths};
 use taso_data::Split;
+use taso_run::{ConfigError, RunPaths};
 
 /// Which of the trainer's adapter files to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -95,7 +95,7 @@ impl EvalConfig {
 mod tests {
     use super::*;
     use std::path::Path;
-    use taso_artifact::run::ResolvedConfig;
+    use taso_run::ResolvedConfig;
 
     #[test]
     fn the_section_parses_with_defaults_and_refuses_unknown_keys() {

@@ -2,23 +2,23 @@
 
 use std::path::PathBuf;
 
-use taso_artifact::run::Method;
+use taso_run::Method;
 
 /// Everything that can stop an evaluation or export.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// The config is invalid.
     #[error(transparent)]
-    Config(#[from] taso_artifact::run::ConfigError),
+    Config(#[from] taso_run::ConfigError),
     /// Loading the run, the model or the adapter file, or scoring, failed.
     #[error(transparent)]
-    Train(#[from] taso_train::TrainError),
+    Run(#[from] taso_run::RunError),
     /// The run's task, data or model could not be set up.
     #[error(transparent)]
     Model(#[from] taso_models::ModelError),
     /// The adapter could not be exported.
     #[error(transparent)]
-    Lora(#[from] taso_lora::LoraError),
+    Adapter(#[from] taso_adapter::AdapterError),
     /// A PEFT export was asked for a file without a LoRA adapter.
     #[error(
         "{} was trained with method `{method}`, which has no LoRA adapter to export in PEFT \

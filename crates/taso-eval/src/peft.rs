@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use taso_lora::PeftOptions;
+use taso_adapter::PeftOptions;
 use taso_models::{SequenceClassifier, TaskModel};
-use taso_train::TrainedModel;
+use taso_run::TrainedModel;
 
 use crate::error::EvalError;
 

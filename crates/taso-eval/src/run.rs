@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use taso_artifact::run::Method;
 use taso_data::Split;
 use taso_models::{TaskData, TaskModel};
-use taso_train::{
+use taso_run::Method;
+use taso_run::{
     evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, Scores,
     TaskPredictions, TrainedModel,
 };
@@ -131,7 +131,7 @@ pub fn evaluate_run(
             t.artifact
                 .meta
                 .extra
-                .get(taso_train::EPOCH)
+                .get(taso_run::EPOCH)
                 .and_then(|e| e.parse().ok())
         }),
         split: config.split,

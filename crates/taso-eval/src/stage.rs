@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use taso_artifact::run::ResolvedConfig;
-use taso_train::{RunContext, TrainedModel};
+use taso_run::ResolvedConfig;
+use taso_run::{RunContext, TrainedModel};
 
 use crate::{evaluate_run, export_peft, EvalConfig, EvalError, EvalReport};
 

@@ -36,6 +36,7 @@ mod names;
 mod output_dir;
 mod reader;
 mod safetensors_out;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tokenizer;
 

@@ -1,50 +1,23 @@
-//! Stage 3 of TASO: sparse LoRA adapters that exist only on each matrix's core rows and columns.
+//! Stage 3 of TASO: the initial sparse LoRA adapters of a run, built from its core regions.
 //!
-//! For an adapted matrix `W ∈ R^{d_out×d_in}` with kept rows R and columns C (from the
-//! `regions` artifact), the update is `ΔW[R, C] = s · B A` with `A ∈ R^{r×|C|}`,
-//! `B ∈ R^{|R|×r}` and zero elsewhere; see `../shared/docs/method.md`, stage 3.
-//!
-//! - [`LoraConfig`]: the `[lora]` config section (α, rslora, [`LoraForm`]).
-//! - [`SparseLora`] (compact: gather C, scatter-add into R) and [`MaskedLora`] (dense factors
-//!   under fixed masks, to verify it): the two [`taso_models::LinearAdapter`]s.
-//! - [`MatrixAdapter`]: one matrix's region and factors. [`AdapterSet`]: all of a model's —
-//!   initialisation, attaching to a [`taso_models::LinearHost`], parameter counts, merge and
-//!   un-merge, `adapter-init`/`adapter` artifacts and PEFT export ([`PeftOptions`]).
-//! - [`run_stage`]: the whole stage on a run folder, `regions.safetensors` in,
-//!   `adapter-init.safetensors` out; the `taso-lora` binary is a thin shell around it.
+//! [`run_stage`] reads the run folder's `regions.safetensors` (written by stage 2), draws each
+//! adapted matrix's factors — `A` Kaiming-uniform from `run.seed`, `B = 0`, so the adapted
+//! model starts equal to the base — and writes `adapter-init.safetensors` for the trainer. The
+//! adapter modules themselves live in [`taso_adapter`], which the trainer and the evaluator
+//! use too; this crate is only their construction. The `taso-lora` binary is a thin shell
+//! around [`run_stage`].
 //!
 //! ```no_run
-//! use taso_artifact::{Artifact, ArtifactKind, Expect};
-//! use taso_lora::{AdapterSet, LoraConfig};
-//! use taso_models::{HeadInit, HeadKind, SequenceClassifier};
-//! use taso_regions::Regions;
-//! use tch::Device;
+//! use taso_run::ResolvedConfig;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let artifact = Artifact::open("regions.safetensors".as_ref(), &Expect::kind(ArtifactKind::Regions))?;
-//! let regions = Regions::from_artifact(&artifact)?;
-//! let adapters = AdapterSet::init(&regions, &LoraConfig::default(), 0, Device::Cpu)?;
-//! let mut model = SequenceClassifier::load(
-//!     "models/all-MiniLM-L6-v2".as_ref(), HeadKind::Classification(2), HeadInit::Fresh { seed: 0 }, Device::Cpu,
-//! )?;
-//! adapters.attach(&mut model)?; // train `adapters.trainable()`, then:
-//! adapters.detach(&mut model)?;
-//! adapters.merge_into(&mut model)?;
+//! let config = ResolvedConfig::load("configs/rte.toml".as_ref(), &[])?;
+//! let outcome = taso_lora::run_stage(&config)?;
+//! println!("{}", outcome.summary());
 //! # Ok(()) }
 //! ```
 
-mod adapter;
-mod artifact;
-mod config;
 mod error;
-mod matrix;
-mod peft;
-mod set;
 mod stage;
 
-pub use adapter::{MaskedLora, SparseLora};
-pub use config::{LoraConfig, LoraForm, Scaling};
 pub use error::LoraError;
-pub use matrix::MatrixAdapter;
-pub use peft::{PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};
-pub use set::AdapterSet;
 pub use stage::{run_stage, Outcome};

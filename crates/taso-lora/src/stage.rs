@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use taso_artifact::run::{Method, ResolvedConfig};
-use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect};
-use taso_regions::Regions;
+use taso_adapter::{AdapterSet, LoraConfig};
+use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect, Regions};
+use taso_run::{Method, ResolvedConfig};
 use tch::Device;
 
-use crate::{AdapterSet, LoraConfig, LoraError};
+use crate::LoraError;
 
 /// What one run of the stage did.
 #[derive(Debug)]

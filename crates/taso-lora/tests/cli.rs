@@ -1,12 +1,10 @@
 //! `taso-lora` on a tiny run folder built here.
 
-mod common;
-
-use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
+use taso_adapter::testing::*;
+use taso_adapter::AdapterSet;
 use taso_artifact::{file_digest, model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect};
-use taso_lora::AdapterSet;
 use tch::Device;
 
 /// Writes `config.toml` and the run's `regions.safetensors` (made for `fingerprint`) under

@@ -104,9 +104,6 @@ pub enum ModelError {
         /// Which models and tasks go together.
         advice: &'static str,
     },
-    /// The run's config is invalid.
-    #[error(transparent)]
-    Config(#[from] taso_artifact::run::ConfigError),
     /// A split has no labels where training or scoring needs them.
     #[error("the {split} split of task `{task}` has unlabeled examples; train and evaluate on labeled splits")]
     Unlabeled {

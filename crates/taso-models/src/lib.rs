@@ -8,8 +8,8 @@
 //!   one to one to PEFT names.
 //! - The adapter seam: every [`Linear`] can carry a [`LinearAdapter`] and can be asked to
 //!   compute its weight gradient, without this crate knowing anything about TASO.
-//! - [`RunContext`] loads a run's task and model of either family as [`TaskData`] and
-//!   [`TaskModel`], with one loss for the stages (answer tokens only for a causal LM).
+//! - [`TaskData`] and [`TaskModel`]: a task's tokenized split and a model of either family,
+//!   with one loss for the stages (answer tokens only for a causal LM).
 //! - [`parse_device`] understands `auto|cpu|cuda:N` and registers the CUDA backend when present.
 //!
 //! ```no_run
@@ -43,7 +43,6 @@
 //! ```
 
 mod batch;
-mod context;
 mod decoder;
 mod device;
 mod encoder;
@@ -56,11 +55,11 @@ mod prompt_predict;
 mod task;
 mod task_data;
 mod task_model;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod weights;
 
 pub use batch::BatchTensors;
-pub use context::{RunContext, RunTokenizer};
 pub use decoder::{
     CausalLm, Decoder, DecoderArch, DecoderConfig, DecoderInput, DecoderOutput, Finish, Generated,
     GreedySettings, KvCache, Llama3RopeScaling,

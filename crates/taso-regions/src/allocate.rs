@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 
 use crate::error::RegionsError;
-use crate::format::Target;
 use crate::select::{compare, ranked, LineValue, MatrixLines};
+use taso_artifact::Target;
 
 /// The kept rows and columns of one matrix, ascending and unique.
 #[derive(Debug, Clone, PartialEq, Eq)]

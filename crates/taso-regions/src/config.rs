@@ -1,5 +1,5 @@
 //! The `[regions]` section of a run config: every knob of stage 2 with its default
-//! (`../shared/docs/method.md`, stage 2).
+//! (`docs/method.md`, stage 2).
 //!
 //! ```toml
 //! [regions]
@@ -19,8 +19,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-use crate::format::Target;
-use taso_artifact::run::ConfigError;
+use taso_artifact::Target;
+use taso_run::ConfigError;
 
 /// Stage 2 settings; the `[regions]` section of a run config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,7 +257,7 @@ mod tests {
     use super::*;
 
     use std::path::Path;
-    use taso_artifact::run::ResolvedConfig;
+    use taso_run::ResolvedConfig;
 
     /// Reads `text` as the `[regions]` section, the way the binary does.
     fn parse(text: &str) -> Result<RegionsConfig, ConfigError> {

@@ -1,8 +1,8 @@
 //! Coverage diagnostics: how much of a matrix's importance the kept `R × C` block holds,
 //! next to what a random block of the same shape would hold on average.
 
-use crate::format::Coverage;
 use crate::importance::ScoreMatrix;
+use taso_artifact::Coverage;
 
 /// The coverage of the block `rows × cols` of `matrix`.
 ///
@@ -51,7 +51,7 @@ fn fraction(part: f64, total: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::Target;
+    use taso_artifact::Target;
 
     fn two_by_two(full: bool) -> ScoreMatrix {
         let target = Target {

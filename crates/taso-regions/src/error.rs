@@ -1,8 +1,8 @@
 //! The one error type of this crate; every message says what is wrong and what to do.
 
 use std::path::PathBuf;
-use taso_artifact::run::ConfigError;
 use taso_artifact::ArtifactError;
+use taso_run::ConfigError;
 
 /// Why regions could not be selected or written.
 #[derive(Debug, thiserror::Error)]

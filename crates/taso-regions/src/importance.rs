@@ -3,11 +3,11 @@
 //! The file is read with `taso_score::Importance` (the scoring crate without its libtorch
 //! feature), then checked for shape and values here.
 
+use taso_artifact::Importance;
 use taso_artifact::{Artifact, ArtifactError};
-use taso_score::Importance;
 
 use crate::error::RegionsError;
-use crate::format::Target;
+use taso_artifact::Target;
 
 /// The importance of one target matrix as plain numbers.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,13 @@
 //! Stage 2 of TASO: core-region selection.
 //!
 //! Reads an `importance` artifact, ranks entries, scores rows and columns, allocates the adapter
-//! budget across matrices and writes a `regions` artifact ([`Regions`]: kept row and column
-//! indices per matrix, plus coverage diagnostics). See `../shared/docs/method.md`, stage 2.
+//! budget across matrices and writes a `regions` artifact ([`taso_artifact::Regions`]: kept row and column
+//! indices per matrix, plus coverage diagnostics). See `docs/method.md`, stage 2.
+//!
+//! Both formats are plain types of the foundation crate `taso-artifact`
+//! ([`taso_artifact::Importance`], [`taso_artifact::Regions`]), so this crate does not depend on
+//! the scorer's, and scores from any source can be selected on: build a [`ScoreMatrix`] per
+//! matrix from your own marginals (and, optionally, full scores) and call [`select_regions`].
 //!
 //! The pipeline, one module per step:
 //! - [`config`]: the `[regions]` section ([`RegionsConfig`]);
@@ -16,7 +21,8 @@
 //! - [`stage`]: one run on a run folder ([`run_stage`]), used by the `taso-regions` binary.
 //!
 //! ```
-//! use taso_regions::{select_regions, RegionsConfig, ScoreMatrix, Target};
+//! use taso_artifact::Target;
+//! use taso_regions::{select_regions, RegionsConfig, ScoreMatrix};
 //!
 //! // One 2×3 matrix whose importance sits in row 1 and column 2.
 //! let target = Target { name: "encoder.layer.0.attention.self.query".into(), d_out: 2, d_in: 3 };
@@ -38,7 +44,6 @@ pub mod allocate;
 pub mod config;
 pub mod coverage;
 mod error;
-pub mod format;
 pub mod heatmap;
 pub mod importance;
 pub mod model;
@@ -49,7 +54,6 @@ pub mod stage;
 
 pub use config::{Allocation, Budget, LineRule, Normalize, RegionsConfig};
 pub use error::RegionsError;
-pub use format::{Coverage, MatrixRegion, Regions, Target};
 pub use importance::{read_importance, ScoreMatrix};
 pub use plan::{dense_regions, select_regions};
 pub use select::{line_values, LineValue, MatrixLines};

@@ -6,7 +6,7 @@ use std::path::Path;
 use taso_artifact::{model_weight_files, read_safetensors_header};
 
 use crate::error::RegionsError;
-use crate::format::Target;
+use taso_artifact::Target;
 
 /// Architecture prefixes that Hugging Face checkpoints may put before module paths.
 const PREFIXES: [&str; 2] = ["bert.", "roberta."];

@@ -4,9 +4,9 @@ use crate::allocate::{self, Kept};
 use crate::config::{Allocation, RegionsConfig};
 use crate::coverage::coverage;
 use crate::error::RegionsError;
-use crate::format::{MatrixRegion, Regions, Target};
 use crate::importance::ScoreMatrix;
 use crate::select::line_values;
+use taso_artifact::{MatrixRegion, Regions, Target};
 
 /// Selects the kept rows and columns of every matrix per `config` and measures their coverage.
 /// `seed` drives `random` allocation (the run's seed).

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::config::{spelling, RegionsConfig};
-use crate::format::{Coverage, Regions};
+use taso_artifact::{Coverage, Regions};
 
 /// How the regions were made, for the report's header.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +195,7 @@ pub(crate) fn percent(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{MatrixRegion, Target};
+    use taso_artifact::{MatrixRegion, Target};
 
     fn regions() -> Regions {
         let target = |name: &str| Target {

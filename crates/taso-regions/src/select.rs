@@ -179,7 +179,7 @@ fn core_entry_count(entries: usize, fraction: f64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::Target;
+    use taso_artifact::Target;
 
     fn matrix(name: &str, d_out: usize, d_in: usize, scores: Vec<f32>) -> ScoreMatrix {
         let target = Target {

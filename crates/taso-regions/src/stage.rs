@@ -4,19 +4,19 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use taso_artifact::run::{Method, ResolvedConfig, RunPaths, RunSettings};
 use taso_artifact::{
     model_fingerprint, write_atomic, Artifact, ArtifactError, ArtifactKind, ArtifactMeta, Expect,
 };
+use taso_run::{Method, ResolvedConfig, RunPaths, RunSettings};
 
 use crate::config::{Allocation, RegionsConfig};
 use crate::error::RegionsError;
-use crate::format::Regions;
 use crate::heatmap;
 use crate::importance::{read_importance, ScoreMatrix};
 use crate::model::model_targets;
 use crate::plan::{dense_regions, select_regions};
 use crate::report::{self, percent, Provenance, Totals};
+use taso_artifact::Regions;
 
 /// The report file written beside the artifact.
 pub const REPORT_FILE: &str = "regions.md";

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use safetensors::tensor::TensorView;
-use taso_artifact::run::RunPaths;
 use taso_artifact::{
     model_fingerprint, write_artifact, Artifact, ArtifactKind, ArtifactMeta, Expect, TensorData,
 };
-use taso_regions::{Regions, Target};
+use taso_artifact::{Regions, Target};
+use taso_run::RunPaths;
 
 const HIDDEN: usize = 8;
 const FFN: usize = 16;

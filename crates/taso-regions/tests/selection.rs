@@ -2,10 +2,11 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use taso_artifact::{Regions, Target};
 use taso_regions::allocate::uniform_sizes;
 use taso_regions::{
-    select_regions, Allocation, Budget, LineRule, Normalize, Regions, RegionsConfig, RegionsError,
-    ScoreMatrix, Target,
+    select_regions, Allocation, Budget, LineRule, Normalize, RegionsConfig, RegionsError,
+    ScoreMatrix,
 };
 
 /// A matrix from full scores (marginals computed from them).

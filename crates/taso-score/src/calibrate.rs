@@ -2,11 +2,12 @@
 
 use crate::config::ScoreConfig;
 use crate::error::ScoreError;
-use crate::format::Importance;
 use crate::scorer::Scorer;
 use std::time::Instant;
+use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};
-use taso_models::{LinearHost, RunContext, TaskBatch, TaskModel};
+use taso_models::{LinearHost, TaskBatch, TaskModel};
+use taso_run::RunContext;
 use tch::Tensor;
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the

@@ -1,7 +1,7 @@
 //! The `[score]` section of a run config.
 
 use serde::{Deserialize, Serialize};
-use taso_artifact::run::ConfigError;
+use taso_run::ConfigError;
 
 /// How per-batch gradients become one score matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

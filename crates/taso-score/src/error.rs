@@ -5,7 +5,10 @@
 pub enum ScoreError {
     /// The run's config cannot be read, validated or written.
     #[error(transparent)]
-    Config(#[from] taso_artifact::run::ConfigError),
+    Config(#[from] taso_run::ConfigError),
+    /// The run's task or model could not be set up.
+    #[error(transparent)]
+    Run(#[from] taso_run::RunError),
     /// A folder or file could not be created.
     #[error("cannot create {}: {source}; check the folder and its permissions", .path.display())]
     Io {

@@ -1,9 +1,9 @@
 //! Adding up the scores of runs on disjoint shards of the training split.
 
 use crate::error::ScoreError;
-use crate::format::{Importance, MatrixScores};
 use crate::ScoreConfig;
 use taso_artifact::{Artifact, TensorData};
+use taso_artifact::{Importance, MatrixScores};
 
 /// Sums the importance of several artifacts made for the same model, task and targets with the
 /// same estimator and signal.

@@ -2,8 +2,8 @@
 
 use crate::config::{Estimator, ScoreDtype, Signal, Store};
 use crate::error::ScoreError;
-use crate::format::{MatrixScores, Target};
 use taso_artifact::TensorData;
+use taso_artifact::{MatrixScores, Target};
 use taso_models::LinearHost;
 use tch::{Kind, Tensor};
 

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use taso_artifact::run::{Method, ResolvedConfig};
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
-use taso_models::RunContext;
+use taso_run::RunContext;
+use taso_run::{Method, ResolvedConfig};
 
-use crate::{merge, score_task, Importance, ScoreConfig, ScoreError};
+use taso_artifact::Importance;
+
+use crate::{merge, score_task, ScoreConfig, ScoreError};
 
 /// What one run of the stage did.
 #[derive(Debug)]

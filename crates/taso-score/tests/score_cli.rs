@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use taso_artifact::Importance;
 use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, Expect};
 use taso_models::testing::{run_captured, TinySpec, TinyWorld};
-use taso_score::Importance;
 
 struct Setup {
     _dir: tempfile::TempDir,

@@ -1,7 +1,7 @@
 //! The adapter's parameter budget and the sparsity-aware learning-rate scaling it implies.
 
 use serde::{Deserialize, Serialize};
-use taso_lora::AdapterSet;
+use taso_adapter::AdapterSet;
 
 /// How many parameters an adapter has, next to a dense LoRA of the same rank on the same
 /// matrices.

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use taso_artifact::{Artifact, ArtifactMeta, Expect, TensorData};
+use taso_run::copy_from;
 
-use crate::adapter_file::copy_from;
 use crate::config::StageConfig;
 use crate::error::TrainError;
 use crate::optimizer::{AdamW, Moments};

@@ -1,9 +1,9 @@
 //! The `[train]` section of a run config.
 
 use serde::{Deserialize, Serialize};
-use taso_artifact::run::{ConfigError, Method, RunSettings};
+use taso_adapter::LoraForm;
 use taso_data::BatchStrategy;
-use taso_lora::LoraForm;
+use taso_run::{ConfigError, Method, RunSettings};
 
 /// Training settings (`[train]`); every key is optional and defaults as documented.
 ///

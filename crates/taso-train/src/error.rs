@@ -1,4 +1,4 @@
-//! The error type of the trainer (and of `taso-eval`, which builds on it).
+//! The error type of the trainer.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,10 @@ use std::path::PathBuf;
 pub enum TrainError {
     /// The config is invalid.
     #[error(transparent)]
-    Config(#[from] taso_artifact::run::ConfigError),
+    Config(#[from] taso_run::ConfigError),
+    /// The run's task or model could not be loaded, or an evaluation failed.
+    #[error(transparent)]
+    Run(#[from] taso_run::RunError),
     /// An input artifact is missing, damaged or of the wrong kind, model or parent, or an output
     /// could not be written.
     #[error(transparent)]
@@ -26,7 +29,7 @@ pub enum TrainError {
     Model(#[from] taso_models::ModelError),
     /// The adapter could not be loaded, attached, merged or exported.
     #[error(transparent)]
-    Lora(#[from] taso_lora::LoraError),
+    Adapter(#[from] taso_adapter::AdapterError),
     /// libtorch reported an error.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

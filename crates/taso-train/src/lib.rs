@@ -4,19 +4,19 @@
 //! fine-tuning, head only) — with AdamW, linear warm-up and decay, gradient clipping and the
 //! sparsity-aware learning-rate scaling `lr_adapter = lr · (P_dense(r) / P_sparse)^γ`,
 //! evaluating on the dev split every epoch and keeping the last and the best adapter.
-//! See `../shared/docs/method.md`, stage 4, and `docs/artifacts.md` for the files.
+//! See `docs/method.md`, stage 4, and `docs/artifacts.md` for the files.
 //!
 //! The pieces, in the order a run uses them:
 //! - [`TrainConfig`] (`[train]`) and [`StageConfig`] (what outputs record and resumes check);
-//! - [`RunContext`]: the run's task, tokenizer, device and base model (also used by
-//!   `taso-eval`);
-//! - [`Trainable`]: which tensors a [`Method`](taso_artifact::run::Method) trains, by group;
+//! - [`taso_run::RunContext`]: the run's task, tokenizer, device and base model;
+//! - [`Trainable`]: which tensors a [`Method`](taso_run::Method) trains, by group;
 //! - [`AdamW`], [`clip_grad_norm`], [`Schedule`], [`Budget`]: the optimisation;
-//! - [`Trainer`] (or [`train`]): the loop, writing adapter files ([`write_adapter_file`]),
+//! - [`Trainer`] (or [`train`]): the loop, writing adapter files
+//!   ([`taso_run::write_trained`]),
 //!   checkpoints (`checkpoints/step-N.safetensors`, see [`list_checkpoints`]) and
 //!   `metrics.json` ([`TrainMetrics`]);
-//! - [`TrainedModel`] and [`evaluate`]: loading an adapter file back and scoring it (what
-//!   `taso-eval` does);
+//! - [`taso_run::evaluate`]: each epoch's dev (and hold-out) scores, the same evaluation
+//!   `taso-eval` runs;
 //! - [`run_stage`]: all of the above for a resolved config, as the `taso-train` binary runs it.
 //!
 //! Runs are reproducible: the same config gives the same weights, and a run resumed from a
@@ -24,43 +24,36 @@
 //! caveat: one training per process at a time).
 //!
 //! ```no_run
-//! use taso_artifact::run::{ResolvedConfig, StageArgs};
+//! use taso_run::ResolvedConfig;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let args = StageArgs { config: "configs/rte.toml".into(), overrides: vec![] };
-//! let config = ResolvedConfig::load(&args)?;
+//! let config = ResolvedConfig::load("configs/rte.toml".as_ref(), &[])?;
 //! let outcome = taso_train::run_stage(&config)?;
 //! println!("{}", outcome.summary());
 //! # Ok(()) }
 //! ```
 
-mod adapter_file;
 mod budget;
 mod checkpoint;
 mod config;
 mod error;
-mod evaluate;
 mod optimizer;
 mod params;
 mod progress_log;
 mod records;
 mod schedule;
 mod stage;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod trainer;
 
-pub use adapter_file::{write_adapter_file, TrainedModel, EPOCH, METHOD, METRIC, STEP};
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig, NEUTRAL_SETTINGS};
 pub use error::TrainError;
-pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};
-pub use params::{Group, Param, Trainable, BASE_PREFIX, HEAD_PREFIX};
+pub use params::{Group, Param, Trainable};
 pub use progress_log::format_duration;
-pub use records::{
-    format_scores, set_metrics_entry, write_report_section, EpochRecord, LearningRates,
-    ParamCounts, Progress, Scores, TrainMetrics,
-};
+pub use records::{EpochRecord, LearningRates, ParamCounts, Progress, TrainMetrics};
 pub use schedule::Schedule;
 pub use stage::{run_stage, Outcome};
-pub use taso_models::RunContext;
 pub use trainer::{train, Trainer, REPORT_HEADING};

@@ -1,17 +1,12 @@
 //! Which tensors a method trains, grouped by learning rate, and everything else frozen.
 
-use taso_artifact::run::Method;
+use taso_adapter::AdapterSet;
 use taso_artifact::TensorData;
-use taso_lora::AdapterSet;
 use taso_models::TaskModel;
+use taso_run::{Method, BASE_PREFIX, HEAD_PREFIX};
 use tch::Tensor;
 
 use crate::error::TrainError;
-
-/// Prefix of the task head's tensors in adapter and checkpoint artifacts.
-pub const HEAD_PREFIX: &str = "head.";
-/// Prefix of trained base-model tensors (bitfit, full) in adapter and checkpoint artifacts.
-pub const BASE_PREFIX: &str = "base.";
 
 /// The learning-rate group of a trainable tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

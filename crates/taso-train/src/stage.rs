@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use taso_artifact::run::ResolvedConfig;
-use taso_lora::LoraConfig;
+use taso_adapter::LoraConfig;
+use taso_run::ResolvedConfig;
 
-use crate::{train, RunContext, TrainConfig, TrainError, TrainMetrics};
+use taso_run::RunContext;
+
+use crate::{train, TrainConfig, TrainError, TrainMetrics};
 
 /// What [`run_stage`] did: the run's metrics and the folder its outputs are in.
 #[derive(Debug)]

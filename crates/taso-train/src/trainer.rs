@@ -4,27 +4,24 @@
 use std::path::Path;
 use std::time::Instant;
 
+use taso_adapter::{AdapterSet, LoraForm};
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_data::{plan_batches, Split};
-use taso_lora::{AdapterSet, LoraForm};
 use taso_models::{TaskData, TaskModel};
 use tch::Tensor;
 
-use crate::adapter_file::write_adapter_file;
 use crate::budget::Budget;
 use crate::checkpoint::{list_checkpoints, restore_checkpoint, write_checkpoint};
 use crate::config::{StageConfig, TrainConfig};
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
 use crate::optimizer::{clip_grad_norm, zero_grads, AdamW};
 use crate::params::{Group, Trainable};
 use crate::progress_log::StepLog;
-use crate::records::{
-    format_scores, write_report_section, EpochRecord, LearningRates, ParamCounts, Progress, Scores,
-    TrainMetrics,
-};
+use crate::records::{EpochRecord, LearningRates, ParamCounts, Progress, TrainMetrics};
 use crate::schedule::Schedule;
-use taso_models::RunContext;
+use taso_run::{
+    evaluate, format_scores, write_report_section, write_trained, RunContext, Scores, TrainedState,
+};
 
 /// The heading of the trainer's section in `report.md`.
 pub const REPORT_HEADING: &str = "## Training";
@@ -362,12 +359,17 @@ impl<'a> Trainer<'a> {
     }
 
     fn write_adapter(&self, path: &Path, record: &EpochRecord) -> Result<(), TrainError> {
-        write_adapter_file(
+        let state = TrainedState {
+            method: self.ctx.run.method,
+            epoch: record.epoch,
+            step: record.step,
+            dev: record.dev.as_ref(),
+        };
+        write_trained(
             path,
             self.meta(ArtifactKind::Adapter)?,
-            self.ctx.run.method,
-            record,
-            &self.trainable,
+            state,
+            self.trainable.head_and_base_data()?,
             self.adapters.as_ref(),
         )?;
         Ok(())

@@ -1,12 +1,10 @@
 //! The `taso-train` binary end to end on the tiny run folder.
 
-mod common;
-
 use std::process::Command;
 
-use common::{serial, Fixture};
-use taso_artifact::run::Method;
 use taso_models::testing::run_captured;
+use taso_run::testing::{serial, write_adapter_init, Fixture};
+use taso_run::Method;
 use taso_train::TrainMetrics;
 
 fn taso_train(args: &[&str]) -> (bool, String) {
@@ -22,7 +20,7 @@ fn trains_writes_the_run_folder_and_resumes() {
     let _serial = serial();
     let fixture = Fixture::new();
     let run = fixture.run(Method::Taso, "cli");
-    common::write_adapter_init(&run, true);
+    write_adapter_init(&run, true);
     let config = fixture.path("config.toml");
     let train = "[train]\nepochs = 2\nbatch_size = 16\nlr = 0.01\ncheckpoint_every = 4\n";
     std::fs::write(&config, fixture.config_toml(&run, train)).unwrap();

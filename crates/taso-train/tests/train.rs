@@ -1,17 +1,16 @@
 //! The trainer on the tiny task: learning, which tensors move, resume, divergence, refusals,
 //! learning-rate scaling and the masked form.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{learning_config, quick_config, regions, serial, Fixture, RANK};
-use taso_artifact::run::{Method, RunSettings};
+use taso_adapter::LoraForm;
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::Split;
-use taso_lora::LoraForm;
 use taso_models::TaskModel;
+use taso_run::testing::{regions, serial, tiny_bert, Fixture, RANK};
+use taso_run::{Method, RunSettings};
+use taso_train::testing::{learning_config, quick_config};
 use taso_train::{train, EpochRecord, TrainConfig, TrainError, TrainMetrics, Trainer};
 use tch::Tensor;
 
@@ -194,7 +193,7 @@ fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
                 std::fs::remove_file(path).unwrap();
             }
         }
-        let resumed_ctx = taso_train::RunContext::new(resumed_run).unwrap();
+        let resumed_ctx = taso_run::RunContext::new(resumed_run).unwrap();
         let resume = TrainConfig {
             resume: true,
             ..config.clone()
@@ -275,8 +274,7 @@ fn an_adapter_init_of_another_kind_or_model_is_refused() {
             && err.contains("'adapter-init' artifact is needed"),
         "{err}"
     );
-    let other =
-        taso_artifact::model_fingerprint(&common::tiny_bert().join("../tiny-roberta")).unwrap();
+    let other = taso_artifact::model_fingerprint(&tiny_bert().join("../tiny-roberta")).unwrap();
     rewrite(ArtifactKind::AdapterInit, other);
     let err = train(&ctx, &quick_config(), LoraForm::Compact)
         .err()

@@ -17,9 +17,9 @@ use clap::Parser;
 use record::Record;
 use runner::{RunKey, Runner};
 use std::path::{Component, Path};
-use taso::artifact::run::{ResolvedConfig, StageArgs};
 use taso::artifact::write_atomic;
-use taso::train::Scores;
+use taso::run::cli::StageArgs;
+use taso::run::Scores;
 use variant::{MethodLrs, Variant};
 
 /// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning.
@@ -102,7 +102,7 @@ pub struct MethodResult {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let base = ResolvedConfig::load(&args.stage)?;
+    let base = args.stage.resolve()?;
     let run = base.run()?;
     let default_lr = base.section::<taso::train::TrainConfig>("train")?.lr;
     let sweep_seeds = args.sweep_seeds.unwrap_or(args.seeds).min(args.seeds);

@@ -6,8 +6,8 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use taso::artifact::run::RunPaths;
 use taso::artifact::write_atomic;
+use taso::run::RunPaths;
 
 /// The record of one task's comparison runs.
 pub struct Record {

@@ -12,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use taso::artifact::run::{ResolvedConfig, RunPaths, StageArgs};
-use taso::train::{format_duration, EpochRecord, Scores, TrainMetrics};
+use taso::run::cli::StageArgs;
+use taso::run::{RunPaths, Scores};
+use taso::train::{format_duration, EpochRecord, TrainMetrics};
 
 /// One run of a comparison: a method at a learning rate and seed.
 #[derive(Clone, Copy)]
@@ -138,7 +139,7 @@ impl<'a> Runner<'a> {
             config: self.stage.config.clone(),
             overrides: sets,
         };
-        let config = ResolvedConfig::load(&args)?;
+        let config = args.resolve()?;
         let paths = config.run()?.paths();
         if let Some(record) = &self.record {
             if record.restore(&name, &paths)? {

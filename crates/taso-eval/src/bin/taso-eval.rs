@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::StageArgs;
 use taso_eval::run_stage;
+use taso_run::cli::StageArgs;
 
 /// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
 #[derive(Parser)]
@@ -24,7 +24,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    taso_artifact::run::init_logging();
+    taso_run::cli::init_logging();
     let args = Args::parse();
     args.stage.run_binary("taso-eval", |config| {
         let outcome = run_stage(config, args.adapter.as_deref())?;

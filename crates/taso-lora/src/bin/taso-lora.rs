@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::StageArgs;
 use taso_lora::run_stage;
+use taso_run::cli::StageArgs;
 
 /// Build the initial sparse LoRA adapters of a run from its core regions.
 #[derive(Parser)]
@@ -16,7 +16,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    taso_artifact::run::init_logging();
+    taso_run::cli::init_logging();
     let args = Args::parse();
     args.stage
         .run_binary("taso-lora", |config| Ok(run_stage(config)?.summary()))

@@ -8,8 +8,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::StageArgs;
 use taso_regions::run_stage;
+use taso_run::cli::StageArgs;
 
 /// Select the task-aligned core rows and columns of every target matrix (TASO stage 2).
 #[derive(Parser)]
@@ -20,7 +20,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    taso_artifact::run::init_logging();
+    taso_run::cli::init_logging();
     let args = Args::parse();
     args.stage
         .run_binary("taso-regions", |config| Ok(run_stage(config)?.summary()))

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use taso_artifact::run::StageArgs;
+use taso_run::cli::StageArgs;
 use taso_score::{merge_files, run_stage};
 
 /// Stage 1 of TASO: importance scoring `|W ⊙ ∂L/∂W|` of the target layers.
@@ -35,7 +35,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    taso_artifact::run::init_logging();
+    taso_run::cli::init_logging();
     let cli = Cli::parse();
     match (cli.command, cli.stage) {
         (Some(Command::Merge { inputs, out }), _) => {

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use taso_artifact::run::StageArgs;
+use taso_run::cli::StageArgs;
 use taso_train::run_stage;
 
 /// Train an adapter (or a baseline) as the config's `[run]` and `[train]` sections say.
@@ -19,7 +19,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    taso_artifact::run::init_logging();
+    taso_run::cli::init_logging();
     let mut args = Args::parse();
     if args.resume {
         args.stage.overrides.push("train.resume=true".into());

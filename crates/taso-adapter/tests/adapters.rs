@@ -1,0 +1,167 @@
+//! Adapters on the tiny BERT: compact vs masked, init, dense LoRA, merge, refusals.
+
+use taso_adapter::testing::*;
+use taso_adapter::{AdapterError, AdapterSet, LoraConfig, LoraForm, MatrixAdapter};
+use taso_artifact::{MatrixRegion, Target};
+use taso_models::{Linear, LinearHost};
+use tch::{Device, Kind, Tensor};
+
+fn adapters(rank: usize, seed: i64) -> AdapterSet {
+    let regions = random_regions(&load_model(), &ADAPTED, rank, seed);
+    let config = LoraConfig {
+        alpha: Some(4.0),
+        ..LoraConfig::default()
+    };
+    let set = AdapterSet::init(&regions, &config, 0, Device::Cpu).unwrap();
+    randomize(&set, seed);
+    set
+}
+
+#[test]
+fn compact_and_masked_forms_give_the_same_logits_and_gradients() {
+    let compact = adapters(3, 1);
+    let masked = compact.to_form(LoraForm::Masked);
+    let (mut compact_model, mut masked_model) = (load_model(), load_model());
+    compact.attach(&mut compact_model).unwrap();
+    masked.attach(&mut masked_model).unwrap();
+    let (compact_logits, masked_logits) = (logits(&compact_model), logits(&masked_model));
+    assert!(max_abs_diff(&compact_logits, &logits(&load_model())) > 1e-3);
+    assert!(max_abs_diff(&compact_logits, &masked_logits) <= 1e-6);
+
+    loss(&compact_model).backward();
+    loss(&masked_model).backward();
+    for (c, m) in compact.matrices().iter().zip(masked.matrices()) {
+        let region = c.region();
+        let (rows, cols) = (
+            Tensor::from_slice(&region.rows),
+            Tensor::from_slice(&region.cols),
+        );
+        let (grad_a, grad_b) = (m.a().grad(), m.b().grad());
+        assert!(max_abs_diff(&c.a().grad(), &grad_a.index_select(1, &cols)) <= 1e-6);
+        assert!(max_abs_diff(&c.b().grad(), &grad_b.index_select(0, &rows)) <= 1e-6);
+        assert!(f64::try_from(c.b().grad().abs().max()).unwrap() > 0.0);
+        // Outside the masks the gradients are exactly zero.
+        let outside_a = grad_a.index_fill(1, &cols, 0.0).abs().max();
+        let outside_b = grad_b.index_fill(0, &rows, 0.0).abs().max();
+        assert_eq!(f64::try_from(outside_a).unwrap(), 0.0, "{}", c.name());
+        assert_eq!(f64::try_from(outside_b).unwrap(), 0.0, "{}", c.name());
+    }
+}
+
+#[test]
+fn the_initial_adapters_leave_the_model_unchanged() {
+    let mut model = load_model();
+    let base = logits(&model);
+    let regions = random_regions(&model, &ADAPTED, 4, 2);
+    for form in [LoraForm::Compact, LoraForm::Masked] {
+        let config = LoraConfig {
+            form,
+            ..LoraConfig::default()
+        };
+        let set = AdapterSet::init(&regions, &config, 5, Device::Cpu).unwrap();
+        set.attach(&mut model).unwrap();
+        assert!(
+            model
+                .linears()
+                .iter()
+                .filter(|l| l.adapter().is_some())
+                .count()
+                == ADAPTED.len()
+        );
+        assert_eq!(max_abs_diff(&logits(&model), &base), 0.0, "{form:?}");
+        set.detach(&mut model).unwrap();
+        assert!(model.linears().iter().all(|l| l.adapter().is_none()));
+    }
+}
+
+#[test]
+fn dense_lora_is_x_wt_plus_b_plus_s_x_at_bt() {
+    let (d_out, d_in, rank) = (5i64, 4i64, 2i64);
+    let options = (Kind::Float, Device::Cpu);
+    let (weight, bias) = (
+        Tensor::randn([d_out, d_in], options),
+        Tensor::randn([d_out], options),
+    );
+    let (a, b) = (
+        Tensor::randn([rank, d_in], options),
+        Tensor::randn([d_out, rank], options),
+    );
+    let region = MatrixRegion {
+        target: Target {
+            name: "dense".into(),
+            d_out: 5,
+            d_in: 4,
+        },
+        rows: (0..d_out).collect(),
+        cols: (0..d_in).collect(),
+    };
+    let matrix = MatrixAdapter::new(region, LoraForm::Compact, 2, a.copy(), b.copy()).unwrap();
+    let mut linear = Linear::new("dense", weight.copy(), Some(bias.copy()));
+    linear.set_adapter(Some(matrix.adapter(0.75)));
+    let x = Tensor::randn([2, 3, d_in], options);
+    let expected = x.matmul(&weight.tr()) + &bias + x.matmul(&a.tr()).matmul(&b.tr()) * 0.75;
+    assert!(max_abs_diff(&tch::no_grad(|| linear.forward(&x)), &expected) <= 1e-5);
+}
+
+#[test]
+fn merging_reproduces_the_adapted_model_and_unmerging_restores_the_base() {
+    let set = adapters(2, 3);
+    let mut model = load_model();
+    let base_weights: Vec<Tensor> = model.linears().iter().map(|l| l.weight.copy()).collect();
+    set.attach(&mut model).unwrap();
+    let adapted = tch::no_grad(|| logits(&model));
+    let err = set.merge_into(&mut model).unwrap_err();
+    assert!(
+        matches!(err, AdapterError::AttachedWhileMerging(_)),
+        "{err}"
+    );
+    set.detach(&mut model).unwrap();
+    set.merge_into(&mut model).unwrap();
+    assert!(max_abs_diff(&tch::no_grad(|| logits(&model)), &adapted) <= 1e-5);
+
+    for (linear, base) in model.linears().iter().zip(&base_weights) {
+        let change = (&linear.weight - base).abs();
+        match set.matrices().iter().find(|m| m.name() == linear.name()) {
+            None => assert_eq!(f64::try_from(change.max()).unwrap(), 0.0),
+            Some(m) => {
+                let rows = Tensor::from_slice(&m.region().rows);
+                let cols = Tensor::from_slice(&m.region().cols);
+                let block = change.index_select(0, &rows).index_select(1, &cols);
+                let mut outside = change.copy();
+                let kept = [Some(rows.unsqueeze(1)), Some(cols.unsqueeze(0))];
+                let _ = outside.index_put_(&kept, &Tensor::from(0f32), false);
+                assert_eq!(f64::try_from(outside.max()).unwrap(), 0.0, "{}", m.name());
+                assert!(f64::try_from(block.min()).unwrap() > 0.0, "{}", m.name());
+            }
+        }
+    }
+    set.unmerge_from(&mut model).unwrap();
+    for (linear, base) in model.linears().iter().zip(&base_weights) {
+        assert!(
+            max_abs_diff(&linear.weight, base) <= 1e-6,
+            "{}",
+            linear.name()
+        );
+    }
+}
+
+#[test]
+fn regions_for_another_model_are_refused_before_anything_is_attached() {
+    let mut model = load_model();
+    let mut regions = random_regions(&model, &ADAPTED, 2, 4);
+    regions.matrices[1].target.name = "encoder.layer.7.attention.self.query".into();
+    let set = AdapterSet::init(&regions, &LoraConfig::default(), 0, Device::Cpu).unwrap();
+    let err = set.attach(&mut model).unwrap_err().to_string();
+    assert!(
+        err.contains("encoder.layer.7.attention.self.query")
+            && err.contains("re-run `taso-regions`"),
+        "{err}"
+    );
+    assert!(model.linears().iter().all(|l| l.adapter().is_none()));
+
+    let mut regions = random_regions(&model, &ADAPTED, 2, 4);
+    regions.matrices[0].target.d_out = 64;
+    let set = AdapterSet::init(&regions, &LoraConfig::default(), 0, Device::Cpu).unwrap();
+    let err = set.attach(&mut model).unwrap_err();
+    assert!(matches!(err, AdapterError::ShapeMismatch { .. }), "{err}");
+}

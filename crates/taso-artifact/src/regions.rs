@@ -1,0 +1,197 @@
+//! The `regions` artifact (see `docs/artifacts.md`): for every adapted matrix the kept rows `R`
+//! and columns `C`, plus the rank, budget and coverage diagnostics.
+
+use crate::importance::Target;
+use crate::{write_artifact, Artifact, ArtifactError, ArtifactMeta, TensorData};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The kept rows and columns of one adapted matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixRegion {
+    /// Which matrix.
+    pub target: Target,
+    /// Kept rows, ascending, unique.
+    pub rows: Vec<i64>,
+    /// Kept columns, ascending, unique.
+    pub cols: Vec<i64>,
+}
+
+/// Coverage diagnostics of one matrix: share of total importance inside the kept block, next
+/// to the share a random block of the same shape would get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Matrix name.
+    pub name: String,
+    /// Kept rows.
+    pub rows: usize,
+    /// Kept columns.
+    pub cols: usize,
+    /// Importance share inside the kept `R × C` block.
+    pub share: f64,
+    /// Expected share of a random block of the same shape (`|R||C| / (d_out d_in)`).
+    pub random_share: f64,
+}
+
+/// Everything a `regions` artifact holds besides its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regions {
+    /// All target matrices (adapted or not), in model order.
+    pub targets: Vec<Target>,
+    /// The adapted matrices (a subset of `targets`, same order).
+    pub matrices: Vec<MatrixRegion>,
+    /// Sparse LoRA rank r.
+    pub rank: usize,
+    /// Budget P in adapter parameters.
+    pub budget: usize,
+    /// Per-matrix coverage (empty when no scores were available).
+    pub coverage: Vec<Coverage>,
+}
+
+const TARGETS: &str = "targets";
+const RANK: &str = "rank";
+const BUDGET: &str = "budget";
+const USED: &str = "used";
+const COVERAGE: &str = "coverage";
+
+impl Regions {
+    /// Adapter parameters the regions use: `Σ r (|R| + |C|)`.
+    pub fn used(&self) -> usize {
+        self.matrices
+            .iter()
+            .map(|m| self.rank * (m.rows.len() + m.cols.len()))
+            .sum()
+    }
+
+    /// Writes the artifact atomically; returns its digest. `meta` must be of kind `regions`.
+    pub fn write(&self, path: &Path, meta: ArtifactMeta) -> Result<String, ArtifactError> {
+        let meta = meta
+            .with_extra(TARGETS, to_json(&self.targets))
+            .with_extra(RANK, self.rank.to_string())
+            .with_extra(BUDGET, self.budget.to_string())
+            .with_extra(USED, self.used().to_string())
+            .with_extra(COVERAGE, to_json(&self.coverage));
+        let mut tensors = Vec::new();
+        for m in &self.matrices {
+            let name = &m.target.name;
+            tensors.push((
+                format!("{name}.rows"),
+                TensorData::from_i64([m.rows.len()], &m.rows)?,
+            ));
+            tensors.push((
+                format!("{name}.cols"),
+                TensorData::from_i64([m.cols.len()], &m.cols)?,
+            ));
+        }
+        write_artifact(path, &meta, &tensors)
+    }
+
+    /// Reads an opened `regions` artifact (check kind, model and parent with `Artifact::open`).
+    pub fn from_artifact(artifact: &Artifact) -> Result<Self, ArtifactError> {
+        let extra = |key: &str| -> Result<&String, ArtifactError> {
+            artifact
+                .meta
+                .extra
+                .get(key)
+                .ok_or_else(|| bad(artifact, key, "missing".to_string()))
+        };
+        let parse_json = |key: &str| -> Result<serde_json::Value, ArtifactError> {
+            serde_json::from_str(extra(key)?).map_err(|e| bad(artifact, key, e.to_string()))
+        };
+        let number = |key: &str| -> Result<usize, ArtifactError> {
+            extra(key)?
+                .parse()
+                .map_err(|_| bad(artifact, key, "not a number".to_string()))
+        };
+        let targets: Vec<Target> = serde_json::from_value(parse_json(TARGETS)?)
+            .map_err(|e| bad(artifact, TARGETS, e.to_string()))?;
+        let coverage: Vec<Coverage> = serde_json::from_value(parse_json(COVERAGE)?)
+            .map_err(|e| bad(artifact, COVERAGE, e.to_string()))?;
+        let mut matrices = Vec::new();
+        for target in &targets {
+            let rows_key = format!("{}.rows", target.name);
+            if artifact.tensor_info(&rows_key).is_none() {
+                continue;
+            }
+            let rows = artifact.tensor_vec::<i64>(&rows_key)?;
+            let cols = artifact.tensor_vec::<i64>(&format!("{}.cols", target.name))?;
+            matrices.push(MatrixRegion {
+                target: target.clone(),
+                rows,
+                cols,
+            });
+        }
+        Ok(Self {
+            targets,
+            matrices,
+            rank: number(RANK)?,
+            budget: number(BUDGET)?,
+            coverage,
+        })
+    }
+}
+
+fn bad(artifact: &Artifact, key: &str, reason: String) -> ArtifactError {
+    ArtifactError::BadMetadata {
+        path: artifact.path.clone(),
+        key: format!("taso.extra.{key}"),
+        reason,
+    }
+}
+
+/// Compact JSON of plain data (cannot fail for these types).
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ArtifactKind, Expect};
+
+    #[test]
+    fn regions_round_trip_through_the_artifact() {
+        let target = |name: &str, d_out, d_in| Target {
+            name: name.into(),
+            d_out,
+            d_in,
+        };
+        let regions = Regions {
+            targets: vec![target("a", 4, 3), target("b", 2, 2)],
+            matrices: vec![MatrixRegion {
+                target: target("a", 4, 3),
+                rows: vec![0, 2],
+                cols: vec![1],
+            }],
+            rank: 4,
+            budget: 20,
+            coverage: vec![Coverage {
+                name: "a".into(),
+                rows: 2,
+                cols: 1,
+                share: 0.75,
+                random_share: 2.0 / 12.0,
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("regions.safetensors");
+        let meta = ArtifactMeta::new(
+            ArtifactKind::Regions,
+            "taso-regions",
+            "0.1.0",
+            "sha256:m",
+            "rte",
+            &serde_json::json!({ "rank": 4 }),
+        )
+        .unwrap()
+        .with_parent("sha256:p");
+        let digest = regions.write(&path, meta).unwrap();
+        let expect = Expect::kind(ArtifactKind::Regions)
+            .model("sha256:m")
+            .parent("sha256:p");
+        let artifact = Artifact::open(&path, &expect).unwrap();
+        assert_eq!(artifact.digest, digest);
+        assert_eq!(artifact.meta.extra["used"], "12");
+        assert_eq!(Regions::from_artifact(&artifact).unwrap(), regions);
+    }
+}

@@ -1,0 +1,205 @@
+//! A run's config: one TOML file with a section per stage plus `[run]`, and repeatable
+//! `section.key=value` overrides; [`ResolvedConfig`] applies them, hands each stage its section
+//! as a plain serde struct, and writes the resolved file beside the artifacts.
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use taso_artifact::write_atomic;
+
+use crate::settings::RunSettings;
+
+/// What can go wrong while reading a stage config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read the config {}: {source}; pass an existing file with --config (see configs/)", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("the config {} is not valid TOML: {message}", .path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// An override is not `section.key=value`.
+    #[error("bad override `{0}`: expected --set section.key=value, e.g. --set train.lr=5e-4")]
+    BadOverride(String),
+    /// A section does not fit its struct (unknown key, wrong type).
+    #[error("section [{section}] of the config: {message}")]
+    Section {
+        /// The section.
+        section: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config [{section}]: {message}")]
+    Invalid {
+        /// The section.
+        section: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The resolved config cannot be written.
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A config file with the command line's overrides applied.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    table: toml::Table,
+}
+
+impl ResolvedConfig {
+    /// Reads the config file at `path` and applies `overrides` (`section.key=value`) in order.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        for item in overrides {
+            config.apply_override(item)?;
+        }
+        Ok(config)
+    }
+
+    /// Parses config text (`origin` names it in errors).
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let table = text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Syntax {
+                path: origin.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok(Self { table })
+    }
+
+    /// Applies one `section.key=value` override (nested keys allowed: `a.b.c=1`).
+    pub fn apply_override(&mut self, item: &str) -> Result<(), ConfigError> {
+        let bad = || ConfigError::BadOverride(item.to_string());
+        let (key, raw) = item.split_once('=').ok_or_else(bad)?;
+        let path: Vec<&str> = key.trim().split('.').collect();
+        if path.len() < 2 || path.iter().any(|p| p.is_empty()) {
+            return Err(bad());
+        }
+        let value = parse_value(raw.trim());
+        let (last, sections) = path.split_last().ok_or_else(bad)?;
+        let mut table = &mut self.table;
+        for section in sections {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = entry.as_table_mut().ok_or_else(bad)?;
+        }
+        table.insert(last.to_string(), value);
+        Ok(())
+    }
+
+    /// The section `name` as `T`; a missing section gives `T::default()`.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        match self.table.get(name) {
+            None => Ok(T::default()),
+            Some(value) => {
+                value
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Section {
+                        section: name.to_string(),
+                        message: e.message().to_string(),
+                    })
+            }
+        }
+    }
+
+    /// The `[run]` section, validated.
+    pub fn run(&self) -> Result<RunSettings, ConfigError> {
+        let run: RunSettings = self.section("run")?;
+        run.validate()?;
+        Ok(run)
+    }
+
+    /// The whole resolved config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.table).unwrap_or_default()
+    }
+
+    /// Writes the resolved config to `path` atomically.
+    pub fn write(&self, path: &Path) -> Result<(), ConfigError> {
+        write_atomic(path, self.to_toml().as_bytes()).map_err(|source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// A value in TOML syntax, or else the raw text as a string (`--set run.task=rte`).
+fn parse_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "[run]\ntask = \"rte\"\nseed = 1\n[train]\nlr = 0.001\n";
+
+    fn config() -> ResolvedConfig {
+        ResolvedConfig::parse(TEXT, Path::new("test.toml")).unwrap()
+    }
+
+    #[test]
+    fn overrides_replace_add_and_type_values() {
+        let mut c = config();
+        c.apply_override("run.seed=7").unwrap();
+        c.apply_override("run.name=my-run").unwrap();
+        c.apply_override("train.lr=5e-4").unwrap();
+        c.apply_override("regions.allocation=\"global\"").unwrap();
+        let run = c.run().unwrap();
+        assert_eq!((run.seed, run.name.as_str()), (7, "my-run"));
+        assert_eq!(run.paths().dir, Path::new("runs/rte/my-run"));
+        assert!(c.to_toml().contains("lr = 0.0005"));
+        assert!(c.to_toml().contains("allocation = \"global\""));
+    }
+
+    #[test]
+    fn bad_overrides_and_unknown_keys_are_refused() {
+        let mut c = config();
+        assert!(matches!(
+            c.apply_override("seed=1"),
+            Err(ConfigError::BadOverride(_))
+        ));
+        assert!(matches!(
+            c.apply_override("run.seed"),
+            Err(ConfigError::BadOverride(_))
+        ));
+        c.apply_override("run.sede=1").unwrap();
+        let err = c.run().unwrap_err().to_string();
+        assert!(err.contains("[run]") && err.contains("sede"), "{err}");
+    }
+
+    #[test]
+    fn run_settings_are_validated() {
+        let c =
+            ResolvedConfig::parse("[run]\nmax_len = 2\ntask = \"rte\"", Path::new("x")).unwrap();
+        assert!(c.run().unwrap_err().to_string().contains("max_len"));
+        let c = ResolvedConfig::parse("[run]\n", Path::new("x")).unwrap();
+        assert!(c.run().unwrap_err().to_string().contains("task"));
+    }
+}

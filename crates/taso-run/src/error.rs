@@ -1,0 +1,63 @@
+//! The error type of the run layer: every message says what is wrong and what to do.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+/// Everything that can go wrong while loading a run's task and model, reading a trained
+/// adapter back, evaluating, or writing the run's records.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An artifact is missing, damaged or of the wrong kind, model or parent.
+    #[error(transparent)]
+    Artifact(#[from] taso_artifact::ArtifactError),
+    /// Task data could not be read, tokenized or scored.
+    #[error(transparent)]
+    Data(#[from] taso_data::DataError),
+    /// The model could not be loaded or run.
+    #[error(transparent)]
+    Model(#[from] taso_models::ModelError),
+    /// The adapter could not be loaded, attached or merged.
+    #[error(transparent)]
+    Adapter(#[from] taso_adapter::AdapterError),
+    /// libtorch reported an error.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// An artifact holds something this stage cannot use.
+    #[error("{}: {reason}", .path.display())]
+    BadArtifact {
+        /// The artifact.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("cannot access {}: {source}; check the path and its permissions", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `metrics.json` is not what taso writes.
+    #[error("{} is not a metrics file of taso ({reason}); move it away and re-run `taso-train`", .path.display())]
+    BadMetrics {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        reason: String,
+    },
+}
+
+impl RunError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

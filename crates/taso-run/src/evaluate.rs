@@ -1,0 +1,79 @@
+//! Scoring a model on a split: predictions and the task's metrics.
+
+use taso_data::{compute_metrics, AnyTask, Predictions, PromptPredictions};
+use taso_models::{predict, predict_prompts, TaskData, TaskModel};
+
+use crate::context::{RunContext, RunTokenizer};
+use crate::error::RunError;
+use crate::records::Scores;
+
+/// Predictions of either kind of task, in example order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskPredictions {
+    /// Classes or scores of a classification or regression task.
+    Classification(Predictions),
+    /// Picked candidates or generated texts of a prompt task.
+    Prompt(PromptPredictions),
+}
+
+/// A model's predictions on a split, and its scores when the split has labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Predictions in example order.
+    pub predictions: TaskPredictions,
+    /// The metrics, by name; `None` on an unlabeled split.
+    pub scores: Option<Scores>,
+}
+
+/// Predicts every example of `data` of the run `ctx` (eval mode, no gradients, length-sorted
+/// batches of `batch_size`; prompt tasks by candidate likelihood or greedy generation as
+/// `ctx.generation` says) and computes the task's metrics if the split is labeled.
+pub fn evaluate(
+    ctx: &RunContext,
+    model: &TaskModel,
+    data: &TaskData,
+    batch_size: usize,
+) -> Result<Evaluation, RunError> {
+    let labeled = data.is_labeled();
+    let (predictions, scores) = match (&ctx.task, model, data, &ctx.tokenizer) {
+        (
+            AnyTask::Classification(task),
+            TaskModel::Classifier(model),
+            TaskData::Classification(split),
+            _,
+        ) => {
+            let predictions = predict(model, split, batch_size, ctx.device);
+            let scores = match split.gold() {
+                Some(gold) => Some(compute_metrics(&task.metrics, &predictions, &gold)?),
+                None => None,
+            };
+            (TaskPredictions::Classification(predictions), scores)
+        }
+        (
+            AnyTask::Prompt(task),
+            TaskModel::CausalLm(model),
+            TaskData::Prompt(prompt),
+            RunTokenizer::Prompt(tokenizer),
+        ) => {
+            let predictions = predict_prompts(
+                model,
+                task,
+                &prompt.split,
+                tokenizer,
+                batch_size,
+                &ctx.generation,
+            )?;
+            let scores = if labeled {
+                Some(task.score(&predictions, &prompt.examples)?)
+            } else {
+                None
+            };
+            (TaskPredictions::Prompt(predictions), scores)
+        }
+        _ => unreachable!("RunContext pairs task, tokenizer, data and model"),
+    };
+    Ok(Evaluation {
+        predictions,
+        scores,
+    })
+}

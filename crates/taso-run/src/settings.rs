@@ -1,0 +1,274 @@
+//! The `[run]` section every stage shares — task, model, method, seed, device, targets — and
+//! the fixed file names of a run folder `runs/<task>/<run-name>/` (see `docs/artifacts.md`).
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use taso_artifact::target_position;
+
+use crate::config::ConfigError;
+
+/// Which method a run trains: TASO or one of the baselines, all through the same stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Sparse LoRA on the task-aligned core regions.
+    #[default]
+    Taso,
+    /// Dense LoRA on the same targets.
+    Lora,
+    /// Sparse LoRA on random regions of the same sizes.
+    RandomRegions,
+    /// Biases only.
+    Bitfit,
+    /// Every base weight.
+    Full,
+    /// The task head only.
+    HeadOnly,
+}
+
+impl Method {
+    /// The config spelling (`taso`, `random-regions`, `head-only`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Taso => "taso",
+            Self::Lora => "lora",
+            Self::RandomRegions => "random-regions",
+            Self::Bitfit => "bitfit",
+            Self::Full => "full",
+            Self::HeadOnly => "head-only",
+        }
+    }
+
+    /// Whether the method trains a (sparse or dense) LoRA adapter.
+    pub fn uses_adapter(self) -> bool {
+        matches!(self, Self::Taso | Self::Lora | Self::RandomRegions)
+    }
+
+    /// Whether the method needs importance scores.
+    pub fn needs_scores(self) -> bool {
+        matches!(self, Self::Taso | Self::RandomRegions)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The `[run]` section: what every stage of a run shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSettings {
+    /// Built-in task name or path to a task TOML.
+    pub task: String,
+    /// Model folder (Hugging Face layout).
+    pub model: PathBuf,
+    /// Run name: the folder under `runs_dir/<task>/`.
+    pub name: String,
+    /// Root of all run folders.
+    pub runs_dir: PathBuf,
+    /// Data folder (default: `TASO_DATA_DIR`, `data/shared`, `../shared/data`).
+    pub data_dir: Option<PathBuf>,
+    /// Method trained by this run.
+    pub method: Method,
+    /// Seed of data order, head init and region randomness.
+    pub seed: u64,
+    /// `auto`, `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// libtorch CPU threads (default: one per core).
+    pub threads: Option<usize>,
+    /// Truncation length in tokens.
+    pub max_len: usize,
+    /// Training examples set aside (evenly spread, the same for every seed and method) to choose
+    /// the best epoch on — and, in `taso-compare`, the learning rate — instead of the dev split,
+    /// which is then only reported; scoring and training never see them. 0: select on dev.
+    pub holdout: usize,
+    /// Target linear layers, as suffixes of their module paths.
+    pub targets: Vec<String>,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            task: String::new(),
+            model: PathBuf::from("models/all-MiniLM-L6-v2"),
+            name: "default".to_string(),
+            runs_dir: PathBuf::from("runs"),
+            data_dir: None,
+            method: Method::Taso,
+            seed: 0,
+            device: "auto".to_string(),
+            threads: None,
+            max_len: 128,
+            holdout: 0,
+            targets: [
+                "attention.self.query",
+                "attention.self.key",
+                "attention.self.value",
+                "attention.output.dense",
+                "intermediate.dense",
+                "output.dense",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl RunSettings {
+    /// Checks the values before any work starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            section: "run".to_string(),
+            message,
+        };
+        if self.task.trim().is_empty() {
+            return Err(invalid(
+                "`task` is empty: set a built-in task (rte, mrpc, ...) or a task .toml path".into(),
+            ));
+        }
+        if self.name.trim().is_empty() || self.name.contains('/') {
+            return Err(invalid(format!(
+                "`name` must be a plain folder name, not `{}`",
+                self.name
+            )));
+        }
+        if self.max_len < 8 {
+            return Err(invalid(format!(
+                "`max_len` = {} is too small (at least 8)",
+                self.max_len
+            )));
+        }
+        if self.targets.is_empty() {
+            return Err(invalid(
+                "`targets` is empty: name at least one linear layer suffix".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the linear layer `name` is one of `targets` (the rule of
+    /// [`taso_artifact::target_position`]).
+    pub fn is_target(&self, name: &str) -> bool {
+        target_position(name, &self.targets).is_some()
+    }
+
+    /// The task's short name, for the run folder: the file stem of a task TOML path.
+    pub fn task_name(&self) -> String {
+        Path::new(&self.task)
+            .file_stem()
+            .map_or_else(|| self.task.clone(), |s| s.to_string_lossy().into_owned())
+    }
+
+    /// The run folder's paths.
+    pub fn paths(&self) -> RunPaths {
+        RunPaths {
+            dir: self.runs_dir.join(self.task_name()).join(&self.name),
+        }
+    }
+}
+
+/// The fixed file names of one run folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPaths {
+    /// The run folder.
+    pub dir: PathBuf,
+}
+
+impl RunPaths {
+    /// Creates the run folder if needed.
+    pub fn create(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+    }
+
+    /// `importance.safetensors`.
+    pub fn importance(&self) -> PathBuf {
+        self.dir.join("importance.safetensors")
+    }
+
+    /// `regions.safetensors`.
+    pub fn regions(&self) -> PathBuf {
+        self.dir.join("regions.safetensors")
+    }
+
+    /// `adapter-init.safetensors`.
+    pub fn adapter_init(&self) -> PathBuf {
+        self.dir.join("adapter-init.safetensors")
+    }
+
+    /// `adapter.safetensors` (last epoch).
+    pub fn adapter(&self) -> PathBuf {
+        self.dir.join("adapter.safetensors")
+    }
+
+    /// `adapter-best.safetensors` (best dev epoch).
+    pub fn adapter_best(&self) -> PathBuf {
+        self.dir.join("adapter-best.safetensors")
+    }
+
+    /// `checkpoints/`.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.dir.join("checkpoints")
+    }
+
+    /// `metrics.json`.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.json")
+    }
+
+    /// `predictions.tsv`.
+    pub fn predictions(&self) -> PathBuf {
+        self.dir.join("predictions.tsv")
+    }
+
+    /// `config.toml` (the resolved config).
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    /// `report.md`.
+    pub fn report(&self) -> PathBuf {
+        self.dir.join("report.md")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_are_the_config_spelling() {
+        use Method::*;
+        for method in [Taso, Lora, RandomRegions, Bitfit, Full, HeadOnly] {
+            let spelled = toml::Value::try_from(method).unwrap();
+            assert_eq!(spelled.as_str(), Some(method.name()));
+            assert_eq!(method.to_string(), method.name());
+        }
+    }
+
+    #[test]
+    fn targets_match_whole_paths_inside_blocks() {
+        let run = RunSettings::default();
+        assert!(run.is_target("encoder.layer.0.attention.self.query"));
+        assert!(run.is_target("encoder.layer.11.output.dense"));
+        assert!(run.is_target("encoder.layer.1.attention.output.dense"));
+        assert!(!run.is_target("pooler.dense"));
+        assert!(!run.is_target("classifier.dense"));
+        let only_output = RunSettings {
+            targets: vec!["output.dense".into()],
+            ..RunSettings::default()
+        };
+        assert!(only_output.is_target("encoder.layer.2.output.dense"));
+        assert!(!only_output.is_target("encoder.layer.2.attention.output.dense"));
+    }
+
+    #[test]
+    fn task_files_name_the_run_folder_by_stem() {
+        let run = RunSettings {
+            task: "tasks/my-nli.toml".into(),
+            ..RunSettings::default()
+        };
+        assert_eq!(run.paths().dir, Path::new("runs/my-nli/default"));
+    }
+}
