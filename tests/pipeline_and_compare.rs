@@ -97,10 +97,20 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         assert!(!taso_row[column(name)].contains("NaN"), "{name}:\n{table}");
     }
 
-    let (ok, log) = compare(&config, FIRST);
+    let plot = [FIRST, &["--plot"]].concat();
+    let (ok, log) = compare(&config, &plot);
     assert!(ok, "{log}");
     assert_eq!(log.matches("reusing").count(), 3, "{log}");
     assert!(!log.contains("running"), "{log}");
+    let compare_dir = runs.join("tiny/compare");
+    for chart in [
+        "results.png",
+        "results-curves-taso.png",
+        "results-curves-bitfit.png",
+    ] {
+        let png = std::fs::read(compare_dir.join(chart)).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{chart} is not a PNG");
+    }
 
     // A run interrupted before `taso-eval` (metrics.json without its `eval` entry) runs again.
     let bitfit_metrics = runs.join("tiny/cmp-bitfit-lr3e-3-s0/metrics.json");

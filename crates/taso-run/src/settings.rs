@@ -227,6 +227,11 @@ impl RunPaths {
         self.dir.join("config.toml")
     }
 
+    /// `curves.png` (loss and main metric per epoch, embedded in the report).
+    pub fn curves(&self) -> PathBuf {
+        self.dir.join("curves.png")
+    }
+
     /// `report.md`.
     pub fn report(&self) -> PathBuf {
         self.dir.join("report.md")

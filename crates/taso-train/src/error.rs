@@ -30,6 +30,9 @@ pub enum TrainError {
     /// The adapter could not be loaded, attached, merged or exported.
     #[error(transparent)]
     Adapter(#[from] taso_adapter::AdapterError),
+    /// The run's curves could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] taso_plot::PlotError),
     /// libtorch reported an error.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

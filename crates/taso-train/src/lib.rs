@@ -35,6 +35,7 @@
 mod budget;
 mod checkpoint;
 mod config;
+mod curves;
 mod error;
 mod optimizer;
 mod params;
@@ -49,6 +50,7 @@ mod trainer;
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig, NEUTRAL_SETTINGS};
+pub use curves::epoch_curves;
 pub use error::TrainError;
 pub use optimizer::{clip_grad_norm, zero_grads, AdamW, Moments, BETA1, BETA2, EPS};
 pub use params::{Group, Param, Trainable};

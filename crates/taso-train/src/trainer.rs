@@ -175,7 +175,11 @@ impl<'a> Trainer<'a> {
         self.run_steps()?;
         let metrics = self.metrics();
         metrics.write(&self.ctx.paths.metrics())?;
-        write_report_section(&self.ctx.paths.report(), REPORT_HEADING, &metrics.report())?;
+        let mut report = metrics.report();
+        if metrics.draw_curves(&self.ctx.paths.curves())? {
+            report.push_str("\n![training loss and main metric per epoch](curves.png)\n");
+        }
+        write_report_section(&self.ctx.paths.report(), REPORT_HEADING, &report)?;
         Ok(metrics)
     }
 

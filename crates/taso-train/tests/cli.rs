@@ -38,6 +38,7 @@ fn trains_writes_the_run_folder_and_resumes() {
         paths.adapter_best(),
         paths.config(),
         paths.report(),
+        paths.curves(),
     ] {
         assert!(file.is_file(), "{} is missing", file.display());
     }
@@ -45,9 +46,14 @@ fn trains_writes_the_run_folder_and_resumes() {
     assert_eq!((metrics.epochs.len(), metrics.total_steps), (2, 8));
     let resolved = std::fs::read_to_string(paths.config()).unwrap();
     assert!(resolved.contains("eval_batch_size = 8"), "{resolved}");
-    assert!(std::fs::read_to_string(paths.report())
-        .unwrap()
-        .starts_with("## Training"));
+    let report = std::fs::read_to_string(paths.report()).unwrap();
+    assert!(report.starts_with("## Training"), "{report}");
+    assert!(
+        report.contains("](curves.png)"),
+        "the report embeds its curves: {report}"
+    );
+    let png = std::fs::read(paths.curves()).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "curves.png is a PNG");
 
     let resume = [
         "--config",

@@ -6,6 +6,7 @@
 //! replaced: a comparison with other settings takes its own `--tag`. `--jobs N` makes N runs
 //! at once.
 
+mod charts;
 mod existing;
 mod record;
 mod render;
@@ -62,6 +63,10 @@ pub struct Args {
     /// Run nothing: tabulate the finished runs and list the missing ones.
     #[arg(long)]
     report_only: bool,
+    /// Also draw charts beside the table: `<table>.png` (each method's metric, mean ± std over
+    /// seeds) and `<table>-curves-<method>.png` (loss and metric per epoch, first seed).
+    #[arg(long)]
+    plot: bool,
     /// Runs made at once, each with an equal share of the CPU cores (`run.threads`) and its
     /// output in its run folder's `stages.log`; 1 shows every stage's output here.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
@@ -90,6 +95,8 @@ pub struct Outcome {
     total_params: usize,
     seconds: f64,
     metric: String,
+    /// The run's per-epoch records, for the curves of `--plot`.
+    epochs: Vec<taso::train::EpochRecord>,
 }
 
 /// A method's sweep (every grid lr on the sweep seeds) and its reported runs (best lr, all seeds).
@@ -149,6 +156,11 @@ fn main() -> Result<()> {
         .and_then(|()| write_atomic(&path, report.as_bytes()))
         .with_context(|| format!("writing the table {}", path.display()))?;
     println!("{report}\nwritten to {}", path.display());
+    if args.plot {
+        for chart in charts::draw(&path, &run.task_name(), &results)? {
+            println!("drawn {}", chart.display());
+        }
+    }
     Ok(())
 }
 
@@ -294,6 +306,7 @@ mod tests {
             total_params: 1,
             seconds: 1.0,
             metric: "accuracy".into(),
+            epochs: Vec::new(),
         };
         (lr, vec![outcome])
     }

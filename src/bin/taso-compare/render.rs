@@ -20,7 +20,8 @@ fn selected_on(results: &[MethodResult]) -> (&'static str, usize) {
     (if holdout > 0 { "holdout" } else { "dev" }, holdout)
 }
 
-fn mean_std(values: &[f64]) -> (f64, f64) {
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
@@ -51,6 +52,9 @@ fn command(args: &Args) -> String {
     }
     if args.report_only {
         out.push_str(" --report-only");
+    }
+    if args.plot {
+        out.push_str(" --plot");
     }
     if let Some(k) = args.sweep_seeds {
         let _ = write!(out, " --sweep-seeds {k}");

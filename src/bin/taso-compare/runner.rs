@@ -332,6 +332,7 @@ impl RunMetrics {
             total_params: train.params.total,
             seconds: train.train_seconds,
             metric,
+            epochs: train.epochs,
         }
     }
 }

@@ -1,0 +1,48 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use plotters::drawing::DrawingAreaErrorKind;
+
+/// Why a chart could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// There is nothing to draw: no bars, no curves, or a curve without points.
+    #[error("nothing to plot: {0}")]
+    Empty(String),
+    /// A value is NaN or infinite; `item` names the offending method or curve.
+    #[error("{item} has a non-finite value (NaN or infinity)")]
+    NonFinite {
+        /// The method or curve holding the value, e.g. "method `lora`".
+        item: String,
+    },
+    /// A method's standard deviation is negative.
+    #[error("method `{method}` has a negative std ({std})")]
+    NegativeStd {
+        /// The method's name.
+        method: String,
+        /// The negative value given.
+        std: f64,
+    },
+    /// The embedded font could not be registered with plotters.
+    #[error("the embedded font could not be loaded")]
+    Font,
+    /// Drawing or PNG encoding failed.
+    #[error("rendering failed: {0}")]
+    Render(String),
+    /// The PNG could not be written to its path.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The PNG path asked for.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(err: DrawingAreaErrorKind<E>) -> Self {
+        PlotError::Render(err.to_string())
+    }
+}

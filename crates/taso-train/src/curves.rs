@@ -1,0 +1,90 @@
+//! A run's per-epoch curves — training loss, and the task's main metric on the split that chose
+//! the best epoch (hold-out, else dev) and on dev — drawn as `curves.png` beside `report.md`.
+
+use std::path::Path;
+
+use taso_plot::{run_curves, Curve};
+use taso_run::Scores;
+
+use crate::error::TrainError;
+use crate::records::{EpochRecord, TrainMetrics};
+
+/// The loss curve and the `metric` curves of `epochs`: hold-out first (it chooses the best
+/// epoch when there is one), then dev; a split never evaluated gets no curve.
+pub fn epoch_curves(epochs: &[EpochRecord], metric: &str) -> (Curve, Vec<Curve>) {
+    let loss = Curve {
+        label: "train loss".to_string(),
+        points: epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.train_loss))
+            .collect(),
+    };
+    let on = |split: &str, scores: fn(&EpochRecord) -> Option<&Scores>| {
+        let points: Vec<(f64, f64)> = epochs
+            .iter()
+            .filter_map(|e| Some((e.epoch as f64, *scores(e)?.get(metric)?)))
+            .collect();
+        (!points.is_empty()).then(|| Curve {
+            label: format!("{split} {metric}"),
+            points,
+        })
+    };
+    let metrics = [
+        on("hold-out", |e| e.holdout.as_ref()),
+        on("dev", |e| e.dev.as_ref()),
+    ];
+    (loss, metrics.into_iter().flatten().collect())
+}
+
+impl TrainMetrics {
+    /// Draws the run's loss and main-metric curves to the PNG `path`; `false` (nothing drawn)
+    /// when no epoch was evaluated.
+    pub fn draw_curves(&self, path: &Path) -> Result<bool, TrainError> {
+        let (loss, metrics) = epoch_curves(&self.epochs, &self.main_metric);
+        if metrics.is_empty() {
+            return Ok(false);
+        }
+        let title = format!("{} on {}, seed {}", self.method, self.task, self.seed);
+        run_curves(path, &title, &[loss], &metrics, &self.main_metric)?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, loss: f64, dev: Option<f64>, holdout: Option<f64>) -> EpochRecord {
+        let scores = |v: Option<f64>| v.map(|v| Scores::from([("f1".to_string(), v)]));
+        EpochRecord {
+            epoch,
+            step: 10 * epoch,
+            train_loss: loss,
+            lr: 1e-3,
+            dev: scores(dev),
+            holdout: scores(holdout),
+        }
+    }
+
+    #[test]
+    fn curves_follow_the_main_metric_hold_out_first() {
+        let epochs = [
+            epoch(1, 0.7, Some(0.5), Some(0.4)),
+            epoch(2, 0.6, Some(0.6), Some(0.55)),
+        ];
+        let (loss, metrics) = epoch_curves(&epochs, "f1");
+        assert_eq!(loss.points, [(1.0, 0.7), (2.0, 0.6)]);
+        let labels: Vec<&str> = metrics.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["hold-out f1", "dev f1"]);
+        assert_eq!(metrics[1].points, [(1.0, 0.5), (2.0, 0.6)]);
+    }
+
+    #[test]
+    fn unevaluated_splits_get_no_curve() {
+        let epochs = [epoch(1, 0.7, Some(0.5), None), epoch(2, 0.6, None, None)];
+        let (_, metrics) = epoch_curves(&epochs, "f1");
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(metrics[0].points, [(1.0, 0.5)]);
+        assert!(epoch_curves(&epochs, "accuracy").1.is_empty());
+    }
+}
