@@ -3,7 +3,7 @@
 //! columns (features) and rows (hidden units) of the first layer.
 
 use taso::artifact::Importance;
-use taso::models::{Linear, LinearHost};
+use taso::models::Linear;
 use taso::score::{Estimator, ScoreDtype, Scorer, Signal, Store};
 use tch::{Device, Kind, Tensor};
 
@@ -47,15 +47,6 @@ impl Mlp {
     }
 }
 
-impl LinearHost for Mlp {
-    fn linears(&self) -> Vec<&Linear> {
-        vec![&self.first, &self.second]
-    }
-    fn linears_mut(&mut self) -> Vec<&mut Linear> {
-        vec![&mut self.first, &mut self.second]
-    }
-}
-
 /// A batch: standard normal features; label 1 when the signal features sum above 0.
 fn batch(seed: u64) -> (Tensor, Tensor) {
     let x = taso::models::init::seeded_normal(
@@ -85,9 +76,9 @@ fn scorings() -> Vec<(Estimator, Signal)> {
 }
 
 fn importance((estimator, signal): (Estimator, Signal)) -> Importance {
-    let mut model = Mlp::new();
-    let mut scorer =
-        Scorer::attach(&mut model, |name| name.starts_with("block"), estimator).with_signal(signal);
+    let model = Mlp::new();
+    let first = [(model.first.name(), model.first.weight.shallow_clone())];
+    let mut scorer = Scorer::new(first, estimator).unwrap().with_signal(signal);
     for seed in 0..16 {
         let (x, label) = batch(seed);
         model.logits(&x).cross_entropy_for_logits(&label).backward();

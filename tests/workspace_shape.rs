@@ -25,6 +25,9 @@ const FOUNDATION: [&str; 7] = [
     "taso-plot",
 ];
 
+/// Example crates under `examples/`: users of the libraries, bound by neither list.
+const EXAMPLES: [&str; 1] = ["score-mlp"];
+
 /// One dependency as a manifest lists it.
 struct Dependency {
     name: String,
@@ -73,7 +76,10 @@ fn workspace() -> BTreeMap<String, Vec<Dependency>> {
 #[test]
 fn every_crate_is_a_stage_or_foundation_and_stages_stand_side_by_side() {
     let workspace = workspace();
-    for name in workspace.keys().filter(|n| *n != "taso") {
+    for name in workspace
+        .keys()
+        .filter(|n| *n != "taso" && !EXAMPLES.contains(&n.as_str()))
+    {
         assert!(
             STAGES.contains(&name.as_str()) || FOUNDATION.contains(&name.as_str()),
             "`{name}` is neither a stage nor a foundation crate: add it to this test's lists"
@@ -121,7 +127,10 @@ fn the_artifact_crate_is_a_leaf_without_the_command_line_stack() {
 #[test]
 fn libraries_take_clap_and_anyhow_only_for_their_binaries() {
     let workspace = workspace();
-    for (name, dependencies) in workspace.iter().filter(|(n, _)| *n != "taso") {
+    let libraries = workspace
+        .iter()
+        .filter(|(n, _)| *n != "taso" && !EXAMPLES.contains(&n.as_str()));
+    for (name, dependencies) in libraries {
         for d in dependencies.iter().filter(|d| d.kind == "normal") {
             let cli_only = ["clap", "anyhow", "tracing-subscriber"].contains(&d.name.as_str());
             assert!(
@@ -131,5 +140,44 @@ fn libraries_take_clap_and_anyhow_only_for_their_binaries() {
                 d.name
             );
         }
+    }
+}
+
+#[test]
+fn the_scorer_alone_pulls_in_no_tokenizer_template_engine_or_command_line() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "taso-score",
+            "--no-default-features",
+            "-e",
+            "normal",
+        ])
+        .args(["--prefix", "none", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        assert!(
+            ![
+                "tokenizers",
+                "minijinja",
+                "clap",
+                "anyhow",
+                "taso-data",
+                "taso-models"
+            ]
+            .contains(&name),
+            "taso-score without default features pulls in {name}"
+        );
     }
 }

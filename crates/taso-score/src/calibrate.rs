@@ -40,7 +40,7 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         );
     }
     plan.truncate(config.batches);
-    let mut model = ctx.load_model()?;
+    let model = ctx.load_model()?;
     if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
         return Err(ScoreError::WarmupOnDecoder {
             steps: config.head_warmup_steps,
@@ -48,8 +48,12 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
-    let mut scorer = Scorer::attach(&mut model, |name| run.is_target(name), config.estimator)
-        .with_signal(config.signal);
+    let targets = model
+        .linears()
+        .into_iter()
+        .filter(|linear| run.is_target(linear.name()))
+        .map(|linear| (linear.name().to_string(), linear.weight.shallow_clone()));
+    let mut scorer = Scorer::new(targets, config.estimator)?.with_signal(config.signal);
     if scorer.targets().is_empty() {
         return Err(ScoreError::NoTargets {
             targets: run.targets.clone(),

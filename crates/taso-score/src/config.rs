@@ -1,6 +1,7 @@
 //! The `[score]` section of a run config.
 
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "stage")]
 use taso_run::ConfigError;
 
 /// How per-batch gradients become one score matrix.
@@ -102,6 +103,7 @@ impl Default for ScoreConfig {
 
 impl ScoreConfig {
     /// Checks the values before any work starts.
+    #[cfg(feature = "stage")]
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| {
             Err(ConfigError::Invalid {

@@ -4,9 +4,11 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
     /// The run's config cannot be read, validated or written.
+    #[cfg(feature = "stage")]
     #[error(transparent)]
     Config(#[from] taso_run::ConfigError),
     /// The run's task or model could not be set up.
+    #[cfg(feature = "stage")]
     #[error(transparent)]
     Run(#[from] taso_run::RunError),
     /// A folder or file could not be created.
@@ -18,9 +20,11 @@ pub enum ScoreError {
         source: std::io::Error,
     },
     /// Task data or tokenization.
+    #[cfg(feature = "stage")]
     #[error(transparent)]
     Data(#[from] taso_data::DataError),
     /// Loading or running the model.
+    #[cfg(feature = "stage")]
     #[error(transparent)]
     Model(#[from] taso_models::ModelError),
     /// Reading or writing an artifact.
@@ -29,6 +33,16 @@ pub enum ScoreError {
     /// libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A weight handed to the scorer is not a floating-point matrix.
+    #[error("cannot score `{name}`: it is a {kind} tensor of shape {shape:?}, and the scorer takes weight matrices [d_out, d_in] of a floating-point type")]
+    NotAMatrix {
+        /// The weight's name.
+        name: String,
+        /// Its shape.
+        shape: Vec<i64>,
+        /// Its element type.
+        kind: String,
+    },
     /// No linear layer of the model matches the configured targets.
     #[error("no linear layer of the model matches the targets {targets:?}; set run.targets to module paths inside the blocks: this model has {available:?}")]
     NoTargets {

@@ -1,27 +1,45 @@
 //! Stage 1 of TASO: importance scoring.
 //!
-//! Runs calibration batches of a task's training split through the frozen base model and
-//! accumulates `S = Σ_b |W ⊙ ∂L_b/∂W|` (or `|W ⊙ Σ_b ∂L_b/∂W|`, or either without `W`) for every
-//! target linear layer ([`Scorer`], usable on any [`taso_models::LinearHost`]), writing an
-//! `importance` artifact ([`taso_artifact::Importance`], format in `docs/artifacts.md`). Scores of disjoint
-//! shards add up ([`merge`]). [`run_stage`] is the whole stage on a run folder and
-//! [`merge_files`] the merge of artifact files; the `taso-score` binary is a thin shell around
-//! the two.
-//! See `docs/method.md`, stage 1.
+//! The importance of a weight is `|W ⊙ ∂L/∂W|`, accumulated over calibration batches as
+//! `S = Σ_b |W ⊙ ∂L_b/∂W|` (or `|W ⊙ Σ_b ∂L_b/∂W|`, or either without `W`; see
+//! `docs/method.md`, stage 1). The crate has two layers:
 //!
-//! The artifact's types ([`taso_artifact::Importance`]) live in the foundation crate
-//! `taso-artifact`, so later stages read scores without depending on this crate.
+//! - **The scorer, for any tch model** ([`Scorer`]): hand it named weight tensors (or a
+//!   `tch::nn::VarStore`), run your own forward, loss and `backward()`, call
+//!   [`Scorer::accumulate`] after each, and [`Scorer::finish`] gives each matrix's scores and
+//!   row/column marginals. It leaves your weights as it found them (`requires_grad`, gradients).
+//!   With `default-features = false` the crate is only this, on tch and `taso-artifact`: no
+//!   tokenizers, minijinja or clap. Scores of disjoint shards add up ([`merge`]).
+//! - **The stage on a taso run** (feature `stage`, on by default through `cli`): [`score_task`]
+//!   scores a run's task on its base model, [`run_stage`] writes the run folder's `importance`
+//!   artifact ([`taso_artifact::Importance`], format in `docs/artifacts.md`), [`merge_files`]
+//!   merges artifact files; the `taso-score` binary is a thin shell around the two.
+//!
+//! The artifact's types live in the foundation crate `taso-artifact`, so later stages read
+//! scores without depending on this crate.
+//!
+//! Linking: a crate or binary of yours that uses tch must find libtorch at run time. Either set
+//! `LD_LIBRARY_PATH` to libtorch's `lib/` folder, or bake the path in with a build script, as the
+//! example `examples/score-mlp/build.rs` of this repository does:
+//! `println!("cargo:rustc-link-arg=-Wl,-rpath,{libtorch}/lib")` with `LIBTORCH` from the
+//! environment.
 
+#[cfg(feature = "stage")]
 mod calibrate;
 mod config;
 mod error;
 mod merge;
 mod scorer;
+#[cfg(feature = "stage")]
 mod stage;
 
+#[cfg(feature = "stage")]
 pub use calibrate::score_task;
 pub use config::{Estimator, ScoreConfig, ScoreDtype, Shard, Signal, Store};
 pub use error::ScoreError;
 pub use merge::merge;
 pub use scorer::Scorer;
+#[cfg(feature = "stage")]
 pub use stage::{merge_files, run_stage, Outcome};
+/// What [`Scorer::finish`] returns per matrix (a type of `taso-artifact`).
+pub use taso_artifact::MatrixScores;

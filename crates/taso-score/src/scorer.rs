@@ -1,20 +1,55 @@
-//! Accumulating `|W ⊙ ∂L/∂W|` over backward passes, for any model with named linear layers.
+//! Accumulating `|W ⊙ ∂L/∂W|` over backward passes, for any named weight tensors of any tch
+//! model: the caller runs its own forward, loss and `backward()`; the scorer only reads the
+//! weights' gradients, and hands the weights back as it found them.
+
+use std::collections::BTreeMap;
 
 use crate::config::{Estimator, ScoreDtype, Signal, Store};
 use crate::error::ScoreError;
 use taso_artifact::TensorData;
 use taso_artifact::{MatrixScores, Target};
-use taso_models::LinearHost;
 use tch::{Kind, Tensor};
 
-/// One tracked weight and its running sum.
+/// One tracked weight, its running sum, and the state it is handed back in.
 struct Entry {
     name: String,
     weight: Tensor,
     sum: Tensor,
+    /// Whether the caller's weight recorded gradients before scoring.
+    requires_grad: bool,
+    /// The caller's gradient before scoring (a copy), if it had one.
+    grad: Option<Tensor>,
 }
 
-/// Tracks the weight gradients of the target layers and sums their importance.
+/// Tracks the gradients of named 2-D weights over backward passes and sums their importance.
+///
+/// [`Scorer::new`] turns gradient recording on for each weight (saving the caller's
+/// `requires_grad` and any gradient it already held); after each of the caller's
+/// `loss.backward()`, [`Scorer::accumulate`] adds the importance of that pass and clears the
+/// gradient; [`Scorer::finish`] returns the scores. When the scorer is finished or dropped,
+/// every weight gets its `requires_grad` back, and its gradient is what it was before scoring
+/// (zeros where it had none), so the caller can go on training the same tensors.
+///
+/// ```
+/// use taso_score::{Estimator, ScoreDtype, Scorer, Store};
+/// use tch::{nn, nn::Module, Device, Kind, Tensor};
+///
+/// # fn main() -> Result<(), taso_score::ScoreError> {
+/// let vs = nn::VarStore::new(Device::Cpu);
+/// let net = nn::linear(vs.root() / "fc", 4, 2, Default::default());
+/// let mut scorer = Scorer::from_var_store(&vs, |name| name.ends_with("weight"), Estimator::SumAbs)?;
+/// for _ in 0..3 {
+///     let x = Tensor::randn([8, 4], (Kind::Float, Device::Cpu));
+///     let y = Tensor::zeros([8], (Kind::Int64, Device::Cpu));
+///     net.forward(&x).cross_entropy_for_logits(&y).backward();
+///     scorer.accumulate();
+/// }
+/// let scores = scorer.finish(Store::Full, ScoreDtype::F32)?;
+/// assert_eq!(scores[0].target.name, "fc.weight");
+/// assert_eq!((scores[0].row.len(), scores[0].col.len()), (2, 4));
+/// assert!(vs.trainable_variables().iter().all(|t| t.requires_grad()), "still trainable");
+/// # Ok(()) }
+/// ```
 pub struct Scorer {
     estimator: Estimator,
     signal: Signal,
@@ -23,34 +58,39 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    /// Starts tracking `∂L/∂W` of every linear layer of `host` whose name `is_target` accepts,
-    /// scoring the paper's signal `W ⊙ ∂L/∂W` (see [`Scorer::with_signal`]).
-    pub fn attach(
-        host: &mut dyn LinearHost,
-        is_target: impl Fn(&str) -> bool,
+    /// Starts tracking `∂L/∂W` of each named weight (a leaf tensor of rank 2, `[d_out, d_in]`,
+    /// shared with the caller's model, e.g. a shallow clone), in the order given, scoring the
+    /// paper's signal `W ⊙ ∂L/∂W` (see [`Scorer::with_signal`]). A weight that is not a 2-D
+    /// floating-point tensor is refused by name.
+    pub fn new<N: Into<String>>(
+        weights: impl IntoIterator<Item = (N, Tensor)>,
         estimator: Estimator,
-    ) -> Self {
-        let mut entries = Vec::new();
-        for linear in host
-            .linears_mut()
+    ) -> Result<Self, ScoreError> {
+        let entries = weights
             .into_iter()
-            .filter(|l| is_target(l.name()))
-        {
-            linear.track_weight_grad(true);
-            let weight = linear.weight.shallow_clone();
-            let sum = weight.zeros_like().to_kind(Kind::Float).detach();
-            entries.push(Entry {
-                name: linear.name().to_string(),
-                weight,
-                sum,
-            });
-        }
-        Self {
+            .map(|(name, weight)| Entry::track(name.into(), weight))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
             estimator,
             signal: Signal::WeightGrad,
             entries,
             passes: 0,
-        }
+        })
+    }
+
+    /// [`Scorer::new`] on the variables of a `tch::nn::VarStore` whose names `is_target`
+    /// accepts (e.g. `|name| name.ends_with(".weight")`), in name order.
+    pub fn from_var_store(
+        vs: &tch::nn::VarStore,
+        is_target: impl Fn(&str) -> bool,
+        estimator: Estimator,
+    ) -> Result<Self, ScoreError> {
+        let named: BTreeMap<String, Tensor> = vs
+            .variables()
+            .into_iter()
+            .filter(|(name, _)| is_target(name))
+            .collect();
+        Self::new(named, estimator)
     }
 
     /// Scores `signal` instead of `W ⊙ ∂L/∂W`; set it before the first [`Scorer::accumulate`].
@@ -59,7 +99,7 @@ impl Scorer {
         self
     }
 
-    /// Names of the tracked layers, in model order.
+    /// Names of the tracked weights, in the order given.
     pub fn targets(&self) -> Vec<&str> {
         self.entries.iter().map(|e| e.name.as_str()).collect()
     }
@@ -88,32 +128,81 @@ impl Scorer {
         self.passes
     }
 
-    /// Stops tracking and returns each target's scores with its marginals.
+    /// Returns each weight's scores with its marginals, then hands the weights back.
     pub fn finish(self, store: Store, dtype: ScoreDtype) -> Result<Vec<MatrixScores>, ScoreError> {
         self.entries
-            .into_iter()
-            .map(|entry| entry.into_scores(self.estimator, self.signal, store, dtype))
+            .iter()
+            .map(|entry| entry.scores(self.estimator, self.signal, store, dtype))
             .collect()
     }
 }
 
+impl Drop for Scorer {
+    /// Hands every weight back as the scorer found it: `requires_grad` and gradient.
+    fn drop(&mut self) {
+        for entry in &self.entries {
+            entry.restore();
+        }
+    }
+}
+
 impl Entry {
-    fn into_scores(
-        self,
+    fn track(name: String, weight: Tensor) -> Result<Self, ScoreError> {
+        let size = weight.size();
+        if size.len() != 2 || !weight.is_floating_point() {
+            return Err(ScoreError::NotAMatrix {
+                name,
+                shape: size,
+                kind: format!("{:?}", weight.kind()),
+            });
+        }
+        let requires_grad = weight.requires_grad();
+        let mut current = weight.grad();
+        let grad = current.defined().then(|| {
+            let saved = current.copy();
+            let _ = current.zero_();
+            saved
+        });
+        let _ = weight.set_requires_grad(true);
+        let sum = tch::no_grad(|| weight.zeros_like().to_kind(Kind::Float));
+        Ok(Self {
+            name,
+            weight,
+            sum,
+            requires_grad,
+            grad,
+        })
+    }
+
+    fn restore(&self) {
+        let mut current = self.weight.grad();
+        tch::no_grad(|| match (&self.grad, current.defined()) {
+            (Some(saved), true) => {
+                current.copy_(saved);
+            }
+            (None, true) => {
+                let _ = current.zero_();
+            }
+            (_, false) => {}
+        });
+        let _ = self.weight.set_requires_grad(self.requires_grad);
+    }
+
+    fn scores(
+        &self,
         estimator: Estimator,
         signal: Signal,
         store: Store,
         dtype: ScoreDtype,
     ) -> Result<MatrixScores, ScoreError> {
-        let _ = self.weight.set_requires_grad(false);
         let scores = tch::no_grad(|| match estimator {
-            Estimator::SumAbs => self.sum,
+            Estimator::SumAbs => self.sum.shallow_clone(),
             Estimator::AbsSum => weigh(signal, &self.weight.to_kind(Kind::Float), &self.sum).abs(),
         })
         .to_device(tch::Device::Cpu);
         let size = scores.size();
         let target = Target {
-            name: self.name,
+            name: self.name.clone(),
             d_out: size[0] as usize,
             d_in: size[1] as usize,
         };
@@ -151,37 +240,27 @@ fn kind_of(dtype: ScoreDtype) -> Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use taso_models::Linear;
 
-    /// A "model" made of one linear layer.
-    struct OneLayer(Linear);
-
-    impl LinearHost for OneLayer {
-        fn linears(&self) -> Vec<&Linear> {
-            vec![&self.0]
-        }
-        fn linears_mut(&mut self) -> Vec<&mut Linear> {
-            vec![&mut self.0]
-        }
+    /// A "model" made of one frozen weight `W ∈ R^{2×3}`.
+    fn layer() -> Tensor {
+        Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.0, -1.0]).view([2, 3])
     }
 
-    fn layer() -> OneLayer {
-        let weight = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.0, -1.0]).view([2, 3]);
-        OneLayer(Linear::new("block.0.proj", weight, None))
+    fn track(weight: &Tensor, estimator: Estimator) -> Scorer {
+        Scorer::new([("block.0.proj", weight.shallow_clone())], estimator).unwrap()
     }
 
     /// Loss of one batch: `Σ_n c · (W x_n)_0`, whose gradient is `∂L/∂W[0, j] = c Σ_n x_n[j]`
     /// and zero on row 1.
-    fn backward(model: &OneLayer, xs: &[[f32; 3]], c: f32) {
+    fn backward(weight: &Tensor, xs: &[[f32; 3]], c: f32) {
         let flat: Vec<f32> = xs.iter().flatten().copied().collect();
         let x = Tensor::from_slice(&flat).view([xs.len() as i64, 3]);
-        (model.0.forward(&x).select(1, 0).sum(Kind::Float) * f64::from(c)).backward();
+        (x.matmul(&weight.tr()).select(1, 0).sum(Kind::Float) * f64::from(c)).backward();
     }
 
     fn scores(estimator: Estimator, signal: Signal) -> MatrixScores {
-        let mut model = layer();
-        let mut scorer =
-            Scorer::attach(&mut model, |n| n.starts_with("block"), estimator).with_signal(signal);
+        let model = layer();
+        let mut scorer = track(&model, estimator).with_signal(signal);
         backward(&model, &[[1.0, 2.0, 0.0], [1.0, 0.0, 4.0]], 1.0); // grad row 0: [2, 2, 4]
         scorer.accumulate();
         backward(&model, &[[1.0, 1.0, 1.0]], -1.0); // grad row 0: [-1, -1, -1]
@@ -232,8 +311,8 @@ mod tests {
 
     #[test]
     fn marginals_only_and_half_storage() {
-        let mut model = layer();
-        let mut scorer = Scorer::attach(&mut model, |_| true, Estimator::SumAbs);
+        let model = layer();
+        let mut scorer = track(&model, Estimator::SumAbs);
         backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
         scorer.accumulate();
         let s = scorer
@@ -242,9 +321,9 @@ mod tests {
             .remove(0);
         assert!(s.scores.is_none());
         assert_eq!(s.row, vec![5.0, 0.0]);
-        assert!(!model.0.weight.requires_grad(), "finishing stops tracking");
+        assert!(!model.requires_grad(), "a frozen weight is frozen again");
 
-        let mut scorer = Scorer::attach(&mut model, |_| true, Estimator::SumAbs);
+        let mut scorer = track(&model, Estimator::SumAbs);
         backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
         scorer.accumulate();
         let s = scorer
@@ -253,5 +332,46 @@ mod tests {
             .remove(0);
         assert_eq!(s.scores.as_ref().unwrap().dtype, taso_artifact::Dtype::BF16);
         assert_eq!(s.scores_f32().unwrap().unwrap()[..2], [1.0, 4.0]);
+    }
+
+    #[test]
+    fn a_trainable_weight_keeps_its_requires_grad_and_its_gradient() {
+        let model = layer().set_requires_grad(true);
+        backward(&model, &[[1.0, 1.0, 1.0]], 2.0); // the caller's own gradient: row 0 = 2
+        let mut scorer = track(&model, Estimator::SumAbs);
+        backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
+        scorer.accumulate();
+        let s = scorer
+            .finish(Store::Full, ScoreDtype::F32)
+            .unwrap()
+            .remove(0);
+        // The scores saw only the scoring pass, not the caller's earlier gradient.
+        assert_eq!(s.row, vec![5.0, 0.0]);
+        assert!(model.requires_grad());
+        let grad = Vec::<f32>::try_from(model.grad().view([-1])).unwrap();
+        assert_eq!(
+            grad,
+            vec![2.0, 2.0, 2.0, 0.0, 0.0, 0.0],
+            "the caller's gradient is back"
+        );
+    }
+
+    #[test]
+    fn a_dropped_scorer_hands_the_weights_back_too() {
+        let model = layer();
+        let scorer = track(&model, Estimator::SumAbs);
+        assert!(model.requires_grad());
+        drop(scorer);
+        assert!(!model.requires_grad());
+    }
+
+    #[test]
+    fn a_weight_that_is_not_a_matrix_is_refused_by_name() {
+        let bias = Tensor::zeros([3], (Kind::Float, tch::Device::Cpu));
+        let err = Scorer::new([("head.bias", bias)], Estimator::SumAbs)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("head.bias") && err.contains("[3]"), "{err}");
     }
 }
