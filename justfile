@@ -5,6 +5,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 model := "models/all-MiniLM-L6-v2"
 
+# A task name (`rte` → configs/rte.toml) or a path to a config file.
+config := 'cfg() { if [ -f "$1" ]; then echo "$1"; elif [ -f "configs/$1.toml" ]; then echo "configs/$1.toml"; else echo "no config $1 (nor configs/$1.toml): give a task name of configs/ or a config file" >&2; exit 2; fi; }; cfg'
+
 # List the recipes.
 default:
     @just --list
@@ -39,19 +42,20 @@ inspect FILE *ARGS: build
     target/release/taso-inspect {{FILE}} {{ARGS}}
 
 # The whole method on a task: score -> regions -> lora -> train -> eval, into runs/TASK/default/.
-# Extra arguments go to every stage, e.g. `just pipeline rte --set run.method=lora`.
+# TASK is a task name or a config file; extra arguments go to every stage, e.g.
+# `just pipeline rte --set run.method=lora` or `just pipeline my.toml --data-dir /data`.
 pipeline TASK *ARGS: build
-    for stage in score regions lora train eval; do target/release/taso-$stage --config configs/{{TASK}}.toml {{ARGS}}; done
+    c=$({{config}} {{TASK}}); for stage in score regions lora train eval; do target/release/taso-$stage --config "$c" {{ARGS}}; done
 
 # The same five stages with a few steps on a few examples, into runs/TASK/smoke/: the quick
-# installation check (encoders and decoders alike, about 2 minutes on 2 CPU cores).
+# installation check (encoders and decoders alike). TASK: a task name or a config file.
 smoke TASK *ARGS: build
-    for stage in score regions lora train eval; do target/release/taso-$stage --config configs/{{TASK}}.toml --set run.name=smoke --set score.batches=2 --set score.batch_size=4 --set train.epochs=1 --set train.train_subset=16 --set train.max_steps=2 --set train.batch_size=4 --set train.dev_subset=8 --set eval.max_examples=8 --set generate.max_new_tokens=16 {{ARGS}}; done
+    c=$({{config}} {{TASK}}); for stage in score regions lora train eval; do target/release/taso-$stage --config "$c" --set run.name=smoke --set score.batches=2 --set score.batch_size=4 --set train.epochs=1 --set train.train_subset=16 --set train.max_steps=2 --set train.batch_size=4 --set train.dev_subset=8 --set eval.max_examples=8 --set generate.max_new_tokens=16 {{ARGS}}; done
 
 # TASO vs LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning: `just compare rte --seeds 3`
 # (also --methods a,b, --lrs x,y and --jobs 2). Finished runs are reused; table in runs/TASK/compare/results.md.
 compare TASK *ARGS: build
-    target/release/taso-compare --config configs/{{TASK}}.toml {{ARGS}}
+    c=$({{config}} {{TASK}}); target/release/taso-compare --config "$c" {{ARGS}}
 
 # Training throughput of `taso-compare --jobs`: one run on every core vs one one-thread run per
 # core at once, side by side (benches/jobs.sh TASK STEPS ROUNDS).

@@ -10,7 +10,8 @@
 #   models/all-MiniLM-L6-v2/   the default encoder, verified by sha256
 #   models/SmolLM2-135M-Instruct/   the default decoder, imported from a verified GGUF file by
 #                   scripts/import-decoder.sh (builds taso-import-gguf; see that script)
-#   data/shared     a link to the task data (TASO_DATA_DIR, else ../shared/data)
+#   data/shared     a link to the task data (TASO_DATA_DIR, else ../shared/data), when there is
+#                   one; without it the binaries use data/ itself, which ships RTE
 #
 # TASO_TORCH=cpu (default) installs the CPU flavour (~530 MB): the torch wheel without its CUDA
 # dependencies plus the two small CUDA wheels libtorch_cpu.so links against.
@@ -87,16 +88,20 @@ fi
 # 4. default decoder (a no-op when already imported from the expected GGUF file)
 scripts/import-decoder.sh
 
-# 5. task data
+# 5. task data: link the full data folder when there is one; without it the binaries fall back
+#    to data/ itself, which ships RTE (the main job's task)
 if [ -n "${TASO_DATA_DIR:-}" ]; then
     data_src=$TASO_DATA_DIR
 elif [ -d ../shared/data ]; then
     data_src=$(cd ../shared/data && pwd)
 else
-    die "no task data found. Set TASO_DATA_DIR to a folder laid out as glue/RTE/{train,dev}.tsv, glue/MRPC/..., glue/SST-2/..., glue/CoLA/..., glue/STS-B/..., glue/WNLI/..., glue/QNLI/dev.tsv (see data/README.md), or put that folder at ../shared/data beside the checkout."
+    data_src=
+    say "no TASO_DATA_DIR and no ../shared/data: only RTE (shipped in data/glue/RTE) is available; pass other tasks' data with --data-dir DIR or TASO_DATA_DIR=DIR (see data/README.md)"
 fi
-[ -d "$data_src/glue" ] || die "$data_src has no glue/ folder; see data/README.md for the expected layout"
-[ "$(readlink data/shared 2>/dev/null)" = "$data_src" ] || ln -sfn "$data_src" data/shared
+if [ -n "$data_src" ]; then
+    [ -d "$data_src/glue" ] || die "$data_src has no glue/ folder; see data/README.md for the expected layout"
+    [ "$(readlink data/shared 2>/dev/null)" = "$data_src" ] || ln -sfn "$data_src" data/shared
+fi
 
 # 6. hand over
 export PATH="$PWD/.venv/bin:$PATH"

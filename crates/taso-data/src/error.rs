@@ -12,8 +12,8 @@ pub enum DataError {
     /// No data directory could be found.
     #[error(
         "no task data directory found (tried: {tried}); put the GLUE files under <data dir>/glue/<TASK>/ \
-         (e.g. glue/RTE/train.tsv, glue/RTE/dev.tsv, glue/SST-2/train.tsv) and point TASO_DATA_DIR at <data dir>, \
-         or pass the directory explicitly"
+         (e.g. glue/RTE/train.tsv, glue/RTE/dev.tsv, glue/SST-2/train.tsv) and pass it with --data-dir <data dir> \
+         (or TASO_DATA_DIR=<data dir>)"
     )]
     DataDirNotFound {
         /// The places that were looked at, in order.
@@ -82,8 +82,9 @@ pub enum DataError {
 
     /// A split's file does not exist.
     #[error(
-        "{split} split of task `{task}`: file {path} not found; put it there, point TASO_DATA_DIR at the data \
-         directory that holds {relative}, or fix the path under [splits]"
+        "{split} split of task `{task}`: file {path} not found; pass the data folder that holds {relative} \
+         with --data-dir DIR (or TASO_DATA_DIR=DIR), or fix the path under [splits] (the repository ships \
+         only RTE, in data/glue/RTE)"
     )]
     MissingFile {
         /// The task's name.

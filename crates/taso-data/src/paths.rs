@@ -19,8 +19,10 @@ pub fn resolve_data_dir(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
 /// Finds the data directory, trying in order:
 /// 1. `explicit`, if given (it must exist);
 /// 2. the environment variable `TASO_DATA_DIR`, if set (it must exist);
-/// 3. `<base>/data/shared`;
-/// 4. `<base>/../shared/data`.
+/// 3. `<base>/data/shared` (the link `scripts/bootstrap.sh` makes);
+/// 4. `<base>/../shared/data`;
+/// 5. `<base>/data`, the repository's own data folder, which ships GLUE RTE (train and dev), so
+///    that the main job runs on a machine with no other data. It must hold a `glue/` folder.
 pub fn resolve_data_dir_from(explicit: Option<&Path>, base: &Path) -> Result<PathBuf, DataError> {
     if let Some(path) = explicit {
         return existing_dir(path.to_path_buf(), "the explicit argument");
@@ -28,12 +30,21 @@ pub fn resolve_data_dir_from(explicit: Option<&Path>, base: &Path) -> Result<Pat
     if let Some(path) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         return existing_dir(PathBuf::from(path), DATA_DIR_ENV);
     }
+    let shipped = base.join("data");
     let candidates = [base.join("data/shared"), base.join("../shared/data")];
     if let Some(found) = candidates.iter().find(|c| c.is_dir()) {
         return Ok(found.clone());
     }
+    if shipped.join("glue").is_dir() {
+        return Ok(shipped);
+    }
     let tried = std::iter::once(format!("{DATA_DIR_ENV} (unset)"))
-        .chain(candidates.iter().map(|c| c.display().to_string()))
+        .chain(
+            candidates
+                .iter()
+                .chain([&shipped])
+                .map(|c| c.display().to_string()),
+        )
         .collect::<Vec<_>>()
         .join(", ");
     Err(DataError::DataDirNotFound { tried })
@@ -83,6 +94,32 @@ mod tests {
         let found = resolve_data_dir_from(None, &base).unwrap();
         assert_eq!(found, base.join("../shared/data"));
 
+        std::fs::create_dir_all(base.join("data/shared")).unwrap();
+        assert_eq!(
+            resolve_data_dir_from(None, &base).unwrap(),
+            base.join("data/shared")
+        );
+    }
+
+    #[test]
+    fn the_repository_data_folder_comes_last_and_only_with_its_glue_files() {
+        if std::env::var_os(DATA_DIR_ENV).is_some() {
+            eprintln!("note: {DATA_DIR_ENV} is set; skipping the fallback-order test");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("clone");
+        std::fs::create_dir_all(base.join("data")).unwrap();
+        let err = resolve_data_dir_from(None, &base).unwrap_err().to_string();
+        assert!(
+            err.contains("--data-dir") && err.contains(DATA_DIR_ENV),
+            "{err}"
+        );
+        std::fs::create_dir_all(base.join("data/glue/RTE")).unwrap();
+        assert_eq!(
+            resolve_data_dir_from(None, &base).unwrap(),
+            base.join("data")
+        );
         std::fs::create_dir_all(base.join("data/shared")).unwrap();
         assert_eq!(
             resolve_data_dir_from(None, &base).unwrap(),

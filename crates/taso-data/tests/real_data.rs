@@ -47,6 +47,22 @@ fn read(task: &str, split: Split, dir: &Path) -> Vec<Example> {
 }
 
 #[test]
+fn the_repository_ships_rte_whole() {
+    let shipped = workspace_root().join("data");
+    assert_eq!(read("rte", Split::Train, &shipped).len(), 2490);
+    assert_eq!(read("rte", Split::Dev, &shipped).len(), 277);
+    let err = builtin_task("mrpc")
+        .unwrap()
+        .read_split(&shipped, Split::Train)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--data-dir") && err.contains("TASO_DATA_DIR"),
+        "{err}"
+    );
+}
+
+#[test]
 fn builtin_split_sizes_match_the_data_readme() {
     let Some(dir) = data_dir() else { return };
     let expected = [

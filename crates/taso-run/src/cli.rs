@@ -28,12 +28,20 @@ pub struct StageArgs {
     /// strings). Repeatable.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Task data folder (sets `run.data_dir`; default: `TASO_DATA_DIR`, else `data/shared`,
+    /// `../shared/data`, then the repository's `data/`, which ships RTE).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl StageArgs {
-    /// The config file with the overrides applied.
+    /// The config file with the overrides applied, then `--data-dir`.
     pub fn resolve(&self) -> Result<ResolvedConfig, crate::ConfigError> {
-        ResolvedConfig::load(&self.config, &self.overrides)
+        let mut config = ResolvedConfig::load(&self.config, &self.overrides)?;
+        if let Some(dir) = &self.data_dir {
+            config.set_path("run.data_dir", dir);
+        }
+        Ok(config)
     }
 
     /// The body of a stage binary's `main`: loads the resolved config, runs `stage` on it and
@@ -55,6 +63,7 @@ impl StageArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const TEXT: &str = "[run]\ntask = \"rte\"\nseed = 1\n[train]\nlr = 0.001\n";
 
@@ -66,6 +75,7 @@ mod tests {
         let args = StageArgs {
             config: path.clone(),
             overrides: vec!["train.lr=0.002".into()],
+            data_dir: None,
         };
         let error = args
             .run_binary("taso-test", |config| {
@@ -79,5 +89,19 @@ mod tests {
         );
         assert_eq!(format!("{error:#}"), expected);
         assert!(args.run_binary("taso-test", |_| Ok("done".into())).is_ok());
+    }
+
+    #[test]
+    fn data_dir_sets_the_run_s_data_folder_after_the_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stage.toml");
+        std::fs::write(&path, TEXT).unwrap();
+        let args = StageArgs {
+            config: path,
+            overrides: vec!["run.data_dir=\"elsewhere\"".into()],
+            data_dir: Some("/data/glue-copy".into()),
+        };
+        let run = args.resolve().unwrap().run().unwrap();
+        assert_eq!(run.data_dir.as_deref(), Some(Path::new("/data/glue-copy")));
     }
 }

@@ -108,6 +108,19 @@ impl ResolvedConfig {
         Ok(())
     }
 
+    /// Sets the dotted key `key` (`section.key`) to the path `path`.
+    pub fn set_path(&mut self, key: &str, path: &Path) {
+        let (section, name) = key.split_once('.').expect("a dotted key");
+        let table = self
+            .table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(table) = table.as_table_mut() {
+            let value = toml::Value::String(path.display().to_string());
+            table.insert(name.to_string(), value);
+        }
+    }
+
     /// The section `name` as `T`; a missing section gives `T::default()`.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
         match self.table.get(name) {

@@ -154,11 +154,16 @@ impl RunSettings {
         target_position(name, &self.targets).is_some()
     }
 
-    /// The task's short name, for the run folder: the file stem of a task TOML path.
+    /// The task's name, for the run folder and the comparison tables: a built-in task's, or the
+    /// `name` a task TOML gives (its file stem when the file cannot be read; the stage that
+    /// loads the task then says what is wrong with it).
     pub fn task_name(&self) -> String {
-        Path::new(&self.task)
-            .file_stem()
-            .map_or_else(|| self.task.clone(), |s| s.to_string_lossy().into_owned())
+        match taso_data::load_any_task(&self.task) {
+            Ok(task) => task.name().to_string(),
+            Err(_) => Path::new(&self.task)
+                .file_stem()
+                .map_or_else(|| self.task.clone(), |s| s.to_string_lossy().into_owned()),
+        }
     }
 
     /// The run folder's paths.
@@ -269,11 +274,27 @@ mod tests {
     }
 
     #[test]
-    fn task_files_name_the_run_folder_by_stem() {
+    fn a_task_file_names_the_run_folder_by_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v2-final.toml");
+        let spec = "name = \"my-nli\"\nformat = \"tsv\"\ntext = \"a\"\nlabel = \"b\"\n\
+                    labels = { kind = \"regression\" }\nmetrics = [\"pearson\"]\n\
+                    [splits]\ntrain = \"t.tsv\"\ndev = \"d.tsv\"\n";
+        std::fs::write(&file, spec).unwrap();
         let run = RunSettings {
-            task: "tasks/my-nli.toml".into(),
+            task: file.display().to_string(),
             ..RunSettings::default()
         };
         assert_eq!(run.paths().dir, Path::new("runs/my-nli/default"));
+        let unreadable = RunSettings {
+            task: "tasks/missing-task.toml".into(),
+            ..RunSettings::default()
+        };
+        assert_eq!(unreadable.task_name(), "missing-task");
+        let builtin = RunSettings {
+            task: "RTE".into(),
+            ..RunSettings::default()
+        };
+        assert_eq!(builtin.task_name(), "rte");
     }
 }

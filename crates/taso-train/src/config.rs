@@ -166,6 +166,7 @@ pub struct StageConfig {
 /// one comparison.
 pub const NEUTRAL_SETTINGS: &[&str] = &[
     "run.threads",
+    "run.data_dir",
     "train.log_every",
     "train.checkpoint_every",
     "train.keep_checkpoints",

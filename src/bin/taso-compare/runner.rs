@@ -138,6 +138,7 @@ impl<'a> Runner<'a> {
         let args = StageArgs {
             config: self.stage.config.clone(),
             overrides: sets,
+            data_dir: self.stage.data_dir.clone(),
         };
         let config = args.resolve()?;
         let paths = config.run()?.paths();
@@ -250,6 +251,9 @@ fn run_stage(binary: &str, args: &StageArgs, flags: &[&str], log: Option<&Path>)
     let exe = sibling(binary)?;
     let mut command = Command::new(&exe);
     command.arg("--config").arg(&args.config).args(flags);
+    if let Some(dir) = &args.data_dir {
+        command.arg("--data-dir").arg(dir);
+    }
     for set in &args.overrides {
         command.arg("--set").arg(set);
     }

@@ -20,7 +20,7 @@ mod prompt;
 struct Args {
     /// Built-in task name or path to a task TOML file.
     task: String,
-    /// Data folder (default: TASO_DATA_DIR, else data/shared, else ../shared/data).
+    /// Data folder (default: TASO_DATA_DIR, else data/shared, ../shared/data, then data/).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// A Hugging Face tokenizer.json (or, for prompt tasks, its folder): adds token-length figures.
