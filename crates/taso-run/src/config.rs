@@ -64,16 +64,44 @@ pub struct ResolvedConfig {
 
 impl ResolvedConfig {
     /// Reads the config file at `path` and applies `overrides` (`section.key=value`) in order.
+    ///
+    /// Relative paths written in the file (`run.model`, `run.data_dir`, `run.runs_dir`, and
+    /// `run.task` when it names a `.toml` file) are taken from the file's folder; the resolved
+    /// config holds them as seen from the current directory. Paths in `overrides` are taken from
+    /// the current directory, as a shell would.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let mut config = Self::parse(&text, path)?;
+        config.anchor_paths(path.parent().unwrap_or(Path::new("")));
         for item in overrides {
             config.apply_override(item)?;
         }
         Ok(config)
+    }
+
+    /// Re-roots the relative paths of the `[run]` section at `folder` (see [`ResolvedConfig::load`]).
+    fn anchor_paths(&mut self, folder: &Path) {
+        let Some(run) = self
+            .table
+            .get_mut("run")
+            .and_then(toml::Value::as_table_mut)
+        else {
+            return;
+        };
+        for key in PATH_KEYS {
+            let Some(toml::Value::String(value)) = run.get_mut(key) else {
+                continue;
+            };
+            let is_path = key != "task" || value.ends_with(".toml");
+            if is_path && Path::new(value.as_str()).is_relative() {
+                *value = lexically_joined(folder, Path::new(value.as_str()))
+                    .display()
+                    .to_string();
+            }
+        }
     }
 
     /// Parses config text (`origin` names it in errors).
@@ -158,6 +186,31 @@ impl ResolvedConfig {
     }
 }
 
+/// The keys of `[run]` that hold paths.
+const PATH_KEYS: [&str; 4] = ["task", "model", "data_dir", "runs_dir"];
+
+/// `folder/relative` with `.` and `name/..` folded away (`configs/../models/x` → `models/x`),
+/// without touching the file system.
+fn lexically_joined(folder: &Path, relative: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in folder.join(relative).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// A value in TOML syntax, or else the raw text as a string (`--set run.task=rte`).
 fn parse_value(raw: &str) -> toml::Value {
     format!("v = {raw}")
@@ -214,5 +267,40 @@ mod tests {
         assert!(c.run().unwrap_err().to_string().contains("max_len"));
         let c = ResolvedConfig::parse("[run]\n", Path::new("x")).unwrap();
         assert!(c.run().unwrap_err().to_string().contains("task"));
+    }
+
+    #[test]
+    fn paths_in_the_file_are_taken_from_its_folder_overrides_from_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("configs");
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("mine.toml");
+        let text = "[run]\ntask = \"tasks/my.toml\"\nmodel = \"../models/m\"\n\
+                    runs_dir = \"/abs/runs\"\n";
+        std::fs::write(&path, text).unwrap();
+        let run = ResolvedConfig::load(&path, &["run.data_dir=\"d\"".into()])
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(run.task, folder.join("tasks/my.toml").display().to_string());
+        assert_eq!(run.model, dir.path().join("models/m"));
+        assert_eq!(run.runs_dir, Path::new("/abs/runs"));
+        assert_eq!(run.data_dir.as_deref(), Some(Path::new("d")));
+
+        std::fs::write(&path, "[run]\ntask = \"rte\"\nmodel = \"../models/m\"\n").unwrap();
+        let run = ResolvedConfig::load(Path::new(&path), &[])
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(run.task, "rte", "a task name is not a path");
+    }
+
+    #[test]
+    fn joined_paths_fold_dots_lexically() {
+        let joined = |a: &str, b: &str| lexically_joined(Path::new(a), Path::new(b));
+        assert_eq!(joined("configs", "../models/x"), Path::new("models/x"));
+        assert_eq!(joined("", "models/x"), Path::new("models/x"));
+        assert_eq!(joined("a", "../../x"), Path::new("../x"));
+        assert_eq!(joined("configs", ".."), Path::new("."));
     }
 }
