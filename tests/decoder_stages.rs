@@ -101,7 +101,12 @@ fn pipeline(dir: &Path, arch: TinyDecoderArch, task: &str, name: &str) -> PathBu
         let (ok, log) = stage(name_stage, &config, &[]);
         assert!(ok, "{arch:?} {name_stage}: {log}");
     }
-    let run = dir.join("runs/task/default");
+    // The run folder carries the task's `name`, not its file's.
+    let task_name = task
+        .lines()
+        .find_map(|line| line.strip_prefix("name = \"")?.strip_suffix('"'))
+        .unwrap();
+    let run = dir.join("runs").join(task_name).join("default");
     for file in [
         "importance.safetensors",
         "regions.safetensors",

@@ -62,14 +62,6 @@ pub enum TrainError {
         /// What does not match and what to do.
         reason: String,
     },
-    /// An artifact holds something this stage cannot use.
-    #[error("{}: {reason}", .path.display())]
-    BadArtifact {
-        /// The artifact.
-        path: PathBuf,
-        /// What is wrong and what to do.
-        reason: String,
-    },
     /// A file or folder could not be read or written.
     #[error("cannot access {}: {source}; check the path and its permissions", .path.display())]
     Io {
@@ -77,14 +69,6 @@ pub enum TrainError {
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
-    },
-    /// `metrics.json` is not what this crate writes.
-    #[error("{} is not a metrics file of taso ({reason}); move it away and re-run `taso-train`", .path.display())]
-    BadMetrics {
-        /// The file.
-        path: PathBuf,
-        /// The parse error.
-        reason: String,
     },
 }
 

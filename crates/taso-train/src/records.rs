@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use taso_artifact::write_atomic;
-use taso_run::{format_scores, read_metrics, Method, Scores};
+use taso_run::{format_scores, read_metrics, Method, RunError, Scores};
 
 use crate::budget::Budget;
 use crate::config::TrainConfig;
@@ -165,10 +165,11 @@ impl TrainMetrics {
 
     /// Reads a `metrics.json` written by [`TrainMetrics::write`] (extra entries are ignored).
     pub fn read(path: &Path) -> Result<Self, TrainError> {
-        serde_json::from_value(read_metrics(path)?).map_err(|e| TrainError::BadMetrics {
+        let bad = |e: serde_json::Error| RunError::BadMetrics {
             path: path.to_path_buf(),
             reason: e.to_string(),
-        })
+        };
+        Ok(serde_json::from_value(read_metrics(path)?).map_err(bad)?)
     }
 }
 
