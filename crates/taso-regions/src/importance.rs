@@ -1,7 +1,8 @@
 //! Reading an `importance` artifact (format in `docs/artifacts.md`) into plain `f32` vectors.
 //!
-//! The file is read with `taso_score::Importance` (the scoring crate without its libtorch
-//! feature), then checked for shape and values here.
+//! The file is read with [`taso_artifact::Importance`] (the format's type lives in the
+//! foundation crate, not in the scorer's), then checked for shape and values here. Scores from
+//! any other source become a [`ScoreMatrix`] through [`ScoreMatrix::new`].
 
 use taso_artifact::Importance;
 use taso_artifact::{Artifact, ArtifactError};
