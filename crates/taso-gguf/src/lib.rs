@@ -9,7 +9,7 @@
 //! of the q/k rows is undone for `llama` ([`unpermute_rows`]). The folder is built beside the
 //! output and renamed into place, so a failed import leaves nothing behind.
 //!
-//! [`GgufFile`] reads any GGUF header and tensor data; [`testing`] writes small GGUF files
+//! [`GgufFile`] reads any GGUF header and tensor data; `testing` (feature `testing`) writes small GGUF files
 //! for tests. The `taso-import-gguf` binary wraps [`import_gguf`].
 //!
 //! ```

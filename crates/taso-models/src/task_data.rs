@@ -39,7 +39,7 @@ impl TaskData {
 
     /// Token count of each training row (prompt plus gold answer for prompt tasks), for the
     /// batch planners; a prompt split must have every answer (see
-    /// [`crate::RunContext::require_labels`]).
+    /// `taso_run::RunContext::require_labels`).
     pub fn lengths(&self) -> Vec<usize> {
         match self {
             TaskData::Classification(s) => s.lengths(),
