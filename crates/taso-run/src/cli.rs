@@ -39,7 +39,7 @@ impl StageArgs {
     pub fn resolve(&self) -> Result<ResolvedConfig, crate::ConfigError> {
         let mut config = ResolvedConfig::load(&self.config, &self.overrides)?;
         if let Some(dir) = &self.data_dir {
-            config.set_path("run.data_dir", dir);
+            config.set_path("run.data_dir", dir)?;
         }
         Ok(config)
     }

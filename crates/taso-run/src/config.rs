@@ -123,30 +123,31 @@ impl ResolvedConfig {
         if path.len() < 2 || path.iter().any(|p| p.is_empty()) {
             return Err(bad());
         }
-        let value = parse_value(raw.trim());
-        let (last, sections) = path.split_last().ok_or_else(bad)?;
+        self.insert(&path, parse_value(raw.trim())).ok_or_else(bad)
+    }
+
+    /// Sets the dotted key `key` (`section.key`) to the path `path`, as a string.
+    pub fn set_path(&mut self, key: &str, path: &Path) -> Result<(), ConfigError> {
+        let value = path.display().to_string();
+        let keys: Vec<&str> = key.split('.').collect();
+        let bad = || ConfigError::BadOverride(format!("{key}={value:?}"));
+        self.insert(&keys, toml::Value::String(value.clone()))
+            .ok_or_else(bad)
+    }
+
+    /// Puts `value` at the dotted key `keys`, creating the sections on the way; `None` when one
+    /// of them is already a value, not a table.
+    fn insert(&mut self, keys: &[&str], value: toml::Value) -> Option<()> {
+        let (last, sections) = keys.split_last()?;
         let mut table = &mut self.table;
         for section in sections {
             let entry = table
                 .entry(section.to_string())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            table = entry.as_table_mut().ok_or_else(bad)?;
+            table = entry.as_table_mut()?;
         }
         table.insert(last.to_string(), value);
-        Ok(())
-    }
-
-    /// Sets the dotted key `key` (`section.key`) to the path `path`.
-    pub fn set_path(&mut self, key: &str, path: &Path) {
-        let (section, name) = key.split_once('.').expect("a dotted key");
-        let table = self
-            .table
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let Some(table) = table.as_table_mut() {
-            let value = toml::Value::String(path.display().to_string());
-            table.insert(name.to_string(), value);
-        }
+        Some(())
     }
 
     /// The section `name` as `T`; a missing section gives `T::default()`.

@@ -62,22 +62,11 @@ pub enum TrainError {
         /// What does not match and what to do.
         reason: String,
     },
-    /// A file or folder could not be read or written.
-    #[error("cannot access {}: {source}; check the path and its permissions", .path.display())]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 impl TrainError {
-    /// An I/O error on `path`.
+    /// An I/O error on `path` (the run layer's, which names the path and the cause).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Run(taso_run::RunError::io(path, source))
     }
 }
