@@ -413,7 +413,7 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
         "--methods",
         "bitfit,broken",
         "--variant",
-        "broken=run.method=taso;score.estimator=\"nope\"",
+        "broken=run.method=taso;run.model=\"no-such-model\"",
         "--tag",
         "fail",
         "--jobs",
@@ -427,7 +427,7 @@ fn jobs_make_runs_at_once_each_with_its_own_log() {
     );
     let stages = runs.join("tiny/cmp-fail-broken-lr3e-3-s0/stages.log");
     let stages = std::fs::read_to_string(stages).unwrap();
-    assert!(stages.contains("nope"), "{stages}");
+    assert!(stages.contains("no-such-model"), "{stages}");
     let kept = runs.join("tiny/cmp-fail-bitfit-lr3e-3-s0");
     assert!(kept.join("metrics.json").is_file(), "{log}");
     let config = std::fs::read_to_string(kept.join("config.toml")).unwrap();

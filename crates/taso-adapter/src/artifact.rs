@@ -10,6 +10,7 @@ use crate::error::AdapterError;
 use crate::matrix::MatrixAdapter;
 use crate::set::AdapterSet;
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 use std::path::Path;
 use taso_artifact::{
     write_artifact, Artifact, ArtifactError, ArtifactKind, ArtifactMeta, TensorData,
@@ -93,13 +94,48 @@ impl AdapterSet {
             rslora: extra(artifact, RSLORA)?,
         };
         let targets: Vec<Target> = extra_json(artifact, TARGETS)?;
+        let in_file = |reason: String| AdapterError::BadFile {
+            path: artifact.path.clone(),
+            kind,
+            reason,
+        };
+        let listed: HashSet<String> = targets.iter().map(|t| t.name.clone()).collect();
+        if let Some(stray) = artifact.tensor_names().into_iter().find(|name| {
+            FACTOR_SUFFIXES.iter().any(|suffix| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|m| !listed.contains(m))
+            })
+        }) {
+            return Err(in_file(format!(
+                "tensor `{stray}` belongs to no matrix of its `targets` metadata"
+            )));
+        }
         let matrices = targets
             .into_iter()
             .map(|target| load_matrix(artifact, target, scaling.rank, device))
-            .collect::<Result<Vec<_>, _>>()?;
-        AdapterSet::new(scaling, LoraForm::Compact, matrices)
+            .collect::<Result<Vec<_>, _>>();
+        matrices
+            .and_then(|matrices| AdapterSet::new(scaling, LoraForm::Compact, matrices))
+            .map_err(|error| match error {
+                AdapterError::BadRegions(reason) => in_file(reason),
+                AdapterError::BadFactor {
+                    name,
+                    factor,
+                    expected,
+                    found,
+                } => in_file(format!(
+                    "{factor} of `{name}` is {found}, expected {expected}"
+                )),
+                AdapterError::NonFinite(tensor) => {
+                    in_file(format!("`{tensor}` holds NaN or infinite values"))
+                }
+                other => other,
+            })
     }
 }
+
+/// The suffixes of one matrix's tensors in an adapter file.
+const FACTOR_SUFFIXES: [&str; 4] = [".rows", ".cols", ".lora_A", ".lora_B"];
 
 fn load_matrix(
     artifact: &Artifact,
@@ -109,12 +145,27 @@ fn load_matrix(
 ) -> Result<MatrixAdapter, AdapterError> {
     let name = target.name.clone();
     let factor = |suffix: &str| -> Result<Tensor, AdapterError> {
-        let tensor = artifact.tensor(&format!("{name}.{suffix}"))?.to_tch()?;
+        let tensor_name = format!("{name}.{suffix}");
+        let tensor = artifact.tensor(&tensor_name)?.to_tch()?;
+        if tensor.is_floating_point() && !bool::try_from(tensor.isfinite().all())? {
+            return Err(AdapterError::NonFinite(tensor_name));
+        }
         Ok(tensor.to_device(device))
     };
+    let indices = |what: &str| -> Result<Vec<i64>, AdapterError> {
+        let tensor_name = format!("{name}.{what}");
+        let tensor = artifact.tensor(&tensor_name)?;
+        if tensor.dtype != taso_artifact::Dtype::I64 || tensor.shape.len() != 1 {
+            return Err(AdapterError::BadRegions(format!(
+                "`{tensor_name}` is {:?} {:?}, expected a list of i64 indices",
+                tensor.dtype, tensor.shape
+            )));
+        }
+        Ok(tensor.to_vec()?)
+    };
     let region = MatrixRegion {
-        rows: artifact.tensor_vec(&format!("{name}.rows"))?,
-        cols: artifact.tensor_vec(&format!("{name}.cols"))?,
+        rows: indices("rows")?,
+        cols: indices("cols")?,
         target,
     };
     let (a, b) = (factor("lora_A")?, factor("lora_B")?);

@@ -15,6 +15,20 @@ pub enum AdapterError {
     /// The regions are not usable (rank 0, no matrix, indices out of range or unsorted).
     #[error("bad regions: {0}; re-run `taso-regions`")]
     BadRegions(String),
+    /// An adapter file disagrees with itself (factors that do not fit their region or rank,
+    /// indices out of range, a matrix its metadata does not list) or holds non-finite values.
+    #[error("{} is damaged or inconsistent: {reason}; re-run `{}` to write it again", .path.display(), .kind.producer_binary())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// Its kind (`adapter-init` or `adapter`), which names the stage that writes it.
+        kind: taso_artifact::ArtifactKind,
+        /// What is wrong, naming the tensor.
+        reason: String,
+    },
+    /// A tensor holds NaN or infinite values.
+    #[error("`{0}` holds NaN or infinite values")]
+    NonFinite(String),
     /// A region names a matrix the model does not have.
     #[error(
         "the model has no linear layer `{0}`; the regions were made for another model or target \
@@ -61,7 +75,7 @@ pub enum AdapterError {
     )]
     AttachedWhileMerging(String),
     /// A file of a PEFT export could not be written.
-    #[error("cannot write {}: {source}; check the folder and its permissions", .path.display())]
+    #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {
         /// The file or folder.
         path: PathBuf,

@@ -1,5 +1,9 @@
 //! Atomic file writes: write a temporary file beside the target, flush and fsync it, then
 //! rename it over the target. Readers see the old file or the new one, never a partial one.
+//!
+//! A writer killed mid-write (`kill -9`, power loss) cannot remove its temporary file; the next
+//! atomic write into the same folder removes every `.NAME.tmp-PID-N` file whose process `PID`
+//! is no longer alive ([`remove_dead_writers_temp_files`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -37,6 +41,7 @@ struct TempFile {
 
 impl TempFile {
     fn create_beside(target: &Path) -> io::Result<Self> {
+        remove_dead_writers_temp_files(parent_folder(target));
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(
@@ -89,5 +94,70 @@ fn parent_folder(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
+    }
+}
+
+/// Removes the temporary files (`.NAME.tmp-PID-N`) that writers no longer alive left in
+/// `folder`; returns how many. Best effort: an unreadable folder or a file that cannot be
+/// removed is left as it is. Files of live processes (this one included) are kept.
+pub fn remove_dead_writers_temp_files(folder: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            writer_pid(&name.to_string_lossy()).is_some_and(|pid| !process_alive(pid))
+        })
+        .filter(|entry| fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
+/// The PID in a temporary file name `.NAME.tmp-PID-N`.
+fn writer_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (_, suffix) = rest.rsplit_once(".tmp-")?;
+    let (pid, counter) = suffix.split_once('-')?;
+    counter.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this PID exists (signal 0 probes without sending anything).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether the PID exists.
+    let status = unsafe { libc::kill(pid, 0) };
+    status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // A PID far above any Linux pid_max, so no process has it.
+        let dead = dir.path().join(".metrics.json.tmp-2147483000-0");
+        let other_dead = dir.path().join(".step-000100.safetensors.tmp-2147483001-3");
+        let live = dir
+            .path()
+            .join(format!(".other.json.tmp-{}-7", std::process::id()));
+        let not_ours = dir.path().join(".notes.tmp-x-1");
+        for path in [&dead, &other_dead, &live, &not_ours] {
+            fs::write(path, b"partial").unwrap();
+        }
+        write_atomic(&dir.path().join("metrics.json"), b"{}").unwrap();
+        assert!(!dead.exists() && !other_dead.exists());
+        assert!(live.exists() && not_ours.exists());
+        assert_eq!(fs::read(dir.path().join("metrics.json")).unwrap(), b"{}");
+        assert_eq!(writer_pid(".a.b.tmp-12-0"), Some(12));
+        assert_eq!(writer_pid("a.tmp-12-0"), None);
     }
 }

@@ -15,7 +15,7 @@ use crate::kind::ArtifactKind;
 #[non_exhaustive]
 pub enum ArtifactError {
     /// An operating-system error while reading or writing `path`.
-    #[error("I/O error on {}: {source}; check the path and its permissions", .path.display())]
+    #[error("I/O error on {}: {source}; {}", .path.display(), io_advice(.source))]
     Io {
         /// The file or folder involved.
         path: PathBuf,
@@ -148,6 +148,48 @@ pub enum ArtifactError {
         found: Option<String>,
     },
 
+    /// The artifact was made for another task.
+    #[error(
+        "{} was made for task '{found}', but this run's task is '{expected}'; re-run `{}` for \
+         '{expected}' (or set run.task = \"{found}\" to use it)",
+        .path.display(),
+        .kind.producer_binary()
+    )]
+    TaskMismatch {
+        /// The offending file.
+        path: PathBuf,
+        /// Its kind.
+        kind: ArtifactKind,
+        /// The task in use.
+        expected: String,
+        /// The task recorded in the file.
+        found: String,
+    },
+
+    /// The artifact was made from an earlier version of the file it depends on, which has been
+    /// re-made since.
+    #[error(
+        "{} is stale: it was made from an earlier {} ({}…), which has been re-made since \
+         (now {}…); {}",
+        .path.display(),
+        .parent.display(),
+        short_digest(.recorded),
+        short_digest(.now),
+        remake_from_current(*.kind)
+    )]
+    StaleParent {
+        /// The offending file.
+        path: PathBuf,
+        /// Its kind.
+        kind: ArtifactKind,
+        /// The file it was made from.
+        parent: PathBuf,
+        /// The parent digest recorded in the artifact.
+        recorded: Box<str>,
+        /// The digest of the parent file now.
+        now: Box<str>,
+    },
+
     /// A tensor asked for is not in the file.
     #[error(
         "{} has no tensor named '{tensor}' (list its tensors with `taso-inspect {}`); {}",
@@ -182,6 +224,18 @@ pub enum ArtifactError {
     #[error("invalid tensor: {reason}")]
     InvalidTensor {
         /// What is inconsistent.
+        reason: String,
+    },
+
+    /// The artifact disagrees with itself: its tensors against its metadata (counts, shapes,
+    /// index ranges) or values that cannot be (NaN).
+    #[error("{} is damaged or inconsistent: {reason}; re-run `{}` to write it again", .path.display(), .kind.producer_binary())]
+    Inconsistent {
+        /// The offending file.
+        path: PathBuf,
+        /// Its kind.
+        kind: ArtifactKind,
+        /// What disagrees, naming the tensor or metadata entry.
         reason: String,
     },
 
@@ -230,6 +284,45 @@ impl ArtifactError {
             source,
         }
     }
+}
+
+/// What to do about an I/O error, by its kind: a full disk, a permission, a read-only file
+/// system and a missing folder each get their own advice.
+pub fn io_advice(error: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "the disk is full: free some space (or set run.runs_dir on another disk) and re-run"
+        }
+        ErrorKind::PermissionDenied => {
+            "permission denied: make it readable and writable for this user, or choose another \
+             folder (run.runs_dir)"
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            "the file system is read-only: choose a writable folder (run.runs_dir)"
+        }
+        ErrorKind::NotFound => "a folder on the way does not exist: check the path",
+        _ => "check the path and its permissions",
+    }
+}
+
+/// How to re-make a stale artifact of `kind` from the current version of its parent.
+fn remake_from_current(kind: ArtifactKind) -> String {
+    match kind {
+        ArtifactKind::Checkpoint => {
+            "train again without --resume: the checkpoint cannot continue from the new file"
+                .to_string()
+        }
+        _ => format!(
+            "re-run `{}` with the same config to make it from the current one",
+            kind.producer_binary()
+        ),
+    }
+}
+
+/// `sha256:0123abcd` of a `sha256:<64 hex>` digest.
+fn short_digest(digest: &str) -> &str {
+    &digest[..digest.len().min(15)]
 }
 
 fn run_first(needed: &Option<ArtifactKind>) -> String {

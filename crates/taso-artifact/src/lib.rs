@@ -52,6 +52,7 @@ pub mod meta;
 mod model_files;
 mod read;
 pub mod regions;
+pub mod scoring;
 mod targets;
 #[cfg(feature = "tch")]
 mod tch;
@@ -60,9 +61,9 @@ mod tensor;
 pub mod testing;
 mod write;
 
-pub use atomic::write_atomic;
+pub use atomic::{remove_dead_writers_temp_files, write_atomic};
 pub use digest::file_digest;
-pub use error::ArtifactError;
+pub use error::{io_advice, ArtifactError};
 pub use fingerprint::model_fingerprint;
 pub use half::{bf16, f16};
 pub use header::SafetensorsHeader;
@@ -74,6 +75,7 @@ pub use read::{read_safetensors_header, Artifact, Expect, SafetensorsFile};
 pub use regions::{Coverage, MatrixRegion, Regions};
 pub use safetensors::tensor::TensorInfo;
 pub use safetensors::Dtype;
+pub use scoring::ScoreConfig;
 pub use targets::target_position;
 pub use tensor::{Element, TensorData};
 pub use write::{write_artifact, TensorEntry};

@@ -107,14 +107,16 @@ fn open_error(path: &Path, error: io::Error, needed: Option<ArtifactKind>) -> Ar
     }
 }
 
-/// What a stage requires of an input artifact: its kind and, when given, the base model and
-/// the parent artifact it was made from.
+/// What a stage requires of an input artifact: its kind and, when given, the base model, the
+/// task, and the parent artifact it was made from — by digest, or as the file it was made from
+/// is on disk now.
 ///
 /// ```
 /// # use taso_artifact::{ArtifactKind, Expect};
 /// let expect = Expect::kind(ArtifactKind::Regions)
 ///     .model("sha256:ab12")
-///     .parent("sha256:cd34");
+///     .task("rte")
+///     .parent_file("runs/rte/default/importance.safetensors");
 /// assert_eq!(expect.kind, ArtifactKind::Regions);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +127,11 @@ pub struct Expect {
     pub model_fingerprint: Option<String>,
     /// The digest of the parent artifact in use, if it must match.
     pub parent_digest: Option<String>,
+    /// The task in use, if it must match.
+    pub task: Option<String>,
+    /// The file the artifact must have been made from, as that file is now; checked when the
+    /// artifact records a parent and the file exists.
+    pub parent_file: Option<PathBuf>,
 }
 
 impl Expect {
@@ -134,7 +141,23 @@ impl Expect {
             kind,
             model_fingerprint: None,
             parent_digest: None,
+            task: None,
+            parent_file: None,
         }
+    }
+
+    /// Also requires the artifact to be made for this task.
+    pub fn task(mut self, task: impl Into<String>) -> Self {
+        self.task = Some(task.into());
+        self
+    }
+
+    /// Also requires the artifact, when it records a parent, to be made from the file at
+    /// `path` as it is now (when that file exists): an upstream stage re-run since makes it
+    /// stale ([`ArtifactError::StaleParent`]).
+    pub fn parent_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.parent_file = Some(path.into());
+        self
     }
 
     /// Also requires the artifact to be made for the model with this fingerprint.
@@ -149,7 +172,7 @@ impl Expect {
         self
     }
 
-    /// Checks kind, then model, then parent.
+    /// Checks kind, then model, task, parent file and parent digest.
     fn check(&self, meta: &ArtifactMeta, path: &Path) -> Result<(), ArtifactError> {
         if meta.kind != self.kind {
             return Err(ArtifactError::WrongKind {
@@ -168,6 +191,17 @@ impl Expect {
                 });
             }
         }
+        if let Some(expected) = &self.task {
+            if *expected != meta.task {
+                return Err(ArtifactError::TaskMismatch {
+                    path: path.to_path_buf(),
+                    kind: meta.kind,
+                    expected: expected.clone(),
+                    found: meta.task.clone(),
+                });
+            }
+        }
+        self.check_parent_file(meta, path)?;
         if let Some(expected) = &self.parent_digest {
             if meta.parent_digest.as_ref() != Some(expected) {
                 return Err(ArtifactError::ParentMismatch {
@@ -179,6 +213,27 @@ impl Expect {
             }
         }
         Ok(())
+    }
+
+    fn check_parent_file(&self, meta: &ArtifactMeta, path: &Path) -> Result<(), ArtifactError> {
+        let (Some(parent), Some(recorded)) = (&self.parent_file, &meta.parent_digest) else {
+            return Ok(());
+        };
+        let now = match crate::file_digest(parent) {
+            Ok(digest) => digest,
+            Err(ArtifactError::MissingFile { .. }) => return Ok(()),
+            Err(other) => return Err(other),
+        };
+        if now == *recorded {
+            return Ok(());
+        }
+        Err(ArtifactError::StaleParent {
+            path: path.to_path_buf(),
+            kind: meta.kind,
+            parent: parent.clone(),
+            recorded: recorded.as_str().into(),
+            now: now.into(),
+        })
     }
 }
 

@@ -113,21 +113,94 @@ impl Regions {
             if artifact.tensor_info(&rows_key).is_none() {
                 continue;
             }
-            let rows = artifact.tensor_vec::<i64>(&rows_key)?;
-            let cols = artifact.tensor_vec::<i64>(&format!("{}.cols", target.name))?;
             matrices.push(MatrixRegion {
                 target: target.clone(),
-                rows,
-                cols,
+                rows: indices(artifact, &rows_key, target.d_out)?,
+                cols: indices(artifact, &format!("{}.cols", target.name), target.d_in)?,
             });
         }
-        Ok(Self {
+        let regions = Self {
             targets,
             matrices,
             rank: number(RANK)?,
             budget: number(BUDGET)?,
             coverage,
-        })
+        };
+        regions.check_against(artifact, number(USED)?)?;
+        Ok(regions)
+    }
+
+    /// Refuses what the file's tensors and metadata disagree on: a tensor of no listed matrix,
+    /// a rank of 0, a parameter count other than the one recorded (a matrix removed).
+    fn check_against(
+        &self,
+        artifact: &Artifact,
+        recorded_used: usize,
+    ) -> Result<(), ArtifactError> {
+        let inconsistent = |reason: String| inconsistent(artifact, reason);
+        let read = self.matrices.len() * 2;
+        if artifact.tensor_names().len() != read {
+            let stray = artifact.tensor_names().into_iter().find(|name| {
+                !self.matrices.iter().any(|m| {
+                    *name == format!("{}.rows", m.target.name)
+                        || *name == format!("{}.cols", m.target.name)
+                })
+            });
+            return Err(inconsistent(format!(
+                "tensor `{}` belongs to no matrix of its `targets` metadata",
+                stray.unwrap_or("?")
+            )));
+        }
+        if self.rank == 0 {
+            return Err(inconsistent("its rank is 0".to_string()));
+        }
+        if self.used() != recorded_used {
+            return Err(inconsistent(format!(
+                "its {} matrices hold {} adapter parameters but its metadata records {recorded_used}",
+                self.matrices.len(),
+                self.used()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Reads the index tensor `name`: i64, one axis, ascending, unique, in `0..len`.
+fn indices(artifact: &Artifact, name: &str, len: usize) -> Result<Vec<i64>, ArtifactError> {
+    let tensor = artifact.tensor(name)?;
+    if tensor.dtype != crate::Dtype::I64 || tensor.shape.len() != 1 {
+        return Err(inconsistent(
+            artifact,
+            format!(
+                "`{name}` is {:?} {:?}, expected a list of i64 indices",
+                tensor.dtype, tensor.shape
+            ),
+        ));
+    }
+    let kept: Vec<i64> = tensor.to_vec()?;
+    let ordered = kept.windows(2).all(|pair| pair[0] < pair[1]);
+    let in_range =
+        kept.first().is_some_and(|&i| i >= 0) && kept.last().is_some_and(|&i| i < len as i64);
+    if !(ordered && in_range) {
+        return Err(inconsistent(
+            artifact,
+            format!(
+                "`{name}` must hold ascending, unique indices in 0..{len} ({} indices from {:?} \
+                 to {:?})",
+                kept.len(),
+                kept.first(),
+                kept.last()
+            ),
+        ));
+    }
+    Ok(kept)
+}
+
+fn inconsistent(artifact: &Artifact, reason: String) -> ArtifactError {
+    ArtifactError::Inconsistent {
+        path: artifact.path.clone(),
+        kind: artifact.meta.kind,
+        reason,
     }
 }
 

@@ -163,10 +163,7 @@ pub fn load_task_file(path: &Path) -> Result<TaskSpec, DataError> {
 
 /// Reads, parses and validates a task `.toml` file of either kind (`kind = "prompt"` marks prompt tasks).
 pub fn load_any_task_file(path: &Path) -> Result<AnyTask, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::readers::read_text(path)?;
     let parse_error = |e: toml::de::Error| DataError::TaskFile {
         path: path.to_path_buf(),
         message: e.to_string().trim_end().to_owned(),

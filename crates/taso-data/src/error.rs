@@ -30,12 +30,23 @@ pub enum DataError {
     },
 
     /// A file could not be read.
-    #[error("cannot read {path}: {source}; check that the file exists and is readable UTF-8")]
+    #[error("cannot read {path}: {source}; check that the file exists and is readable")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+
+    /// A text file (task TOML, split file, chat template) holds bytes that are not UTF-8.
+    #[error("{path}:{line} is not valid UTF-8 (column {column}); save the file as UTF-8")]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the first invalid byte.
+        line: usize,
+        /// Its 1-based byte column.
+        column: usize,
     },
 
     /// A task TOML file does not parse.

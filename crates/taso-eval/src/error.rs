@@ -31,6 +31,17 @@ pub enum EvalError {
         /// Its method.
         method: String,
     },
+    /// The run folder's training has not finished (`training.incomplete` is there).
+    #[error(
+        "the training in {} did not finish (it is under way, or was killed or failed), so its \
+         adapter files are not final; resume it with `taso-train --resume` and the same config, \
+         or pass --allow-incomplete to evaluate the last adapter it saved",
+        .dir.display()
+    )]
+    IncompleteTraining {
+        /// The run folder.
+        dir: PathBuf,
+    },
     /// `eval.adapter = "none"` on an encoder task.
     #[error(
         "`eval.adapter = \"none\"` evaluates the base model as it is, which only a decoder can \
@@ -45,7 +56,7 @@ pub enum EvalError {
     )]
     NothingToExport,
     /// An output could not be written.
-    #[error("cannot write {}: {source}; check the folder and its permissions", .path.display())]
+    #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {
         /// The file.
         path: PathBuf,

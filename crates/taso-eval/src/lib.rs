@@ -20,16 +20,16 @@
 //! # Ok(()) }
 //! ```
 
-mod config;
 mod error;
 mod peft;
 mod predictions;
 mod run;
 mod stage;
 
-pub use config::{AdapterChoice, EvalConfig};
 pub use error::EvalError;
 pub use peft::export_peft;
 pub use predictions::{predictions_tsv, write_predictions};
 pub use run::{evaluate_run, EvalReport, METRICS_KEY, REPORT_HEADING};
 pub use stage::{run_stage, Outcome};
+/// The `[eval]` section (types of the run layer, which checks the whole config).
+pub use taso_run::sections::{AdapterChoice, EvalConfig};

@@ -11,9 +11,9 @@ use taso_run::{
     TaskPredictions, TrainedModel,
 };
 
-use crate::config::EvalConfig;
 use crate::error::EvalError;
 use crate::predictions::{predictions_tsv, prompt_predictions_tsv, write_predictions};
+use crate::EvalConfig;
 
 /// The heading of the evaluator's section in `report.md`.
 pub const REPORT_HEADING: &str = "## Evaluation";
@@ -110,6 +110,14 @@ pub fn evaluate_run(
         || config.adapter.path(&ctx.paths),
         |p| Some(p.to_path_buf()),
     );
+    let paths = &ctx.paths;
+    paths.check_writable().map_err(|source| EvalError::Io {
+        path: paths.dir.clone(),
+        source,
+    })?;
+    if let Some(path) = &path {
+        check_training_finished(ctx, path, config.allow_incomplete)?;
+    }
     let trained = match &path {
         Some(path) => Some(TrainedModel::load(ctx, path, config.merged)?),
         None => None,
@@ -140,7 +148,6 @@ pub fn evaluate_run(
         metrics: evaluation.scores,
         predictions: evaluation.predictions,
     };
-    let paths = &ctx.paths;
     paths.create().map_err(|source| EvalError::Io {
         path: paths.dir.clone(),
         source,
@@ -150,6 +157,26 @@ pub fn evaluate_run(
     set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
     write_report_section(&paths.report(), REPORT_HEADING, &report.markdown())?;
     Ok((report, trained))
+}
+
+/// Refuses an adapter of the run folder while its training has not finished (the folder holds
+/// `training.incomplete`), unless `allow` says to evaluate it anyway, which is logged.
+fn check_training_finished(ctx: &RunContext, adapter: &Path, allow: bool) -> Result<(), EvalError> {
+    let paths = &ctx.paths;
+    let in_folder = adapter.parent() == Some(paths.dir.as_path());
+    if !in_folder || !paths.training_marker().exists() {
+        return Ok(());
+    }
+    if allow {
+        tracing::warn!(
+            "evaluating {} of a training that did not finish (eval.allow_incomplete)",
+            adapter.display()
+        );
+        return Ok(());
+    }
+    Err(EvalError::IncompleteTraining {
+        dir: paths.dir.clone(),
+    })
 }
 
 /// The run's base model as it is: a decoder only (an encoder's head is untrained).

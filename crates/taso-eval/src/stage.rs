@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use taso_run::ResolvedConfig;
+use taso_run::{ResolvedConfig, Sections};
 use taso_run::{RunContext, TrainedModel};
 
-use crate::{evaluate_run, export_peft, EvalConfig, EvalError, EvalReport};
+use crate::{evaluate_run, export_peft, EvalError, EvalReport};
 
 /// What [`run_stage`] did: the report, and the evaluated model for a PEFT export.
 pub struct Outcome {
@@ -30,15 +30,18 @@ impl Outcome {
     }
 }
 
-/// Runs stage 5 for the resolved config: validates `[run]` and `[eval]` first, then evaluates
+/// Runs stage 5 for the resolved config: checks the whole config first, then evaluates
 /// `adapter` (default: the run folder's file that `eval.adapter` names) as [`evaluate_run`]
 /// does and writes the resolved `config.toml` beside the outputs.
 pub fn run_stage(config: &ResolvedConfig, adapter: Option<&Path>) -> Result<Outcome, EvalError> {
-    let run = config.run()?;
-    let eval: EvalConfig = config.section("eval")?;
-    eval.validate()?;
+    let Sections {
+        run,
+        eval,
+        generate,
+        ..
+    } = config.sections()?;
     let mut ctx = RunContext::new(run)?;
-    ctx.generation = config.section("generate")?;
+    ctx.generation = generate;
     let (report, trained) = evaluate_run(&ctx, &eval, adapter)?;
     config.write(&ctx.paths.config())?;
     Ok(Outcome {

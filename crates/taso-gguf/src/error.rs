@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum GgufError {
     /// An operating-system error while reading or writing `path`.
-    #[error("I/O error on {}: {source}; check the path and its permissions", .path.display())]
+    #[error("I/O error on {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {
         /// The file or folder involved.
         path: PathBuf,

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use taso_adapter::{AdapterSet, LoraConfig};
-use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Expect, Regions};
-use taso_run::{Method, ResolvedConfig};
+use taso_adapter::AdapterSet;
+use taso_artifact::{model_fingerprint, Artifact, ArtifactKind, ArtifactMeta, Regions};
+use taso_run::{Method, ResolvedConfig, Sections};
 use tch::Device;
 
 use crate::LoraError;
@@ -25,18 +25,17 @@ pub enum Outcome {
     },
 }
 
-/// Runs stage 3 for the resolved config: validates `[run]` and `[lora]` first, then reads the
+/// Runs stage 3 for the resolved config: checks the whole config first, then reads the
 /// run folder's regions (refusing another kind or model) and writes the initial adapters.
 pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, LoraError> {
-    let run = config.run()?;
-    let lora: LoraConfig = config.section("lora")?;
-    lora.validate()?;
+    let Sections { run, lora, .. } = config.sections()?;
     if !run.method.uses_adapter() {
         return Ok(Outcome::NothingToDo(run.method));
     }
     let fingerprint = model_fingerprint(&run.model)?;
     let paths = run.paths();
-    let expect = Expect::kind(ArtifactKind::Regions).model(fingerprint.as_str());
+    let task = run.task_name();
+    let expect = paths.expect(ArtifactKind::Regions, &fingerprint, &task);
     let artifact = Artifact::open(&paths.regions(), &expect)?;
     let regions = Regions::from_artifact(&artifact)?;
     // The artifact is the same on every device: draw and write from the CPU.
@@ -46,7 +45,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, LoraError> {
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION"),
         fingerprint,
-        run.task_name(),
+        task,
         &lora,
     )?
     .with_parent(artifact.digest.clone());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A file of the model folder could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}{}", path.display(), model_file_advice(path, source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -131,3 +131,19 @@ fn prefix_note(prefix: &str) -> String {
 
 /// Result alias of this crate.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+/// Advice for a model file that cannot be read: a missing `config.json` or tokenizer means the
+/// folder is not a model folder.
+fn model_file_advice(path: &std::path::Path, source: &std::io::Error) -> String {
+    if source.kind() != std::io::ErrorKind::NotFound {
+        return "; check that the file is readable".to_string();
+    }
+    let folder = path
+        .parent()
+        .map_or_else(String::new, |p| p.display().to_string());
+    format!(
+        "; {folder} is not a Hugging Face model folder (it needs config.json, tokenizer.json and \
+         *.safetensors weights): point run.model at one, or run scripts/bootstrap.sh for the \
+         default models"
+    )
+}

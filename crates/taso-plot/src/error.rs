@@ -31,7 +31,7 @@ pub enum PlotError {
     #[error("rendering failed: {0}")]
     Render(String),
     /// The PNG could not be written to its path.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {source}; {}", path.display(), taso_artifact::io_advice(source))]
     Io {
         /// The PNG path asked for.
         path: PathBuf,

@@ -1,10 +1,8 @@
 //! Shared drawing plumbing: the embedded font, the colours, the in-memory bitmap, PNG encoding
 //! and the atomic write.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -62,7 +60,7 @@ pub(crate) fn render_png(
         draw(&root)?;
         root.present()?;
     }
-    write_atomic(path, &encode_png(&rgb, size)?)
+    write_png_file(path, &encode_png(&rgb, size)?)
 }
 
 /// Registers the embedded font with plotters, once per process.
@@ -87,44 +85,17 @@ fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, PlotEr
     Ok(bytes)
 }
 
-/// Writes `bytes` to a fresh temporary file beside `path`, then renames it onto `path`, so that
+/// Creates `path`'s folder and writes `bytes` there atomically (`taso_artifact::write_atomic`):
 /// `path` holds either its old content or the whole new file, never a partial one.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+fn write_png_file(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let io_err = |source| PlotError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let tmp = temp_path_beside(path).map_err(io_err)?;
-    if let Some(dir) = tmp.parent() {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(io_err)?;
     }
-    let written = write_new_file(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        // Best effort: the temporary file may not even exist.
-        let _ = fs::remove_file(&tmp);
-    }
-    written.map_err(io_err)
-}
-
-/// A hidden temporary name in `path`'s folder, unique within this process and across processes.
-fn temp_path_beside(path: &Path) -> std::io::Result<PathBuf> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")
-    })?;
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Ok(path.with_file_name(format!(
-        ".{}.{}-{unique}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
-}
-
-/// Creates `path` (failing if it exists), writes `bytes` and flushes them to disk.
-fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    taso_artifact::write_atomic(path, bytes).map_err(io_err)
 }
 
 #[cfg(test)]
@@ -135,8 +106,8 @@ mod tests {
     fn atomic_write_creates_the_folder_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/out.png");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second").unwrap();
+        write_png_file(&path, b"first").unwrap();
+        write_png_file(&path, b"second").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
         let names: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
@@ -147,7 +118,7 @@ mod tests {
 
     #[test]
     fn atomic_write_refuses_a_path_without_file_name() {
-        let err = write_atomic(Path::new("/"), b"x").unwrap_err();
+        let err = write_png_file(Path::new("/"), b"x").unwrap_err();
         assert!(matches!(err, PlotError::Io { .. }), "{err}");
     }
 
@@ -157,7 +128,7 @@ mod tests {
         let target = dir.path().join("taken.png");
         fs::create_dir(&target).unwrap();
         fs::write(target.join("keep"), b"x").unwrap();
-        assert!(write_atomic(&target, b"png").is_err());
+        assert!(write_png_file(&target, b"png").is_err());
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "only the folder itself is left");
     }

@@ -5,9 +5,9 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use taso_artifact::{
-    model_fingerprint, write_atomic, Artifact, ArtifactError, ArtifactKind, ArtifactMeta, Expect,
+    model_fingerprint, write_atomic, Artifact, ArtifactError, ArtifactKind, ArtifactMeta,
 };
-use taso_run::{Method, ResolvedConfig, RunPaths, RunSettings};
+use taso_run::{Method, ResolvedConfig, RunPaths, RunSettings, Sections};
 
 use crate::config::{Allocation, RegionsConfig};
 use crate::error::RegionsError;
@@ -49,14 +49,16 @@ pub struct Written {
     pub coverage_estimated: bool,
 }
 
-/// Runs stage 2 for the resolved config: validates `[run]` and `[regions]` first, then selects
+/// Runs stage 2 for the resolved config: checks the whole config first, then selects
 /// per `run.method` (`taso`; `random-regions` forces `allocation = "random"`; `lora` keeps
 /// every row and column of the targets read from the model's safetensors header) and writes
 /// the outputs into the run folder.
 pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
-    let run = config.run()?;
-    let mut settings: RegionsConfig = config.section("regions")?;
-    settings.validate()?;
+    let Sections {
+        run,
+        regions: mut settings,
+        ..
+    } = config.sections()?;
     if !run.method.uses_adapter() {
         return Ok(Outcome::NothingToDo(run.method));
     }
@@ -157,7 +159,7 @@ fn select(
         });
     }
     let path = paths.importance();
-    let expect = Expect::kind(ArtifactKind::Importance).model(fingerprint);
+    let expect = paths.expect(ArtifactKind::Importance, fingerprint, &run.task_name());
     let importance = Artifact::open(&path, &expect).map_err(|source| RegionsError::Artifact {
         what: format!("opening the importance scores {}", path.display()),
         source,
@@ -291,6 +293,6 @@ fn file_error(what: &str, path: &Path, error: std::io::Error) -> RegionsError {
     RegionsError::File {
         what: what.to_string(),
         path: path.to_path_buf(),
-        reason: error.to_string(),
+        reason: format!("{error}; {}", taso_artifact::io_advice(&error)),
     }
 }

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use taso_artifact::write_atomic;
 
+use crate::sections::{Sections, SECTION_NAMES};
 use crate::settings::RunSettings;
 
 /// What can go wrong while reading a stage config.
@@ -30,13 +31,15 @@ pub enum ConfigError {
     /// An override is not `section.key=value`.
     #[error("bad override `{0}`: expected --set section.key=value, e.g. --set train.lr=5e-4")]
     BadOverride(String),
-    /// A section does not fit its struct (unknown key, wrong type).
-    #[error("section [{section}] of the config: {message}")]
+    /// A section does not fit its struct (unknown key, wrong type), or is not a known section.
+    #[error("config [{section}]: {message}{location}")]
     Section {
         /// The section.
         section: String,
-        /// What is wrong.
+        /// What is wrong, naming the key.
         message: String,
+        /// Where the value came from: ` (FILE:LINE)`, ` (--set ...)` or empty.
+        location: String,
     },
     /// A value is out of range or inconsistent.
     #[error("config [{section}]: {message}")]
@@ -47,7 +50,7 @@ pub enum ConfigError {
         message: String,
     },
     /// The resolved config cannot be written.
-    #[error("cannot write {}: {source}", .path.display())]
+    #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Write {
         /// The file.
         path: PathBuf,
@@ -60,6 +63,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct ResolvedConfig {
     table: toml::Table,
+    /// The file it was read from and its text, to point errors at a line.
+    origin: Option<(PathBuf, String)>,
+    /// The overrides applied, as given.
+    overrides: Vec<String>,
 }
 
 impl ResolvedConfig {
@@ -75,6 +82,7 @@ impl ResolvedConfig {
             source,
         })?;
         let mut config = Self::parse(&text, path)?;
+        config.origin = Some((path.to_path_buf(), text));
         config.anchor_paths(path.parent().unwrap_or(Path::new("")));
         for item in overrides {
             config.apply_override(item)?;
@@ -110,9 +118,13 @@ impl ResolvedConfig {
             .parse::<toml::Table>()
             .map_err(|e| ConfigError::Syntax {
                 path: origin.to_path_buf(),
-                message: e.to_string(),
+                message: one_line_toml_error(&e, text),
             })?;
-        Ok(Self { table })
+        Ok(Self {
+            table,
+            origin: None,
+            overrides: Vec::new(),
+        })
     }
 
     /// Applies one `section.key=value` override (nested keys allowed: `a.b.c=1`).
@@ -123,7 +135,10 @@ impl ResolvedConfig {
         if path.len() < 2 || path.iter().any(|p| p.is_empty()) {
             return Err(bad());
         }
-        self.insert(&path, parse_value(raw.trim())).ok_or_else(bad)
+        self.insert(&path, parse_value(raw.trim()))
+            .ok_or_else(bad)?;
+        self.overrides.push(item.to_string());
+        Ok(())
     }
 
     /// Sets the dotted key `key` (`section.key`) to the path `path`, as a string.
@@ -150,27 +165,97 @@ impl ResolvedConfig {
         Some(())
     }
 
-    /// The section `name` as `T`; a missing section gives `T::default()`.
+    /// The section `name` as `T`; a missing section gives `T::default()`. An error names the
+    /// key and where its value came from (file and line, or the `--set` override).
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
-        match self.table.get(name) {
-            None => Ok(T::default()),
-            Some(value) => {
-                value
-                    .clone()
-                    .try_into()
-                    .map_err(|e: toml::de::Error| ConfigError::Section {
-                        section: name.to_string(),
-                        message: e.message().to_string(),
-                    })
-            }
+        let Some(value) = self.table.get(name) else {
+            return Ok(T::default());
+        };
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+            let key = e.path().to_string();
+            let key = (key != ".").then_some(key);
+            let message = e.inner().to_string();
+            let message = match &key {
+                Some(key) if !message.contains(&format!("`{key}`")) => {
+                    format!("`{key}`: {message}")
+                }
+                _ => message,
+            };
+            self.section_error(name, key.as_deref(), message)
+        })
+    }
+
+    /// Every section, read and checked whole: unknown sections and keys, types and ranges.
+    /// Each stage calls this (through [`ResolvedConfig::run`]) before any work.
+    pub fn sections(&self) -> Result<Sections, ConfigError> {
+        if let Some(unknown) = self
+            .table
+            .keys()
+            .find(|name| !SECTION_NAMES.contains(&name.as_str()))
+        {
+            let message = format!(
+                "unknown section{}; the sections are {}",
+                did_you_mean(unknown, &SECTION_NAMES),
+                SECTION_NAMES.map(|s| format!("[{s}]")).join(", ")
+            );
+            return Err(self.section_error(unknown, None, message));
+        }
+        if let Some((name, _)) = self.table.iter().find(|(_, value)| !value.is_table()) {
+            let message = "is a value, not a section: write `[section]` then `key = value` \
+                           lines, or --set section.key=value"
+                .to_string();
+            return Err(self.section_error(name, None, message));
+        }
+        let sections = Sections {
+            run: self.section("run")?,
+            score: self.section("score")?,
+            regions: self.section("regions")?,
+            lora: self.section("lora")?,
+            train: self.section("train")?,
+            eval: self.section("eval")?,
+            generate: self.section("generate")?,
+        };
+        sections.validate()?;
+        Ok(sections)
+    }
+
+    /// The `[run]` section, after the whole config has been checked ([`ResolvedConfig::sections`]).
+    pub fn run(&self) -> Result<RunSettings, ConfigError> {
+        Ok(self.sections()?.run)
+    }
+
+    fn section_error(&self, section: &str, key: Option<&str>, message: String) -> ConfigError {
+        ConfigError::Section {
+            section: section.to_string(),
+            message,
+            location: self.locate(section, key),
         }
     }
 
-    /// The `[run]` section, validated.
-    pub fn run(&self) -> Result<RunSettings, ConfigError> {
-        let run: RunSettings = self.section("run")?;
-        run.validate()?;
-        Ok(run)
+    /// Where the value of `section.key` (or the section) was set: ` (--set ...)` for the last
+    /// override that set it, else ` (FILE:LINE)` in the config file, else empty.
+    fn locate(&self, section: &str, key: Option<&str>) -> String {
+        let dotted = match key {
+            Some(key) => format!("{section}.{key}"),
+            None => section.to_string(),
+        };
+        let set_here = |item: &&String| {
+            let name = item
+                .split_once('=')
+                .map_or(item.as_str(), |(k, _)| k)
+                .trim();
+            name == dotted || name.starts_with(&format!("{dotted}."))
+        };
+        if let Some(item) = self.overrides.iter().rev().find(set_here) {
+            return format!(" (--set {item})");
+        }
+        let Some((path, text)) = &self.origin else {
+            return String::new();
+        };
+        match line_of(text, section, key) {
+            Some(line) => format!(" ({}:{line})", path.display()),
+            None => format!(" ({})", path.display()),
+        }
     }
 
     /// The whole resolved config as TOML text.
@@ -184,6 +269,62 @@ impl ResolvedConfig {
             path: path.to_path_buf(),
             source,
         })
+    }
+}
+
+/// The 1-based line of `key = ...` inside `[section]` of a TOML text (of the `[section]`
+/// header when `key` is `None`); a plain scan, enough to point a person at the line.
+fn line_of(text: &str, section: &str, key: Option<&str>) -> Option<usize> {
+    let mut current = String::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            current = header.trim().to_string();
+            if key.is_none() && current == section {
+                return Some(index + 1);
+            }
+            continue;
+        }
+        let Some(key) = key else { continue };
+        let first = key.split('.').next().unwrap_or(key);
+        let name = line
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        if current == section && name == first && line.contains('=') {
+            return Some(index + 1);
+        }
+        // `section.key = ...` at the top level, before any header.
+        if current.is_empty() && name == format!("{section}.{first}") {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+/// ` (did you mean [x]?)` when one of `known` is within two edits of `name`, else empty.
+fn did_you_mean(name: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), k))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map_or_else(String::new, |(_, k)| format!(" (did you mean [{k}]?)"))
+}
+
+/// A TOML syntax error on one line: `line L, column C: what`.
+fn one_line_toml_error(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 
@@ -259,6 +400,71 @@ mod tests {
         c.apply_override("run.sede=1").unwrap();
         let err = c.run().unwrap_err().to_string();
         assert!(err.contains("[run]") && err.contains("sede"), "{err}");
+    }
+
+    #[test]
+    fn every_section_is_checked_whatever_the_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        let text = "[run]\ntask = \"rte\"\n\n[trian]\nepochs = 3\n\n[train]\nepochs = \"three\"\n";
+        std::fs::write(&path, text).unwrap();
+        let error = |overrides: &[&str]| {
+            let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+            ResolvedConfig::load(&path, &overrides)
+                .unwrap()
+                .run()
+                .unwrap_err()
+                .to_string()
+        };
+        let message = error(&[]);
+        assert!(
+            message.contains("[trian]")
+                && message.contains("did you mean [train]?")
+                && message.ends_with(&format!("({}:4)", path.display())),
+            "{message}"
+        );
+        std::fs::write(
+            &path,
+            "[run]\ntask = \"rte\"\n[train]\nepochs = \"three\"\n",
+        )
+        .unwrap();
+        let message = error(&[]);
+        assert!(
+            message.contains("[train]")
+                && message.contains("`epochs`")
+                && message.ends_with(&format!("({}:4)", path.display())),
+            "{message}"
+        );
+        let message = error(&["train.epochs=2", "train.learning_rate=1"]);
+        assert!(
+            message.contains("learning_rate") && message.ends_with("(--set train.learning_rate=1)"),
+            "{message}"
+        );
+        let message = error(&["train.epochs=2", "nosuch.key=1"]);
+        assert!(message.contains("[nosuch]: unknown section"), "{message}");
+        let message = error(&["train.epochs=2", "regions.core_fraction=2.0"]);
+        assert!(message.contains("core_fraction"), "{message}");
+        let message = error(&["train.epochs=2", "lora.alpha=-1.0"]);
+        assert!(
+            message.contains("[lora]") && message.contains("alpha"),
+            "{message}"
+        );
+        assert!(ResolvedConfig::load(&path, &["train.epochs=2".into()])
+            .unwrap()
+            .sections()
+            .is_ok());
+    }
+
+    #[test]
+    fn a_syntax_error_is_one_line_with_its_position() {
+        let error =
+            ResolvedConfig::parse("[run]\ntask = \"rte\"\nseed = = 1\n", Path::new("x.toml"))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            !error.contains('\n') && error.contains("line 3, column"),
+            "{error}"
+        );
     }
 
     #[test]

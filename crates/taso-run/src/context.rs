@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use taso_artifact::model_fingerprint;
+use taso_artifact::{model_fingerprint, ArtifactKind, Expect};
 use taso_data::{
     hold_out, load_any_task, resolve_data_dir, AnyTask, PromptSplit, PromptTokenizer, Split,
     TextTokenizer, TokenizedSplit,
@@ -87,6 +87,12 @@ impl RunContext {
             fingerprint,
             generation: GenerationConfig::default(),
         })
+    }
+
+    /// What a stage requires of the run folder's `kind` artifact: this model, this task, made
+    /// from the folder's upstream file as it is now ([`RunPaths::expect`]).
+    pub fn expect(&self, kind: ArtifactKind) -> Expect {
+        self.paths.expect(kind, &self.fingerprint, self.task.name())
     }
 
     /// The name of the task's main (first) metric.

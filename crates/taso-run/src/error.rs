@@ -35,7 +35,7 @@ pub enum RunError {
         reason: String,
     },
     /// A file or folder could not be read or written.
-    #[error("cannot access {}: {source}; check the path and its permissions", .path.display())]
+    #[error("cannot access {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {
         /// The file or folder.
         path: PathBuf,

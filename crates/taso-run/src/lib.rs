@@ -1,8 +1,9 @@
 //! The TASO run layer: what every stage does around its own job.
 //!
 //! - [`ResolvedConfig`]: a run's TOML config with `--set section.key=value` overrides applied;
-//!   each stage takes its section as a plain serde struct. [`RunSettings`] is the shared
-//!   `[run]` section, [`Method`] the method a run trains, [`RunPaths`] the files of a run folder.
+//!   every stage checks the whole of it before any work ([`sections`]: every section's serde
+//!   struct, unknown sections and keys refused with the key and line named). [`RunSettings`] is
+//!   the shared `[run]` section, [`Method`] the method a run trains, [`RunPaths`] the files of a run folder.
 //! - [`RunContext`]: a run's settings with the task, tokenizer, device and model fingerprint
 //!   loaded; reads splits and loads the base model with its seeded head.
 //! - [`TrainedModel`]: the base model with a trained `adapter` artifact applied (attached or
@@ -24,6 +25,7 @@ mod context;
 mod error;
 mod evaluate;
 mod records;
+pub mod sections;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +36,7 @@ pub use context::{RunContext, RunTokenizer};
 pub use error::RunError;
 pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use records::{format_scores, read_metrics, set_metrics_entry, write_report_section, Scores};
+pub use sections::Sections;
 pub use settings::{Method, RunPaths, RunSettings};
 pub use trained::{
     copy_from, write_trained, TrainedModel, TrainedState, BASE_PREFIX, EPOCH, HEAD_PREFIX, METHOD,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use taso_artifact::target_position;
+use taso_artifact::{target_position, ArtifactKind, Expect};
 
 use crate::config::ConfigError;
 
@@ -187,6 +187,28 @@ impl RunPaths {
         std::fs::create_dir_all(&self.dir)
     }
 
+    /// What a stage requires of this run folder's `kind` artifact: made for the model with
+    /// `fingerprint` and for `task`, and — when it records a parent — from this folder's
+    /// [`upstream`](Self::upstream) file as that file is now.
+    pub fn expect(&self, kind: ArtifactKind, fingerprint: &str, task: &str) -> Expect {
+        let expect = Expect::kind(kind).model(fingerprint).task(task);
+        match self.upstream(kind) {
+            Some(parent) => expect.parent_file(parent),
+            None => expect,
+        }
+    }
+
+    /// The file a `kind` artifact of this folder is made from: `regions` from `importance`,
+    /// `adapter-init` from `regions`, `adapter` and `checkpoint` from `adapter-init`.
+    pub fn upstream(&self, kind: ArtifactKind) -> Option<PathBuf> {
+        match kind {
+            ArtifactKind::Regions => Some(self.importance()),
+            ArtifactKind::AdapterInit => Some(self.regions()),
+            ArtifactKind::Adapter | ArtifactKind::Checkpoint => Some(self.adapter_init()),
+            _ => None,
+        }
+    }
+
     /// `importance.safetensors`.
     pub fn importance(&self) -> PathBuf {
         self.dir.join("importance.safetensors")
@@ -240,6 +262,41 @@ impl RunPaths {
     /// `report.md`.
     pub fn report(&self) -> PathBuf {
         self.dir.join("report.md")
+    }
+
+    /// `training.incomplete`: present while a training run has not finished (it is under way,
+    /// or was killed or failed); `taso-eval` refuses the folder's adapters while it is there.
+    pub fn training_marker(&self) -> PathBuf {
+        self.dir.join("training.incomplete")
+    }
+
+    /// Checks, before long work, that the run folder can be written: the folder itself when
+    /// it exists, else the nearest folder above it that does. Creates nothing that stays.
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        let mut folder = self.dir.as_path();
+        while !folder.exists() {
+            match folder.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => folder = parent,
+                _ => {
+                    folder = Path::new(".");
+                    break;
+                }
+            }
+        }
+        // Named like an atomic write's temporary file, so a kill here leaves nothing that the
+        // next write into the folder does not remove.
+        let probe = folder.join(format!(".write-probe.tmp-{}-0", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{} is not writable: {e}", folder.display()),
+                )
+            })
     }
 }
 

@@ -203,7 +203,7 @@ pub fn write_adapter_init(run: &RunSettings, sparse: bool) {
         "taso-lora",
         "0.1.0",
         model_fingerprint(&run.model).unwrap(),
-        "tiny",
+        run.task_name(),
         &json!({"test": true}),
     )
     .unwrap();

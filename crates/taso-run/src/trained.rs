@@ -89,10 +89,17 @@ pub struct TrainedModel {
 
 impl TrainedModel {
     /// Loads `ctx`'s base model and applies the adapter file at `path`, which must be of kind
-    /// `adapter` and made for this model. With `merged`, the adapter is added into the base
-    /// weights (`W[R, C] += s·B A`) instead of being attached.
+    /// `adapter`, made for this model and task and, when it is in the run folder, trained from
+    /// the folder's `adapter-init` as it is now. With `merged`, the adapter is added into the
+    /// base weights (`W[R, C] += s·B A`) instead of being attached.
     pub fn load(ctx: &RunContext, path: &Path, merged: bool) -> Result<Self, RunError> {
-        let expect = Expect::kind(ArtifactKind::Adapter).model(&ctx.fingerprint);
+        let expect = if path.parent() == Some(ctx.paths.dir.as_path()) {
+            ctx.expect(ArtifactKind::Adapter)
+        } else {
+            Expect::kind(ArtifactKind::Adapter)
+                .model(&ctx.fingerprint)
+                .task(ctx.task.name())
+        };
         let artifact = Artifact::open(path, &expect)?;
         let method = artifact_method(&artifact)?;
         let mut model = ctx.load_model()?;
@@ -146,6 +153,15 @@ fn load_base(artifact: &Artifact, model: &TaskModel) -> Result<(), RunError> {
 /// recording gradients.
 pub fn copy_from(artifact: &Artifact, name: &str, target: &Tensor) -> Result<(), RunError> {
     let source = artifact.tensor(name)?.to_tch()?;
+    if source.is_floating_point() && !bool::try_from(source.isfinite().all())? {
+        return Err(RunError::BadArtifact {
+            path: artifact.path.clone(),
+            reason: format!(
+                "tensor `{name}` holds NaN or infinite values (training diverged?); re-run \
+                 `taso-train`, e.g. with a lower train.lr"
+            ),
+        });
+    }
     if source.size() != target.size() {
         return Err(RunError::BadArtifact {
             path: artifact.path.clone(),

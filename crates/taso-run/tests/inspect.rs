@@ -102,7 +102,10 @@ fn fails_cleanly_on_broken_or_missing_files() {
         let output = inspect(&[], &file);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(stderr.starts_with("taso-inspect: "), "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1,
+            "{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     let stderr = String::from_utf8(inspect(&[], &path).stderr).unwrap();

@@ -1,8 +1,8 @@
 //! Scoring a task: calibration batches from the training split through the frozen model.
 
-use crate::config::ScoreConfig;
 use crate::error::ScoreError;
 use crate::scorer::Scorer;
+use crate::ScoreConfig;
 use std::time::Instant;
 use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};

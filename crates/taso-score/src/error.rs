@@ -12,7 +12,7 @@ pub enum ScoreError {
     #[error(transparent)]
     Run(#[from] taso_run::RunError),
     /// A folder or file could not be created.
-    #[error("cannot create {}: {source}; check the folder and its permissions", .path.display())]
+    #[error("cannot create {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {
         /// The folder or file.
         path: std::path::PathBuf,

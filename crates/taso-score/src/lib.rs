@@ -26,7 +26,6 @@
 
 #[cfg(feature = "stage")]
 mod calibrate;
-mod config;
 mod error;
 mod merge;
 mod scorer;
@@ -35,11 +34,12 @@ mod stage;
 
 #[cfg(feature = "stage")]
 pub use calibrate::score_task;
-pub use config::{Estimator, ScoreConfig, ScoreDtype, Shard, Signal, Store};
 pub use error::ScoreError;
 pub use merge::merge;
 pub use scorer::Scorer;
 #[cfg(feature = "stage")]
 pub use stage::{merge_files, run_stage, Outcome};
+/// The `[score]` settings and their choices (types of `taso-artifact`, which records them).
+pub use taso_artifact::scoring::{Estimator, ScoreConfig, ScoreDtype, Shard, Signal, Store};
 /// What [`Scorer::finish`] returns per matrix (a type of `taso-artifact`).
 pub use taso_artifact::MatrixScores;

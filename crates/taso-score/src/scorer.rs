@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Estimator, ScoreDtype, Signal, Store};
 use crate::error::ScoreError;
+use crate::{Estimator, ScoreDtype, Signal, Store};
 use taso_artifact::TensorData;
 use taso_artifact::{MatrixScores, Target};
 use tch::{Kind, Tensor};

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_run::RunContext;
-use taso_run::{Method, ResolvedConfig};
+use taso_run::{Method, ResolvedConfig, Sections};
 
 use taso_artifact::Importance;
 
-use crate::{merge, score_task, ScoreConfig, ScoreError};
+use crate::{merge, score_task, ScoreError};
 
 /// What one run of the stage did.
 #[derive(Debug)]
@@ -28,21 +28,25 @@ pub enum Outcome {
     },
 }
 
-/// Runs stage 1 for the resolved config: validates `[run]` and `[score]` first, then scores the
+/// Runs stage 1 for the resolved config: checks the whole config first, then scores the
 /// task's calibration batches and writes the artifact into the run folder.
 pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
-    let run = config.run()?;
-    let score_config: ScoreConfig = config.section("score")?;
-    score_config.validate()?;
+    let Sections {
+        run,
+        score: score_config,
+        ..
+    } = config.sections()?;
     if !run.method.needs_scores() {
         return Ok(Outcome::NothingToDo(run.method));
     }
     let ctx = RunContext::new(run)?;
     let paths = &ctx.paths;
-    paths.create().map_err(|source| ScoreError::Io {
+    let folder_error = |source| ScoreError::Io {
         path: paths.dir.clone(),
         source,
-    })?;
+    };
+    // Checked before the long work; the folder itself is made only once there is a result.
+    paths.check_writable().map_err(folder_error)?;
     tracing::info!(task = %ctx.run.task, model = %ctx.run.model.display(), device = ?ctx.device, "scoring");
     let start = Instant::now();
     let importance = score_task(&ctx, &score_config)?;
@@ -57,6 +61,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
     .with_extra("estimator", format!("{:?}", score_config.estimator))
     .with_extra("signal", format!("{:?}", score_config.signal));
     let path = paths.importance();
+    paths.create().map_err(folder_error)?;
     importance.write(&path, meta)?;
     config.write(&paths.config())?;
     Ok(Outcome::Written {

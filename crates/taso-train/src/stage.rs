@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use taso_adapter::LoraConfig;
-use taso_run::ResolvedConfig;
+use taso_run::{ResolvedConfig, Sections};
 
 use taso_run::RunContext;
 
-use crate::{train, TrainConfig, TrainError, TrainMetrics};
+use crate::{train, TrainError, TrainMetrics};
 
 /// What [`run_stage`] did: the run's metrics and the folder its outputs are in.
 #[derive(Debug)]
@@ -29,17 +28,23 @@ impl Outcome {
     }
 }
 
-/// Runs stage 4 for the resolved config: validates `[run]`, `[train]` and `[lora]` first, then
+/// Runs stage 4 for the resolved config: checks the whole config first, then
 /// trains (resuming from the newest checkpoint if `train.resume` is set) and writes the resolved
 /// `config.toml` beside the outputs.
 pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, TrainError> {
-    let run = config.run()?;
-    let train_config: TrainConfig = config.section("train")?;
-    train_config.validate()?;
-    let lora: LoraConfig = config.section("lora")?;
-    lora.validate()?;
+    let Sections {
+        run,
+        train: train_config,
+        lora,
+        generate,
+        ..
+    } = config.sections()?;
     let mut ctx = RunContext::new(run)?;
-    ctx.generation = config.section("generate")?;
+    ctx.generation = generate;
+    let dir = &ctx.paths.dir;
+    ctx.paths
+        .check_writable()
+        .map_err(|e| TrainError::io(dir, e))?;
     let metrics = train(&ctx, &train_config, lora.form)?;
     config.write(&ctx.paths.config())?;
     Ok(Outcome {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use taso_adapter::{AdapterSet, LoraForm};
-use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
+use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::{plan_batches, Split};
 use taso_models::{TaskData, TaskModel};
 use tch::Tensor;
@@ -119,6 +119,7 @@ impl<'a> Trainer<'a> {
             steps_per_epoch,
             progress: Progress::default(),
         };
+        mark_unfinished(ctx)?;
         if !(config.resume && trainer.resume()?) {
             remove_earlier_outputs(ctx)?;
         }
@@ -135,7 +136,7 @@ impl<'a> Trainer<'a> {
             );
             return Ok(false);
         };
-        let mut expect = Expect::kind(ArtifactKind::Checkpoint).model(&self.ctx.fingerprint);
+        let mut expect = self.ctx.expect(ArtifactKind::Checkpoint);
         if let Some(digest) = &self.init_digest {
             expect = expect.parent(digest);
         }
@@ -172,6 +173,7 @@ impl<'a> Trainer<'a> {
     /// Runs the remaining steps, writing `adapter.safetensors`, `adapter-best.safetensors`,
     /// `metrics.json`, checkpoints (if asked) and the `report.md` section; returns the metrics.
     pub fn run(&mut self) -> Result<TrainMetrics, TrainError> {
+        let marker = self.ctx.paths.training_marker();
         self.run_steps()?;
         let metrics = self.metrics();
         metrics.write(&self.ctx.paths.metrics())?;
@@ -180,6 +182,7 @@ impl<'a> Trainer<'a> {
             report.push_str("\n![training loss and main metric per epoch](curves.png)\n");
         }
         write_report_section(&self.ctx.paths.report(), REPORT_HEADING, &report)?;
+        std::fs::remove_file(&marker).map_err(|e| TrainError::io(&marker, e))?;
         Ok(metrics)
     }
 
@@ -451,14 +454,27 @@ fn model_with_adapters(
 /// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
 /// returns the adapters and the file's digest.
 fn load_adapter_init(ctx: &RunContext, form: LoraForm) -> Result<(AdapterSet, String), TrainError> {
-    let expect = Expect::kind(ArtifactKind::AdapterInit).model(&ctx.fingerprint);
-    let artifact = Artifact::open(&ctx.paths.adapter_init(), &expect)?;
+    let artifact = Artifact::open(
+        &ctx.paths.adapter_init(),
+        &ctx.expect(ArtifactKind::AdapterInit),
+    )?;
     let adapters = AdapterSet::load(&artifact, ctx.device)?;
     let adapters = match form {
         LoraForm::Compact => adapters,
         LoraForm::Masked => adapters.to_form(LoraForm::Masked),
     };
     Ok((adapters, artifact.digest))
+}
+
+/// Writes the run folder's `training.incomplete` before the first output changes; the end of
+/// [`Trainer::run`] removes it, so a killed or failed run leaves it behind.
+fn mark_unfinished(ctx: &RunContext) -> Result<(), TrainError> {
+    let dir = &ctx.paths.dir;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let marker = ctx.paths.training_marker();
+    let note = "taso-train has not finished this run (it is under way, or was killed or \
+                failed); resume it with `taso-train --resume`.\n";
+    write_atomic(&marker, note.as_bytes()).map_err(|e| TrainError::io(&marker, e))
 }
 
 /// Removes the adapter files, metrics and checkpoints an earlier run left in the folder, so

@@ -18,6 +18,7 @@ use clap::Parser;
 use record::Record;
 use runner::{RunKey, Runner};
 use std::path::{Component, Path};
+use std::process::ExitCode;
 use taso::artifact::write_atomic;
 use taso::run::cli::StageArgs;
 use taso::run::Scores;
@@ -107,8 +108,14 @@ pub struct MethodResult {
     reported: Vec<Outcome>,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    let verbose = args.stage.verbose;
+    taso_run::cli::exit_with(compare_methods(args), verbose)
+}
+
+/// Runs the planned comparison and writes its table (and charts).
+fn compare_methods(args: Args) -> Result<()> {
     let base = args.stage.resolve()?;
     let run = base.run()?;
     let default_lr = base.section::<taso::train::TrainConfig>("train")?.lr;

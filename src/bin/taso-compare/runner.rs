@@ -139,6 +139,7 @@ impl<'a> Runner<'a> {
             config: self.stage.config.clone(),
             overrides: sets,
             data_dir: self.stage.data_dir.clone(),
+            verbose: self.stage.verbose,
         };
         let config = args.resolve()?;
         let paths = config.run()?.paths();

@@ -38,10 +38,7 @@ impl TokenizerConfig {
         };
         let jinja = folder.join("chat_template.jinja");
         if jinja.is_file() {
-            let source = std::fs::read_to_string(&jinja).map_err(|source| DataError::Io {
-                path: jinja.clone(),
-                source,
-            })?;
+            let source = crate::readers::read_text(&jinja)?;
             config.chat_template = Some((source, jinja));
         }
         Ok(config)
@@ -49,10 +46,7 @@ impl TokenizerConfig {
 }
 
 fn parse_config(path: &Path) -> Result<TokenizerConfig, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::readers::read_text(path)?;
     let fail = |message: String| DataError::Tokenizer {
         path: path.to_path_buf(),
         message,

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::Parser;
+use std::process::ExitCode;
 use taso_eval::run_stage;
 use taso_run::cli::StageArgs;
 
@@ -21,11 +21,20 @@ struct Args {
     /// Also write the adapter and its head to this folder in Hugging Face PEFT format.
     #[arg(long, value_name = "DIR")]
     export_peft: Option<PathBuf>,
+    /// Evaluate the run folder's adapter even though its training did not finish (same as
+    /// `--set eval.allow_incomplete=true`).
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.allow_incomplete {
+        args.stage
+            .overrides
+            .push("eval.allow_incomplete=true".into());
+    }
     args.stage.run_binary("taso-eval", |config| {
         let outcome = run_stage(config, args.adapter.as_deref())?;
         let mut summary = outcome.summary();

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     match run(&Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("taso-import-gguf: {error:#}");
+            eprintln!("error: taso-import-gguf: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -2,8 +2,8 @@
 //! adapters (A Kaiming-uniform from `run.seed`, B = 0) and writes `adapter-init.safetensors`
 //! and the resolved `config.toml` to the run folder.
 
-use anyhow::Result;
 use clap::Parser;
+use std::process::ExitCode;
 use taso_lora::run_stage;
 use taso_run::cli::StageArgs;
 
@@ -15,7 +15,7 @@ struct Args {
     stage: StageArgs,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
     let args = Args::parse();
     args.stage

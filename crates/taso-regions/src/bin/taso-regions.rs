@@ -6,8 +6,8 @@
 //! taso-regions --config configs/rte.toml [--set regions.allocation=global]...
 //! ```
 
-use anyhow::Result;
 use clap::Parser;
+use std::process::ExitCode;
 use taso_regions::run_stage;
 use taso_run::cli::StageArgs;
 
@@ -19,7 +19,7 @@ struct Args {
     stage: StageArgs,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
     let args = Args::parse();
     args.stage

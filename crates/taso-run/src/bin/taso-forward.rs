@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use taso_artifact::{model_fingerprint, write_artifact, ArtifactKind, ArtifactMeta, TensorData};
 use taso_data::{Example, PaddedBatch, TextTokenizer};
 use taso_models::forward::{encode_as_one_batch, read_text_jsonl};
@@ -47,17 +48,21 @@ struct Outputs {
     summary: String,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
-    let args = Args::parse();
+    taso_run::cli::exit_with(forward(&Args::parse()), false)
+}
+
+/// Runs the model on the input file and writes the outputs artifact.
+fn forward(args: &Args) -> Result<()> {
     let threads = set_threads(args.threads);
     let device = parse_device(&args.device)?;
     let examples = read_text_jsonl(&args.input)?;
     let outputs = match ModelFamily::of_dir(&args.model).with_context(|| loading(&args.model))? {
-        ModelFamily::Encoder => run_encoder(&args, &examples, device, threads)?,
-        ModelFamily::Decoder(_) => run_decoder(&args, &examples, device, threads)?,
+        ModelFamily::Encoder => run_encoder(args, &examples, device, threads)?,
+        ModelFamily::Decoder(_) => run_decoder(args, &examples, device, threads)?,
     };
-    write_outputs(&args, &outputs.tensors)?;
+    write_outputs(args, &outputs.tensors)?;
     println!("wrote {}: {}", args.out.display(), outputs.summary);
     Ok(())
 }

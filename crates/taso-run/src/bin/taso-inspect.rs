@@ -60,13 +60,7 @@ struct Stats {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("taso-inspect: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    taso_run::cli::exit_with(run(&args), false)
 }
 
 fn run(args: &Args) -> Result<()> {

@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use taso_run::cli::StageArgs;
 use taso_score::{merge_files, run_stage};
 
@@ -34,11 +35,21 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
     let cli = Cli::parse();
     match (cli.command, cli.stage) {
-        (Some(Command::Merge { inputs, out }), _) => {
+        (None, Some(stage)) => {
+            stage.run_binary("taso-score", |config| Ok(run_stage(config)?.summary()))
+        }
+        (command, _) => taso_run::cli::exit_with(merge_or_usage(command), false),
+    }
+}
+
+/// `taso-score merge`, or the usage hint when neither it nor `--config` was given.
+fn merge_or_usage(command: Option<Command>) -> Result<()> {
+    match command {
+        Some(Command::Merge { inputs, out }) => {
             let merged = merge_files(&inputs, &out)
                 .with_context(|| format!("taso-score merge into {}", out.display()))?;
             println!(
@@ -48,10 +59,7 @@ fn main() -> Result<()> {
                 merged.examples
             );
         }
-        (None, Some(stage)) => {
-            stage.run_binary("taso-score", |config| Ok(run_stage(config)?.summary()))?
-        }
-        (None, None) => bail!("pass --config FILE.toml (or `taso-score merge`); see --help"),
+        None => bail!("pass --config FILE.toml (or `taso-score merge`); see --help"),
     }
     Ok(())
 }

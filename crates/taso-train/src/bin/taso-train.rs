@@ -2,8 +2,8 @@
 //! `adapter.safetensors`, `adapter-best.safetensors`, `metrics.json`, `report.md` and the
 //! resolved `config.toml` into the run folder.
 
-use anyhow::Result;
 use clap::Parser;
+use std::process::ExitCode;
 use taso_run::cli::StageArgs;
 use taso_train::run_stage;
 
@@ -18,7 +18,7 @@ struct Args {
     resume: bool,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     taso_run::cli::init_logging();
     let mut args = Args::parse();
     if args.resume {

@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use taso_data::{
     load_any_task, padding_stats, plan_batches, resolve_data_dir, AnyTask, BatchStrategy, Example,
     Label, Split, Splits, TaskSpec, TextTokenizer,
@@ -40,14 +41,24 @@ struct Args {
     seed: u64,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match describe_task(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the task and prints its description.
+fn describe_task(args: &Args) -> Result<()> {
     let data_dir = resolve_data_dir(args.data_dir.as_deref())?;
     match load_any_task(&args.task)? {
-        AnyTask::Classification(task) => describe(&task, &data_dir, &args),
+        AnyTask::Classification(task) => describe(&task, &data_dir, args),
         AnyTask::Prompt(mut task) => {
             task.chat_template &= !args.no_chat_template;
-            prompt::describe(&task, &data_dir, &args)
+            prompt::describe(&task, &data_dir, args)
         }
     }
 }

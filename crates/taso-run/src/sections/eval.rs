@@ -1,9 +1,10 @@
 //! The `[eval]` section of a run config.
 
+use crate::config::ConfigError;
+use crate::settings::RunPaths;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use taso_data::Split;
-use taso_run::{ConfigError, RunPaths};
 
 /// Which of the trainer's adapter files to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,6 +40,7 @@ impl AdapterChoice {
 /// batch_size = 64
 /// merged = false     # merge the adapter into the base weights first
 /// max_examples = 200 # the first 200 examples only (default: all)
+/// allow_incomplete = false  # true: evaluate an unfinished training's last adapter
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +58,9 @@ pub struct EvalConfig {
     /// on a CPU); default all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_examples: Option<usize>,
+    /// Evaluate the run folder's adapter even though its training did not finish (killed or
+    /// failed: `training.incomplete` is in the folder); default false, which refuses it.
+    pub allow_incomplete: bool,
 }
 
 impl Default for EvalConfig {
@@ -66,6 +71,7 @@ impl Default for EvalConfig {
             batch_size: 64,
             merged: false,
             max_examples: None,
+            allow_incomplete: false,
         }
     }
 }
@@ -94,8 +100,8 @@ impl EvalConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ResolvedConfig;
     use std::path::Path;
-    use taso_run::ResolvedConfig;
 
     #[test]
     fn the_section_parses_with_defaults_and_refuses_unknown_keys() {

@@ -1,8 +1,11 @@
-//! The `[score]` section of a run config.
+//! How importance scores are made: the `[score]` section of a run config, which an
+//! `importance` artifact records as its config. It lives here, beside the [`Importance`]
+//! format, so that the scorer library and every stage read and check it without the stage
+//! that writes it.
+//!
+//! [`Importance`]: crate::Importance
 
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "stage")]
-use taso_run::ConfigError;
 
 /// How per-batch gradients become one score matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -102,15 +105,9 @@ impl Default for ScoreConfig {
 }
 
 impl ScoreConfig {
-    /// Checks the values before any work starts.
-    #[cfg(feature = "stage")]
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |message: String| {
-            Err(ConfigError::Invalid {
-                section: "score".into(),
-                message,
-            })
-        };
+    /// Checks the values before any work starts; the error says which key is wrong and why.
+    pub fn validate(&self) -> Result<(), String> {
+        let invalid = |message: String| Err(message);
         if self.batches == 0 || self.batch_size == 0 {
             return invalid("`batches` and `batch_size` must be at least 1".into());
         }
