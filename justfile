@@ -29,6 +29,15 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Fuzz the readers of untrusted files for MINUTES CPU-minutes per target (TARGET: safetensors,
+# gguf, task-toml, tsv, jsonl or all): `just fuzz all 60 --jobs 2 --record`. See docs/reliability.md.
+fuzz TARGET="all" MINUTES="1" *ARGS:
+    cargo run --profile fuzz -p taso-fuzz -- run --target {{TARGET}} --cpu-minutes {{MINUTES}} {{ARGS}}
+
+# CPU-hours, inputs and findings of the recorded fuzz campaigns (fuzz/campaign.tsv).
+fuzz-summary:
+    cargo run --profile fuzz -p taso-fuzz -- summary
+
 # Describe a task: splits, sizes, labels, token lengths and padding of its batches.
 task TASK *ARGS: build
     target/release/taso-data {{TASK}} --tokenizer {{model}}/tokenizer.json {{ARGS}}

@@ -139,11 +139,7 @@ fn plan_tensors<'a>(
             unpermute_heads,
         });
     }
-    for name in required_tensors(config) {
-        if gguf.tensor(&name).is_none() {
-            return Err(GgufError::MissingTensor { name });
-        }
-    }
+    check_required_tensors(gguf, config)?;
     check_embedding_shape(gguf, config)?;
     plan.sort_by(|a, b| a.hf_name.cmp(&b.hf_name));
     Ok(plan)
@@ -167,8 +163,10 @@ fn check_embedding_shape(gguf: &GgufFile, config: &ModelConfig) -> Result<(), Gg
     Ok(())
 }
 
-/// The GGUF names the model cannot do without.
-fn required_tensors(config: &ModelConfig) -> Vec<String> {
+/// Fails on the first GGUF tensor the model cannot do without that the file lacks. Names are
+/// made one at a time, so a `block_count` far beyond the file's tensors costs one missing name,
+/// not a list as long as the count.
+fn check_required_tensors(gguf: &GgufFile, config: &ModelConfig) -> Result<(), GgufError> {
     let mut suffixes = vec![
         "attn_norm.weight",
         "ffn_norm.weight",
@@ -183,14 +181,16 @@ fn required_tensors(config: &ModelConfig) -> Vec<String> {
     if config.architecture == crate::config::Architecture::Qwen2 {
         suffixes.extend(["attn_q.bias", "attn_k.bias", "attn_v.bias"]);
     }
-    let mut names = vec![
-        "token_embd.weight".to_string(),
-        "output_norm.weight".to_string(),
-    ];
-    for layer in 0..config.num_hidden_layers {
-        names.extend(suffixes.iter().map(|s| format!("blk.{layer}.{s}")));
+    let layers = (0..config.num_hidden_layers)
+        .flat_map(|layer| suffixes.iter().map(move |s| format!("blk.{layer}.{s}")));
+    let mut names = ["token_embd.weight", "output_norm.weight"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(layers);
+    match names.find(|name| gguf.tensor(name).is_none()) {
+        Some(name) => Err(GgufError::MissingTensor { name }),
+        None => Ok(()),
     }
-    names
 }
 
 /// The Hugging Face names and shapes of the planned tensors, in order.

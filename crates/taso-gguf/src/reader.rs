@@ -37,9 +37,12 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// Number of elements.
+    /// Number of elements (saturating at `u64::MAX` for dimensions no file can hold; an opened
+    /// file's tensors of supported types have been checked to fit it).
     pub fn element_count(&self) -> u64 {
-        self.dims.iter().product()
+        self.dims
+            .iter()
+            .fold(1u64, |count, &d| count.saturating_mul(d))
     }
 
     /// The row-major shape (dimensions outermost first), as Hugging Face files list them.
@@ -72,7 +75,17 @@ impl TensorInfo {
                 ),
             });
         }
-        Ok(self.element_count() / block * ty.block_bytes() as u64)
+        self.dims
+            .iter()
+            .try_fold(1u64, |count, &d| count.checked_mul(d))
+            .and_then(|count| (count / block).checked_mul(ty.block_bytes() as u64))
+            .ok_or_else(|| GgufError::BadShape {
+                tensor: self.name.clone(),
+                reason: format!(
+                    "its dimensions {:?} need more bytes than a 64-bit size can count",
+                    self.dims
+                ),
+            })
     }
 }
 
@@ -152,13 +165,18 @@ impl GgufFile {
             let Ok(ty) = tensor.ggml_type() else {
                 continue; // reported by whoever asks for this tensor's values
             };
-            let end = self.data_start + tensor.offset + tensor.byte_len(ty)?;
-            if end > self.file_len {
+            let len = tensor.byte_len(ty)?;
+            let end = self
+                .data_start
+                .checked_add(tensor.offset)
+                .and_then(|start| start.checked_add(len));
+            if end.is_none_or(|end| end > self.file_len) {
                 return Err(GgufError::Truncated {
                     path: self.path.clone(),
                     what: format!(
-                        "the data of tensor '{}' (it needs {end} bytes, the file has {})",
-                        tensor.name, self.file_len
+                        "the data of tensor '{}' ({len} bytes at offset {} of the data section; \
+                         the file has {} bytes)",
+                        tensor.name, tensor.offset, self.file_len
                     ),
                 });
             }

@@ -362,6 +362,40 @@ fn missing_key_and_missing_tensor_are_refused_naming_them() {
 }
 
 #[test]
+fn a_block_count_beyond_the_files_tensors_is_refused_at_the_first_missing_layer() {
+    // Found by fuzzing: the required names were listed for every declared layer first, so a
+    // block count of 2^62 grew a list until memory ran out.
+    let mut fixture = Fixture::new(&TinyModel::default());
+    fixture.rewrite(|w| {
+        w.metadata("llama.block_count", MetadataValue::U64(1 << 62));
+    });
+    let err = fixture.refused();
+    assert!(matches!(err, GgufError::MissingTensor { .. }), "{err}");
+    assert!(
+        err.to_string().contains("'blk.2.attn_norm.weight'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dimensions_whose_size_overflows_64_bits_are_refused() {
+    // Found by fuzzing: the byte length was multiplied out unchecked, so 2^62 f32 elements of 4
+    // bytes wrapped to 0 (a panic with overflow checks, a wrong bound without).
+    let mut fixture = Fixture::new(&TinyModel::default());
+    fixture.rewrite(|w| {
+        let tensor = w
+            .tensors_mut()
+            .iter_mut()
+            .find(|t| t.name == "blk.0.attn_norm.weight")
+            .unwrap();
+        tensor.dims = vec![1 << 62];
+    });
+    let err = fixture.refused();
+    assert!(matches!(err, GgufError::BadShape { .. }), "{err}");
+    assert!(err.to_string().contains("64-bit"), "{err}");
+}
+
+#[test]
 fn embedding_that_disagrees_with_the_metadata_is_refused() {
     let mut fixture = Fixture::new(&TinyModel::default());
     fixture.rewrite(|w| {
