@@ -149,9 +149,17 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Makes the folder and loads the fixed task specs.
+    /// Makes the folder (in memory, under `/dev/shm`, where there is one: inputs are written
+    /// thousands of times a second) and loads the fixed task specs.
     pub fn new() -> io::Result<Scratch> {
-        let dir = tempfile::Builder::new().prefix("taso-fuzz-").tempdir()?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("taso-fuzz-");
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            builder.tempdir_in(shm)?
+        } else {
+            builder.tempdir()?
+        };
         for (path, text) in DATA_FILES {
             let path = dir.path().join(path);
             std::fs::create_dir_all(path.parent().unwrap())?;

@@ -85,7 +85,11 @@ pub fn unpermute_rows(
     heads: usize,
     tensor: &str,
 ) -> Result<Vec<f32>, GgufError> {
-    if heads == 0 || !rows.is_multiple_of(2 * heads) || !values.len().is_multiple_of(rows.max(1)) {
+    if heads == 0
+        || rows == 0
+        || !rows.is_multiple_of(2 * heads)
+        || !values.len().is_multiple_of(rows)
+    {
         return Err(GgufError::BadShape {
             tensor: tensor.to_string(),
             reason: format!("{rows} rows cannot be split into {heads} heads of rotary pairs"),
@@ -125,6 +129,9 @@ mod tests {
     fn unpermute_refuses_rows_that_do_not_split_into_heads() {
         let err = unpermute_rows(&[0.0; 6], 6, 2, "blk.0.attn_k.weight").unwrap_err();
         assert!(err.to_string().contains("blk.0.attn_k.weight"), "{err}");
+        // Found by fuzzing: a q projection declared with zero rows divided by zero.
+        let err = unpermute_rows(&[], 0, 2, "blk.0.attn_q.weight").unwrap_err();
+        assert!(err.to_string().contains("0 rows"), "{err}");
     }
 
     #[test]
