@@ -66,6 +66,12 @@ smoke TASK *ARGS: build
 compare TASK *ARGS: build
     c=$({{config}} {{TASK}}); target/release/taso-compare --config "$c" {{ARGS}}
 
+# The decoder study on a prompt task (sst2-prompt, rte-prompt, mrpc-prompt): the five methods
+# under hold-out selection, then the ablations, recorded in benches/results (PART: methods,
+# ablations or all; extra arguments go to taso-compare, e.g. --report-only). docs/results.md.
+decoder-study TASK PART="all" *ARGS: build
+    benches/decoder_study.sh {{TASK}} {{PART}} {{ARGS}}
+
 # Training throughput of `taso-compare --jobs`: one run on every core vs one one-thread run per
 # core at once, side by side (benches/jobs.sh TASK STEPS ROUNDS).
 bench-jobs TASK="rte" STEPS="40": build

@@ -113,6 +113,7 @@ fn metrics_without_timings(paths: &RunPaths) -> serde_json::Value {
     let object = metrics.as_object_mut().unwrap();
     object.remove("train_seconds");
     object.remove("examples_per_second");
+    object.remove("tokens_per_second");
     metrics
 }
 

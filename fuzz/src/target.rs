@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use taso_artifact::{Artifact, ArtifactKind, Expect, Importance, Regions, SafetensorsFile};
-use taso_data::{load_any_task_file, load_task_file, AnyTask, Split, TaskSpec};
+use taso_data::{load_any_task_file, AnyTask, Split, TaskSpec};
 use taso_gguf::{dequantize, import_gguf, GgufFile};
 
 /// A family of readers of untrusted files.
@@ -18,7 +18,7 @@ pub enum Target {
     Gguf,
     /// Task TOML files, and reading the train split of a task that loads.
     TaskToml,
-    /// TSV split files, under a header-named, a headerless and a regression task.
+    /// TSV split files, under a header-named, a headerless, a regression and a prompt task.
     Tsv,
     /// JSONL split files, under a classification task and prompt tasks with candidate and
     /// free-text answers.
@@ -64,7 +64,7 @@ impl Target {
 }
 
 /// Task specs whose train split is the input file `case.tsv`.
-const TSV_TASKS: [&str; 3] = [
+const TSV_TASKS: [&str; 4] = [
     r#"name = "named"
 format = "tsv"
 text = "sentence1"
@@ -92,6 +92,15 @@ pair = "sentence2"
 label = "score"
 labels = { kind = "regression" }
 metrics = ["pearson", "spearman"]
+[splits]
+train = "case.tsv"
+"#,
+    r#"name = "prompt"
+kind = "prompt"
+format = "tsv"
+template = "{sentence1}\nQuestion: {2}?\nAnswer:"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "entailment", text = "yes" }, { value = "not_entailment", text = "no" }] }
+metrics = ["accuracy"]
 [splits]
 train = "case.tsv"
 "#,
@@ -144,7 +153,7 @@ const DATA_FILES: [(&str, &str); 2] = [
 #[derive(Debug)]
 pub struct Scratch {
     dir: tempfile::TempDir,
-    tsv_tasks: Vec<TaskSpec>,
+    tsv_tasks: Vec<AnyTask>,
     jsonl_tasks: Vec<AnyTask>,
 }
 
@@ -172,7 +181,8 @@ impl Scratch {
         };
         let mut tsv_tasks = Vec::new();
         for (index, text) in TSV_TASKS.iter().enumerate() {
-            tsv_tasks.push(load_task_file(&spec_file(index, text)?).map_err(io::Error::other)?);
+            let path = spec_file(index, text)?;
+            tsv_tasks.push(load_any_task_file(&path).map_err(io::Error::other)?);
         }
         let mut jsonl_tasks = Vec::new();
         for (index, text) in JSONL_TASKS.iter().enumerate() {
@@ -196,7 +206,7 @@ impl Scratch {
             Target::Safetensors => read_safetensors(&path),
             Target::Gguf => self.read_gguf(&path),
             Target::TaskToml => self.read_task_toml(&path),
-            Target::Tsv => self.tsv_tasks.iter().for_each(|task| self.read(task)),
+            Target::Tsv => self.tsv_tasks.iter().for_each(|task| self.read_any(task)),
             Target::Jsonl => self.jsonl_tasks.iter().for_each(|task| self.read_any(task)),
         }
         Ok(())

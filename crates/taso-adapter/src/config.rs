@@ -16,6 +16,18 @@ pub enum LoraForm {
     Masked,
 }
 
+/// The fan-in of A's Kaiming-uniform initialisation, `±1/√fan_in`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitFanIn {
+    /// A's own input size `|C|`, the kept columns (as `nn.Linear` would initialise a compact A).
+    #[default]
+    Kept,
+    /// The matrix's full input size `d_in`, the bound a PEFT LoRA's A gets (what masking a PEFT
+    /// LoRA to the kept columns would give): `√(d_in/|C|)` times smaller than `kept`.
+    Input,
+}
+
 /// The `[lora]` section of the run config. The rank r is not here: it comes from the regions
 /// artifact (`Regions::rank`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -27,6 +39,8 @@ pub struct LoraConfig {
     pub rslora: bool,
     /// How the factors are stored and applied.
     pub form: LoraForm,
+    /// The fan-in of A's initialisation bound `1/√fan_in`.
+    pub init_fan_in: InitFanIn,
 }
 
 impl LoraConfig {

@@ -42,7 +42,7 @@ mod set;
 pub mod testing;
 
 pub use adapter::{MaskedLora, SparseLora};
-pub use config::{LoraConfig, LoraForm, Scaling};
+pub use config::{InitFanIn, LoraConfig, LoraForm, Scaling};
 pub use error::AdapterError;
 pub use matrix::MatrixAdapter;
 pub use peft::{PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};

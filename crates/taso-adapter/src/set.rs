@@ -2,7 +2,7 @@
 //! parameter counts, merging into the base weights.
 
 use crate::adapter::index;
-use crate::config::{LoraConfig, LoraForm, Scaling};
+use crate::config::{InitFanIn, LoraConfig, LoraForm, Scaling};
 use crate::error::AdapterError;
 use crate::matrix::{check_region, MatrixAdapter};
 use std::collections::{HashMap, HashSet};
@@ -22,9 +22,10 @@ pub struct AdapterSet {
 impl AdapterSet {
     /// Fresh adapters on `regions`, as LoRA/PEFT initialise them: B = 0 (so the adapted model
     /// equals the base model at step 0) and A Kaiming-uniform with `a = √5`, i.e. uniform in
-    /// `±1/√fan_in`, with `fan_in = |C|`, A's own input size (a dense LoRA's A, fan-in `d_in`,
-    /// is the special case C = all columns); this keeps the spread of `A x[C]` independent of
-    /// how many columns are kept.
+    /// `±1/√fan_in`. With `config.init_fan_in` = `kept` (default), `fan_in = |C|`, A's own input
+    /// size (a dense LoRA's A, fan-in `d_in`, is the special case C = all columns), which keeps
+    /// the spread of `A x[C]` independent of how many columns are kept; with `input`, `fan_in =
+    /// d_in`, the bound of a PEFT LoRA on the whole matrix.
     ///
     /// Each matrix's A is drawn from its own seed, derived from `seed` and the matrix's position
     /// in model order, with [`taso_models::init`] (not libtorch's global generator), so every
@@ -46,7 +47,11 @@ impl AdapterSet {
             .enumerate()
             .map(|(position, region)| {
                 let a_seed = seed.wrapping_mul(1_000_003).wrapping_add(position as u64);
-                let a = kaiming_uniform(rank, region.cols.len() as i64, a_seed, device);
+                let fan_in = match config.init_fan_in {
+                    InitFanIn::Kept => region.cols.len(),
+                    InitFanIn::Input => region.target.d_in,
+                };
+                let a = kaiming_uniform(rank, region.cols.len() as i64, fan_in, a_seed, device);
                 let b = Tensor::zeros([region.rows.len() as i64, rank], (Kind::Float, device));
                 let compact =
                     MatrixAdapter::new(region.clone(), LoraForm::Compact, scaling.rank, a, b)?;
@@ -243,11 +248,11 @@ fn linear_mut<'a>(
         .map_err(|_| AdapterError::UnknownMatrix(name.to_string()))
 }
 
-/// `[rank, fan_in]` uniform in `±1/√fan_in`: Kaiming-uniform with `a = √5`, as `nn.Linear`
-/// and PEFT initialise LoRA's A.
-fn kaiming_uniform(rank: i64, fan_in: i64, seed: u64, device: Device) -> Tensor {
+/// `[rank, cols]` uniform in `±1/√fan_in`: Kaiming-uniform with `a = √5`, as `nn.Linear`
+/// and PEFT initialise LoRA's A (whose fan-in is its column count unless told otherwise).
+fn kaiming_uniform(rank: i64, cols: i64, fan_in: usize, seed: u64, device: Device) -> Tensor {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    taso_models::init::seeded_uniform(&[rank, fan_in], bound, seed, device, Kind::Float)
+    taso_models::init::seeded_uniform(&[rank, cols], bound, seed, device, Kind::Float)
 }
 
 #[cfg(test)]
@@ -301,6 +306,23 @@ mod tests {
             assert!(m.a().requires_grad() && m.b().requires_grad());
         }
         assert_eq!(set.trainable().len(), 4);
+    }
+
+    #[test]
+    fn input_fan_in_scales_the_same_draws_down_to_the_whole_matrix_bound() {
+        let input = LoraConfig {
+            init_fan_in: InitFanIn::Input,
+            ..LoraConfig::default()
+        };
+        let wide = AdapterSet::init(&regions(), &input, 1, Device::Cpu).unwrap();
+        for (kept, wide) in init(1).matrices().iter().zip(wide.matrices()) {
+            let region = kept.region();
+            let ratio = (region.target.d_in as f64 / region.cols.len() as f64).sqrt();
+            let scaled_back = wide.a() * ratio;
+            assert!(scaled_back.allclose(kept.a(), 1e-6, 1e-7, false));
+            let largest = f64::try_from(wide.a().abs().max()).unwrap();
+            assert!(largest <= 1.0 / (region.target.d_in as f64).sqrt());
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ fn adapters(form: LoraForm) -> AdapterSet {
         alpha: Some(6.0),
         rslora: true,
         form,
+        ..LoraConfig::default()
     };
     let set = AdapterSet::init(&regions, &config, 1, Device::Cpu).unwrap();
     randomize(&set, 6);

@@ -1,5 +1,5 @@
-//! Built-in tasks (GLUE classification, and BoolQ, WiC, ARC-Challenge, GSM8K prompt tasks) and
-//! loading a task by name or TOML path.
+//! Built-in tasks (GLUE classification; BoolQ, WiC, ARC-Challenge, GSM8K and GLUE's SST-2, RTE,
+//! MRPC, QNLI as prompt tasks) and loading a task by name or TOML path.
 //!
 //! The built-in specs are the TOML files in this crate's `tasks/` folder, compiled in; they double as
 //! examples of the task formats.
@@ -22,14 +22,27 @@ const BUILTIN: [(&str, &str); 7] = [
 const NAMES: [&str; 7] = ["rte", "mrpc", "sst2", "cola", "stsb", "wnli", "qnli"];
 
 /// Canonical built-in prompt task names and their TOML text.
-const PROMPT_BUILTIN: [(&str, &str); 4] = [
+const PROMPT_BUILTIN: [(&str, &str); 8] = [
     ("boolq", include_str!("../tasks/boolq.toml")),
     ("wic", include_str!("../tasks/wic.toml")),
     ("arc-challenge", include_str!("../tasks/arc-challenge.toml")),
     ("gsm8k", include_str!("../tasks/gsm8k.toml")),
+    ("sst2-prompt", include_str!("../tasks/sst2-prompt.toml")),
+    ("rte-prompt", include_str!("../tasks/rte-prompt.toml")),
+    ("mrpc-prompt", include_str!("../tasks/mrpc-prompt.toml")),
+    ("qnli-prompt", include_str!("../tasks/qnli-prompt.toml")),
 ];
 
-const PROMPT_NAMES: [&str; 4] = ["boolq", "wic", "arc-challenge", "gsm8k"];
+const PROMPT_NAMES: [&str; 8] = [
+    "boolq",
+    "wic",
+    "arc-challenge",
+    "gsm8k",
+    "sst2-prompt",
+    "rte-prompt",
+    "mrpc-prompt",
+    "qnli-prompt",
+];
 
 /// Other spellings accepted for built-in names.
 const ALIASES: [(&str, &str); 3] = [
@@ -142,7 +155,7 @@ pub fn load_prompt_task(name_or_path: &str) -> Result<PromptTaskSpec, DataError>
             task: spec.name,
             kind: "classification",
             expected: "a prompt",
-            advice: "decoder LMs take prompt tasks (boolq, wic, arc-challenge, gsm8k, or a .toml with kind = \"prompt\")",
+            advice: "decoder LMs take prompt tasks (boolq, wic, arc-challenge, gsm8k, sst2-prompt, rte-prompt, mrpc-prompt, qnli-prompt, or a .toml with kind = \"prompt\")",
         }),
     }
 }

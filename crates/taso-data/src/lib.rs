@@ -35,6 +35,7 @@
 //! [splits]                  # paths relative to the data directory, or absolute; any may be left out
 //! train = "my/train.tsv"
 //! dev = { path = "my/dev.tsv", max_examples = 500 }   # first 500 examples only
+//! # skip_examples = N skips the first N (train and dev can be disjoint parts of one file)
 //! test = { path = "my/test.tsv", unlabeled = true }   # file without labels: label = None
 //! ```
 //!
@@ -46,8 +47,9 @@
 //!
 //! # Prompt task TOML
 //!
-//! A prompt task (for decoder LMs) reads JSONL records, renders a prompt from a template, and has
-//! the model either pick one of several candidate answers or write a free-form one:
+//! A prompt task (for decoder LMs) reads JSONL records or TSV rows, renders a prompt from a
+//! template, and has the model either pick one of several candidate answers or write a free-form
+//! one:
 //!
 //! ```toml
 //! name = "my-qa"
@@ -59,8 +61,10 @@
 //! answer = { kind = "candidates", field = "label", candidates = [
 //!     { value = "true", text = "yes" }, { value = "false", text = "no" } ] }
 //! metrics = ["accuracy"]    # "accuracy" for candidate answers, "exact_match" for free-form ones
+//! format = "jsonl"          # default; or "tsv": a header row names the columns, and {0}, {1}, …
+//!                           # name them by position (GLUE's MRPC: template = "{3}\n{4}", field = "0")
 //!
-//! [splits]                  # JSONL files; as above, with max_examples and unlabeled
+//! [splits]                  # as above, with max_examples and unlabeled
 //! train = "my/train.jsonl"
 //! dev = { path = "my/val.jsonl", max_examples = 500 }
 //! ```
@@ -109,7 +113,8 @@ pub use error::DataError;
 pub use example::{Example, Label};
 pub use holdout::hold_out;
 pub use metrics::{
-    accuracy, binary_f1, compute_metrics, matthews, pearson, spearman, Metric, Predictions,
+    accuracy, binary_f1, compute_metrics, majority_accuracy, matthews, pearson, spearman, Metric,
+    Predictions,
 };
 pub use paths::{resolve_data_dir, resolve_data_dir_from, DATA_DIR_ENV};
 pub use prompt::{

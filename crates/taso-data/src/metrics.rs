@@ -171,6 +171,17 @@ pub fn accuracy(pred: &[usize], gold: &[usize]) -> f64 {
     correct as f64 / gold.len() as f64
 }
 
+/// The accuracy of always answering the most frequent class of `gold` (`None` when empty): the
+/// floor a classifier must beat.
+pub fn majority_accuracy(gold: &[usize]) -> Option<f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for &class in gold {
+        *counts.entry(class).or_insert(0usize) += 1;
+    }
+    let most = counts.values().max()?;
+    Some(*most as f64 / gold.len() as f64)
+}
+
 /// Binary F1 with class 1 positive: `2·tp / (2·tp + fp + fn)`, 0 when there is no positive at all.
 ///
 /// # Panics
@@ -280,6 +291,13 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn majority_accuracy_is_the_share_of_the_most_frequent_class() {
+        assert_eq!(majority_accuracy(&[0, 1, 1, 2]), Some(0.5));
+        assert_eq!(majority_accuracy(&[3, 3, 3]), Some(1.0));
+        assert_eq!(majority_accuracy(&[]), None);
     }
 
     #[test]

@@ -171,17 +171,10 @@ fn tsv_records(
     let label = layout.label.map(find).transpose()?;
 
     lines
+        .skip(layout.skip_examples)
         .take(layout.max_examples.unwrap_or(usize::MAX))
         .map(|(line, row)| {
-            let fields: Vec<&str> = row.split('\t').collect();
-            if fields.len() != width {
-                return Err(DataError::MalformedRow {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: width,
-                    found: fields.len(),
-                });
-            }
+            let fields = tsv_fields(path, line, row, width)?;
             Ok(RawRecord {
                 line,
                 text: fields[text].to_owned(),
@@ -190,6 +183,57 @@ fn tsv_records(
             })
         })
         .collect()
+}
+
+/// A row as a JSON object, with its 1-based line number.
+pub(crate) type NumberedObject = (usize, Map<String, Value>);
+
+/// Reads TSV rows below a header row as objects of strings, keyed by the header's column names
+/// and by 0-based position (`"0"`, `"1"`, …; a header name wins over a position it spells).
+pub(crate) fn tsv_objects(
+    path: &Path,
+    content: &str,
+    file: &SplitFile,
+) -> Result<Vec<NumberedObject>, DataError> {
+    let mut lines = numbered_lines(content);
+    let Some((_, first)) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<&str> = first.split('\t').collect();
+    lines
+        .skip(file.skip_examples)
+        .take(file.max_examples.unwrap_or(usize::MAX))
+        .map(|(line, row)| {
+            let fields = tsv_fields(path, line, row, header.len())?;
+            let mut object = Map::new();
+            for (position, value) in fields.iter().enumerate() {
+                object.insert(position.to_string(), Value::from(*value));
+            }
+            for (name, value) in header.iter().zip(fields) {
+                object.insert((*name).to_owned(), Value::from(value));
+            }
+            Ok((line, object))
+        })
+        .collect()
+}
+
+/// The tab-separated fields of `row`, which must number `width`.
+fn tsv_fields<'a>(
+    path: &Path,
+    line: usize,
+    row: &'a str,
+    width: usize,
+) -> Result<Vec<&'a str>, DataError> {
+    let fields: Vec<&str> = row.split('\t').collect();
+    if fields.len() != width {
+        return Err(DataError::MalformedRow {
+            path: path.to_path_buf(),
+            line,
+            expected: width,
+            found: fields.len(),
+        });
+    }
+    Ok(fields)
 }
 
 /// The 0-based index of `column` in a TSV file whose first line has `width` fields.
@@ -230,6 +274,7 @@ fn jsonl_records(
     layout: &Layout<'_>,
 ) -> Result<Vec<RawRecord>, DataError> {
     numbered_lines(content)
+        .skip(layout.skip_examples)
         .take(layout.max_examples.unwrap_or(usize::MAX))
         .map(|(line, text)| {
             let object = parse_json_object(path, line, text)?;

@@ -111,7 +111,12 @@ impl LabelSpec {
 pub struct SplitFile {
     /// The file, relative to the data directory (or absolute).
     pub path: PathBuf,
-    /// Read only the first `max_examples` examples of the file (for documented subsets).
+    /// Skip the first `skip_examples` examples of the file (default 0), e.g. to train and
+    /// evaluate on disjoint parts of one file.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip_examples: usize,
+    /// Read only the first `max_examples` examples of the file, after any skipped ones (for
+    /// documented subsets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_examples: Option<usize>,
     /// The file has no labels (e.g. GLUE test files): examples are read with `label: None`.
@@ -135,11 +140,15 @@ fn is_false(value: &bool) -> bool {
     !value
 }
 
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
 /// The two TOML spellings of a [`SplitFile`].
 #[derive(Deserialize)]
 #[serde(
     untagged,
-    expecting = "a path string, or a table with `path` and optional `max_examples`, `unlabeled`, `header`, `text`, `pair`, `label`"
+    expecting = "a path string, or a table with `path` and optional `skip_examples`, `max_examples`, `unlabeled`, `header`, `text`, `pair`, `label`"
 )]
 enum SplitFileToml {
     Path(PathBuf),
@@ -150,6 +159,8 @@ enum SplitFileToml {
 #[serde(deny_unknown_fields)]
 struct SplitFileTable {
     path: PathBuf,
+    #[serde(default)]
+    skip_examples: usize,
     #[serde(default)]
     max_examples: Option<usize>,
     #[serde(default)]
@@ -170,6 +181,7 @@ impl From<SplitFileToml> for SplitFile {
             SplitFileToml::Path(path) => SplitFile::new(path),
             SplitFileToml::Table(t) => SplitFile {
                 path: t.path,
+                skip_examples: t.skip_examples,
                 max_examples: t.max_examples,
                 unlabeled: t.unlabeled,
                 header: t.header,
@@ -186,6 +198,7 @@ impl SplitFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         SplitFile {
             path: path.into(),
+            skip_examples: 0,
             max_examples: None,
             unlabeled: false,
             header: None,
@@ -294,6 +307,7 @@ pub(crate) struct Layout<'a> {
     pub pair: Option<&'a Column>,
     /// `None` when the file is unlabeled.
     pub label: Option<&'a Column>,
+    pub skip_examples: usize,
     pub max_examples: Option<usize>,
 }
 
@@ -325,6 +339,7 @@ impl TaskSpec {
             text: file.text.as_ref().unwrap_or(&self.text),
             pair: file.pair.as_ref().or(self.pair.as_ref()),
             label: (!file.unlabeled).then(|| file.label.as_ref().unwrap_or(&self.label)),
+            skip_examples: file.skip_examples,
             max_examples: file.max_examples,
         }
     }

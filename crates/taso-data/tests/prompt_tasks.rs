@@ -233,6 +233,77 @@ fn user_task_reads_nested_fields_and_masks_only_the_answer() {
 }
 
 #[test]
+fn tsv_task_names_columns_by_header_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = r#"
+name = "toy-tsv"
+kind = "prompt"
+format = "tsv"
+template = "Question: is {subject} {2} ?\nAnswer:"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "1", text = "yes" }, { value = "0", text = "no" }] }
+metrics = ["accuracy"]
+
+[splits]
+train = "toy/train.tsv"
+dev = { path = "toy/dev.tsv", skip_examples = 1, max_examples = 1 }
+"#;
+    let rows = "\u{feff}label\tsubject\tthe colour\r\n1\tthe sky\tblue\r\n\r\n0\tit\tred\r\n";
+    write(dir.path(), "toy/train.tsv", rows);
+    write(dir.path(), "toy/dev.tsv", rows);
+    let task = load(dir.path(), task);
+    let examples = task.read_split(dir.path(), Split::Train).unwrap();
+    let yes_no = |gold| PromptAnswer::Choice {
+        candidates: vec!["yes".into(), "no".into()],
+        gold: Some(gold),
+    };
+    assert_eq!(
+        examples,
+        [
+            PromptExample {
+                prompt: "Question: is the sky blue ?\nAnswer:".into(),
+                answer: yes_no(0)
+            },
+            PromptExample {
+                prompt: "Question: is it red ?\nAnswer:".into(),
+                answer: yes_no(1)
+            }
+        ]
+    );
+    assert_eq!(
+        task.read_split(dir.path(), Split::Dev).unwrap(),
+        examples[1..]
+    );
+
+    write(
+        dir.path(),
+        "toy/train.tsv",
+        "label\tsubject\tcolour\n1\tthe sky\n",
+    );
+    let err = task.read_split(dir.path(), Split::Train).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::MalformedRow {
+                line: 2,
+                expected: 3,
+                found: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    write(dir.path(), "toy/train.tsv", "label\tsubject\n1\tthe sky\n");
+    let err = task
+        .read_split(dir.path(), Split::Train)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.tsv") && err.contains("`2`"), "{err}");
+    write(dir.path(), "toy/train.tsv", "label\tsubject\tcolour\n");
+    let err = task.read_split(dir.path(), Split::Train).unwrap_err();
+    assert!(matches!(err, DataError::EmptySplit { .. }), "{err}");
+}
+
+#[test]
 fn chat_template_wraps_the_prompt_and_a_free_answer_ends_with_eos() {
     let dir = tempfile::tempdir().unwrap();
     write_tokenizer(dir.path());

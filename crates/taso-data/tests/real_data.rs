@@ -281,6 +281,35 @@ fn builtin_prompt_tasks_read_the_shared_files() {
             "{task} {split}: yes is candidate 0"
         );
     }
+    // GLUE's TSV files as prompt tasks: the positive answer is candidate 0.
+    for (task, split, size, positive) in [
+        ("sst2-prompt", Split::Train, 67349, 37569),
+        ("sst2-prompt", Split::Dev, 872, 444),
+        ("rte-prompt", Split::Train, 2490, 1249),
+        ("rte-prompt", Split::Dev, 277, 146),
+        ("mrpc-prompt", Split::Train, 3668, 2474),
+        ("mrpc-prompt", Split::Dev, 408, 279),
+        ("qnli-prompt", Split::Train, 4463, 2223),
+        ("qnli-prompt", Split::Dev, 1000, 479),
+    ] {
+        let golds = choices(&read_prompts(task, split, &dir));
+        assert_eq!(golds.len(), size, "{task} {split}");
+        assert_eq!(
+            golds.iter().filter(|(_, gold)| *gold == 0).count(),
+            positive,
+            "{task} {split}: the positive answer is candidate 0"
+        );
+    }
+    let mrpc = &read_prompts("mrpc-prompt", Split::Train, &dir)[0];
+    assert!(
+        mrpc.prompt
+            .starts_with("Sentence 1: Amrozi accused his brother")
+            && mrpc
+                .prompt
+                .contains("\nSentence 2: Referring to him as only"),
+        "{}",
+        mrpc.prompt
+    );
     let boolq = &read_prompts("boolq", Split::Dev, &dir)[0];
     assert!(boolq.prompt.ends_with("Question: does ethanol take more energy make that produces?\nAnswer yes or no.\nAnswer:"), "{}", boolq.prompt);
 

@@ -84,6 +84,20 @@ fn tsv_task_with_bom_crlf_quotes_and_unlabeled_test() {
     );
     let test = task.read_split(dir.path(), Split::Test).unwrap();
     assert_eq!(test[0].label, None);
+
+    // Disjoint parts of one file: the dev split skips what the train split reads.
+    let parts = TSV_TASK
+        .replace(
+            "train = \"toy/train.tsv\"",
+            "train = { path = \"toy/train.tsv\", max_examples = 1 }",
+        )
+        .replace("max_examples = 1 }\ntest", "skip_examples = 1 }\ntest");
+    let task = load(dir.path(), &parts);
+    assert_eq!(
+        task.read_split(dir.path(), Split::Train).unwrap(),
+        train[..1]
+    );
+    assert_eq!(task.read_split(dir.path(), Split::Dev).unwrap(), train[1..]);
 }
 
 #[test]
@@ -109,6 +123,14 @@ fn jsonl_task_with_bool_labels_and_regression() {
         task.read_split(dir.path(), Split::Test).unwrap()[0].label,
         None
     );
+    let skipped = JSONL_TASK.replace(
+        "train = \"boolq/train.jsonl\"",
+        "train = { path = \"boolq/train.jsonl\", skip_examples = 1 }",
+    );
+    let second = load(dir.path(), &skipped)
+        .read_split(dir.path(), Split::Train)
+        .unwrap();
+    assert_eq!(second, train[1..]);
 
     let regression = JSONL_TASK
         .replace(

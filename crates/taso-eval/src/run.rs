@@ -37,6 +37,9 @@ pub struct EvalReport {
     pub examples: usize,
     /// The task's metrics; `None` on an unlabeled split.
     pub metrics: Option<Scores>,
+    /// The accuracy of always giving the split's most frequent answer; `None` where that means
+    /// nothing (regression, free-form answers, unlabeled splits).
+    pub majority_accuracy: Option<f64>,
     /// The predictions, in example order.
     #[serde(skip)]
     pub predictions: TaskPredictions,
@@ -71,6 +74,11 @@ impl EvalReport {
                 for (name, value) in metrics {
                     text.push_str(&format!("| {name} | {value:.4} |\n"));
                 }
+                if let Some(majority) = self.majority_accuracy {
+                    text.push_str(&format!(
+                        "\nAlways giving the most frequent answer scores accuracy {majority:.4}.\n"
+                    ));
+                }
             }
             None => text.push_str("\nThe split is unlabeled: no metrics.\n"),
         }
@@ -79,10 +87,13 @@ impl EvalReport {
 
     /// One line for the terminal.
     pub fn summary(&self) -> String {
-        let metrics = self
+        let mut metrics = self
             .metrics
             .as_ref()
             .map_or("unlabeled, no metrics".to_string(), format_scores);
+        if let Some(majority) = self.majority_accuracy {
+            metrics.push_str(&format!(" (majority answer: accuracy {majority:.4})"));
+        }
         let what = self.adapter.as_ref().map_or_else(
             || "the base model (no adapter)".to_string(),
             |a| a.display().to_string(),
@@ -146,6 +157,7 @@ pub fn evaluate_run(
         merged: config.merged,
         examples: data.len(),
         metrics: evaluation.scores,
+        majority_accuracy: evaluation.majority,
         predictions: evaluation.predictions,
     };
     paths.create().map_err(|source| EvalError::Io {

@@ -5,6 +5,9 @@
 //! - [`global`]: all rows and columns of all matrices compete on one scale (see there).
 //! - [`random`]: the sizes of `uniform`, indices drawn at random with a seeded ChaCha RNG.
 //!
+//! Under `uniform` and `random`, a [`Shape`] other than `block` keeps one axis whole (every
+//! column, or every row) and selects along the other only.
+//!
 //! Every function returns, per target matrix, the kept rows and columns in ascending order, or
 //! `None` for a matrix left without adapter.
 
@@ -12,6 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 
+use crate::config::Shape;
 use crate::error::RegionsError;
 use crate::select::{compare, ranked, LineValue, MatrixLines};
 use taso_artifact::Target;
@@ -61,16 +65,28 @@ impl Fraction {
 
 /// The `uniform` sizes: the largest fraction f (at most 1) such that keeping
 /// `max(1, ⌊f d_out⌋)` rows and `max(1, ⌊f d_in⌋)` columns of every matrix fits the budget,
-/// and those `(rows, cols)` per matrix.
+/// and those `(rows, cols)` per matrix. An axis that `shape` does not select is kept whole.
 pub fn uniform_sizes(
     targets: &[Target],
     rank: usize,
     budget: usize,
+    shape: Shape,
 ) -> Result<(Fraction, Vec<(usize, usize)>), RegionsError> {
+    let (select_rows, select_cols) = shape.selects();
+    let lines = |f: Fraction, d: usize, selected: bool| if selected { f.of(d) } else { d };
+    let size = |f: Fraction, t: &Target| {
+        (
+            lines(f, t.d_out, select_rows),
+            lines(f, t.d_in, select_cols),
+        )
+    };
     let cost = |f: Fraction| -> usize {
         targets
             .iter()
-            .map(|t| rank * (f.of(t.d_out) + f.of(t.d_in)))
+            .map(|t| {
+                let (rows, cols) = size(f, t);
+                rank * (rows + cols)
+            })
             .sum()
     };
     // The cost only changes at fractions k / d for the dimensions d in use.
@@ -86,20 +102,21 @@ pub fn uniform_sizes(
     // Cost is non-decreasing in f: find the last candidate that fits.
     let fits = candidates.partition_point(|&f| cost(f) <= budget);
     let Some(&best) = fits.checked_sub(1).and_then(|i| candidates.get(i)) else {
+        let smallest = Fraction { num: 0, den: 1 };
         return Err(RegionsError::BudgetTooSmall {
             budget,
-            needed: rank * 2 * targets.len(),
+            needed: cost(smallest),
             rank,
-            what: format!(
-                "one row and one column in each of the {} matrices",
-                targets.len()
-            ),
+            what: match shape {
+                Shape::Block => "one row and one column",
+                Shape::Rows => "one row across all columns",
+                Shape::Columns => "one column across all rows",
+            }
+            .to_owned()
+                + &format!(" in each of the {} matrices", targets.len()),
         });
     };
-    let sizes = targets
-        .iter()
-        .map(|t| (best.of(t.d_out), best.of(t.d_in)))
-        .collect();
+    let sizes = targets.iter().map(|t| size(best, t)).collect();
     Ok((best, sizes))
 }
 
@@ -110,8 +127,9 @@ pub fn uniform(
     lines: &[MatrixLines],
     rank: usize,
     budget: usize,
+    shape: Shape,
 ) -> Result<Vec<Option<Kept>>, RegionsError> {
-    let (_, sizes) = uniform_sizes(targets, rank, budget)?;
+    let (_, sizes) = uniform_sizes(targets, rank, budget, shape)?;
     Ok(lines
         .iter()
         .zip(sizes)
@@ -130,9 +148,10 @@ pub fn random(
     targets: &[Target],
     rank: usize,
     budget: usize,
+    shape: Shape,
     seed: u64,
 ) -> Result<Vec<Option<Kept>>, RegionsError> {
-    let (_, sizes) = uniform_sizes(targets, rank, budget)?;
+    let (_, sizes) = uniform_sizes(targets, rank, budget, shape)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut draw = |d: usize, n: usize| {
         let mut picked = rand::seq::index::sample(&mut rng, d, n).into_vec();

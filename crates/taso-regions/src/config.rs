@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-pub use taso_run::sections::regions::{Allocation, Budget, LineRule, Normalize, RegionsConfig};
+pub use taso_run::sections::regions::{
+    Allocation, Budget, LineRule, Normalize, RegionsConfig, Shape,
+};
 
 /// The config spelling of a unit enum value (`"matrix-mean"`, `"core-count"`, ...).
 pub(crate) fn spelling(value: &impl Serialize) -> String {

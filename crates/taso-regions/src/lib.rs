@@ -52,7 +52,7 @@ pub mod report;
 pub mod select;
 pub mod stage;
 
-pub use config::{Allocation, Budget, LineRule, Normalize, RegionsConfig};
+pub use config::{Allocation, Budget, LineRule, Normalize, RegionsConfig, Shape};
 pub use error::RegionsError;
 pub use importance::{read_importance, ScoreMatrix};
 pub use plan::{dense_regions, select_regions};

@@ -22,14 +22,14 @@ pub fn select_regions(
     let budget = config.budget.resolve(&targets);
     let rank = config.rank;
     let kept = match config.allocation {
-        Allocation::Random => allocate::random(&targets, rank, budget, seed)?,
+        Allocation::Random => allocate::random(&targets, rank, budget, config.shape, seed)?,
         Allocation::Uniform | Allocation::Global => {
             if matrices.iter().all(|m| m.total() == 0.0) {
                 return Err(RegionsError::ZeroImportance);
             }
             let lines = line_values(matrices, config)?;
             if config.allocation == Allocation::Uniform {
-                allocate::uniform(&targets, &lines, rank, budget)?
+                allocate::uniform(&targets, &lines, rank, budget, config.shape)?
             } else {
                 allocate::global(&lines, rank, budget, config.min_rows, config.min_cols)?
             }

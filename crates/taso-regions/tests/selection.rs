@@ -6,7 +6,7 @@ use taso_artifact::{Regions, Target};
 use taso_regions::allocate::uniform_sizes;
 use taso_regions::{
     select_regions, Allocation, Budget, LineRule, Normalize, RegionsConfig, RegionsError,
-    ScoreMatrix,
+    ScoreMatrix, Shape,
 };
 
 /// A matrix from full scores (marginals computed from them).
@@ -135,25 +135,74 @@ fn uniform_finds_the_planted_rows_and_columns_at_the_same_fraction() {
 #[test]
 fn uniform_sizes_take_the_largest_fraction_that_fits() {
     let targets: Vec<Target> = three_planted().into_iter().map(|m| m.target).collect();
-    let (f, sizes) = uniform_sizes(&targets, 2, 48).unwrap();
+    let (f, sizes) = uniform_sizes(&targets, 2, 48, Shape::Block).unwrap();
     assert_eq!(f.value(), 0.1);
     assert_eq!(sizes, [(4, 2), (2, 4), (6, 6)]);
     // One parameter short of 10%: the next lower fraction, 1/12 (5 of 60).
-    let (f, sizes) = uniform_sizes(&targets, 2, 47).unwrap();
+    let (f, sizes) = uniform_sizes(&targets, 2, 47, Shape::Block).unwrap();
     assert_eq!(f.value(), 5.0 / 60.0);
     assert_eq!(sizes, [(3, 1), (1, 3), (5, 5)]);
     // Every matrix keeps at least one row and column; less is refused.
-    assert_eq!(uniform_sizes(&targets, 2, 12).unwrap().1, [(1, 1); 3]);
-    let err = uniform_sizes(&targets, 2, 11).unwrap_err();
+    assert_eq!(
+        uniform_sizes(&targets, 2, 12, Shape::Block).unwrap().1,
+        [(1, 1); 3]
+    );
+    let err = uniform_sizes(&targets, 2, 11, Shape::Block).unwrap_err();
     assert!(
         matches!(err, RegionsError::BudgetTooSmall { needed: 12, .. }),
         "{err}"
     );
     // A budget beyond dense keeps everything.
     assert_eq!(
-        uniform_sizes(&targets, 1, 10_000).unwrap().1,
+        uniform_sizes(&targets, 1, 10_000, Shape::Block).unwrap().1,
         [(40, 20), (20, 40), (60, 60)]
     );
+}
+
+#[test]
+fn one_axis_shapes_keep_the_other_axis_whole_at_the_same_budget() {
+    let targets: Vec<Target> = three_planted().into_iter().map(|m| m.target).collect();
+    // Rank 2, 360 parameters: all 120 input columns plus half of the 120 output rows.
+    let (f, sizes) = uniform_sizes(&targets, 2, 360, Shape::Rows).unwrap();
+    assert_eq!(f.value(), 0.5);
+    assert_eq!(sizes, [(20, 20), (10, 40), (30, 60)]);
+    let (f, sizes) = uniform_sizes(&targets, 2, 360, Shape::Columns).unwrap();
+    assert_eq!(f.value(), 0.5);
+    assert_eq!(sizes, [(40, 10), (20, 20), (60, 30)]);
+    // One row per matrix across all columns costs 2 (3 + 120).
+    let err = uniform_sizes(&targets, 2, 245, Shape::Rows).unwrap_err();
+    assert!(
+        matches!(err, RegionsError::BudgetTooSmall { needed: 246, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("across all columns"), "{err}");
+
+    let matrices = three_planted();
+    let rows_only = RegionsConfig {
+        shape: Shape::Rows,
+        ..config(Allocation::Uniform, 2, 360)
+    };
+    let block = select_regions(&matrices, &config(Allocation::Uniform, 2, 48), 0).unwrap();
+    let regions = select_regions(&matrices, &rows_only, 0).unwrap();
+    for ((region, block), target) in regions.matrices.iter().zip(&block.matrices).zip(&targets) {
+        assert_eq!(region.cols.len(), target.d_in);
+        // The planted rows are the best-ranked ones, so they lead the larger selection.
+        assert!(block.rows.iter().all(|r| region.rows.contains(r)));
+    }
+    let random = RegionsConfig {
+        shape: Shape::Columns,
+        ..config(Allocation::Random, 2, 360)
+    };
+    let regions = select_regions(&matrices, &random, 3).unwrap();
+    for (region, (rows, cols)) in regions.matrices.iter().zip(sizes) {
+        assert_eq!((region.rows.len(), region.cols.len()), (rows, cols));
+    }
+    let global = RegionsConfig {
+        shape: Shape::Rows,
+        ..config(Allocation::Global, 2, 360)
+    };
+    let err = global.validate().unwrap_err().to_string();
+    assert!(err.contains("shape") && err.contains("global"), "{err}");
 }
 
 #[test]
@@ -340,16 +389,27 @@ fn budget_is_never_exceeded() {
             rank: rng.random_range(1..9),
             allocation: [Allocation::Uniform, Allocation::Global, Allocation::Random]
                 [rng.random_range(0..3)],
+            shape: Shape::Block,
             min_rows: rng.random_range(1..4),
             min_cols: rng.random_range(1..4),
             heatmaps: false,
+        };
+        let config = RegionsConfig {
+            shape: match config.allocation {
+                Allocation::Global => Shape::Block,
+                _ => [Shape::Block, Shape::Rows, Shape::Columns][rng.random_range(0..3)],
+            },
+            ..config
         };
         match select_regions(&matrices, &config, case) {
             Ok(regions) => {
                 selected += 1;
                 assert!(regions.used() <= regions.budget, "case {case}: {config:?}");
                 assert!(!regions.matrices.is_empty());
+                let (select_rows, select_cols) = config.shape.selects();
                 for m in &regions.matrices {
+                    assert!(select_rows || m.rows.len() == m.target.d_out, "case {case}");
+                    assert!(select_cols || m.cols.len() == m.target.d_in, "case {case}");
                     for (kept, d) in [(&m.rows, m.target.d_out), (&m.cols, m.target.d_in)] {
                         assert!(!kept.is_empty(), "case {case}");
                         assert!(
@@ -375,7 +435,7 @@ fn budget_is_never_exceeded() {
         }
     }
     assert!(
-        selected > 150 && refused > 0,
+        selected > 100 && refused > 0,
         "{selected} selected, {refused} refused"
     );
 }

@@ -23,7 +23,7 @@ type Result<T> = std::result::Result<T, RunError>;
 /// Which models serve which tasks, for the refusal of a mismatched run.
 const PAIRING_ADVICE: &str = "encoders (BERT, RoBERTa, e.g. models/all-MiniLM-L6-v2) serve \
     classification tasks (GLUE: rte, sst2, ...) and decoders (LLaMA, Mistral, Qwen2, e.g. \
-    models/SmolLM2-135M-Instruct) serve prompt tasks (boolq, wic, arc-challenge, gsm8k): change \
+    models/SmolLM2-135M-Instruct) serve prompt tasks (boolq, wic, arc-challenge, gsm8k, sst2-prompt, …): change \
     `run.model` or `run.task`";
 
 /// The tokenizer of a run's model family.

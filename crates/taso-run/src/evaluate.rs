@@ -1,6 +1,9 @@
 //! Scoring a model on a split: predictions and the task's metrics.
 
-use taso_data::{compute_metrics, AnyTask, Predictions, PromptPredictions};
+use taso_data::{
+    compute_metrics, majority_accuracy, AnyTask, Label, Predictions, PromptAnswer,
+    PromptPredictions,
+};
 use taso_models::{predict, predict_prompts, TaskData, TaskModel};
 
 use crate::context::{RunContext, RunTokenizer};
@@ -23,6 +26,9 @@ pub struct Evaluation {
     pub predictions: TaskPredictions,
     /// The metrics, by name; `None` on an unlabeled split.
     pub scores: Option<Scores>,
+    /// The accuracy of always giving the split's most frequent answer (class, or candidate
+    /// position); `None` for regression, free-form answers and unlabeled splits.
+    pub majority: Option<f64>,
 }
 
 /// Predicts every example of `data` of the run `ctx` (eval mode, no gradients, length-sorted
@@ -75,5 +81,29 @@ pub fn evaluate(
     Ok(Evaluation {
         predictions,
         scores,
+        majority: majority(data),
     })
+}
+
+/// The accuracy of always giving the most frequent gold class or candidate position of `data`.
+fn majority(data: &TaskData) -> Option<f64> {
+    let gold: Option<Vec<usize>> = match data {
+        TaskData::Classification(split) => split
+            .labels
+            .iter()
+            .map(|label| match label {
+                Some(Label::Class(class)) => Some(*class),
+                _ => None,
+            })
+            .collect(),
+        TaskData::Prompt(prompt) => prompt
+            .examples
+            .iter()
+            .map(|example| match &example.answer {
+                PromptAnswer::Choice { gold, .. } => *gold,
+                PromptAnswer::Free { .. } => None,
+            })
+            .collect(),
+    };
+    majority_accuracy(&gold?)
 }

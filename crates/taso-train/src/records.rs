@@ -57,6 +57,9 @@ pub struct Progress {
     pub train_seconds: f64,
     /// Training examples processed.
     pub examples_seen: usize,
+    /// Tokens of those examples, padding excluded.
+    #[serde(default)]
+    pub tokens_seen: usize,
 }
 
 /// Trainable parameter counts of a run.
@@ -154,6 +157,9 @@ pub struct TrainMetrics {
     pub train_seconds: f64,
     /// Training examples per second of training.
     pub examples_per_second: f64,
+    /// Training tokens (padding excluded) per second of training.
+    #[serde(default)]
+    pub tokens_per_second: f64,
 }
 
 impl TrainMetrics {
@@ -204,8 +210,8 @@ impl TrainMetrics {
             }
         }
         lines.push(format!(
-            "{} steps in {:.1} s ({:.1} examples/s)",
-            self.total_steps, self.train_seconds, self.examples_per_second
+            "{} steps in {:.1} s ({:.1} examples/s, {:.0} tokens/s)",
+            self.total_steps, self.train_seconds, self.examples_per_second, self.tokens_per_second
         ));
         lines.join("\n")
     }

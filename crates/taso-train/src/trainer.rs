@@ -56,6 +56,8 @@ pub struct Trainer<'a> {
     lr: LearningRates,
     counts: ParamCounts,
     train: TaskData,
+    /// Tokens of each training example (padding excluded), for tokens/s.
+    train_lengths: Vec<usize>,
     dev: TaskData,
     holdout: Option<TaskData>,
     steps_per_epoch: usize,
@@ -113,6 +115,7 @@ impl<'a> Trainer<'a> {
             budget,
             lr,
             counts,
+            train_lengths: train.lengths(),
             train,
             dev,
             holdout,
@@ -268,6 +271,10 @@ impl<'a> Trainer<'a> {
         progress.epoch_loss_sum += value;
         progress.epoch_steps += 1;
         progress.examples_seen += indices.len();
+        progress.tokens_seen += indices
+            .iter()
+            .map(|&i| self.train_lengths[i])
+            .sum::<usize>();
         progress.train_seconds += started.elapsed().as_secs_f64();
         log.step(progress.step, value, self.config.lr * factor, indices.len());
         Ok(())
@@ -417,6 +424,7 @@ impl<'a> Trainer<'a> {
             last: progress.epochs.last().cloned(),
             train_seconds: progress.train_seconds,
             examples_per_second: progress.examples_seen as f64 / progress.train_seconds.max(1e-9),
+            tokens_per_second: progress.tokens_seen as f64 / progress.train_seconds.max(1e-9),
         }
     }
 }

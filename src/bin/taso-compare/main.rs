@@ -95,6 +95,11 @@ pub struct Outcome {
     adapter_params: usize,
     total_params: usize,
     seconds: f64,
+    examples_per_second: f64,
+    /// Training tokens (padding excluded) per second; 0 in records older than the count.
+    tokens_per_second: f64,
+    /// The eval split's most-frequent-answer accuracy, as `taso-eval` recorded it.
+    majority: Option<f64>,
     metric: String,
     /// The run's per-epoch records, for the curves of `--plot`.
     epochs: Vec<taso::train::EpochRecord>,
@@ -312,6 +317,9 @@ mod tests {
             adapter_params: 1,
             total_params: 1,
             seconds: 1.0,
+            examples_per_second: 1.0,
+            tokens_per_second: 1.0,
+            majority: None,
             metric: "accuracy".into(),
             epochs: Vec::new(),
         };

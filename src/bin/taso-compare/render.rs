@@ -124,8 +124,8 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
     };
     let _ = writeln!(
         out,
-        "| method | lr | n | best-epoch dev |{}{holdout_column} last-epoch dev | eval | adapter params | trainable params | train time (s) |\n\
-         |---|---|---|---|{}---|---|---|---|---|",
+        "| method | lr | n | best-epoch dev |{}{holdout_column} last-epoch dev | eval | adapter params | trainable params | train time (s) | examples/s | tokens/s |\n\
+         |---|---|---|---|{}---|---|---|---|---|---|---|",
         others.iter().map(|m| format!(" best-epoch {m} |")).collect::<String>(),
         "---|".repeat(others.len() + usize::from(holdout > 0)),
     );
@@ -148,11 +148,16 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
             0 => String::new(),
             _ => format!(" {} |", cell(&|o| o.selection)),
         };
-        let (secs, _) = mean_std(&r.reported.iter().map(|o| o.seconds).collect::<Vec<_>>());
+        let mean_of = |value: fn(&Outcome) -> f64| {
+            mean_std(&r.reported.iter().map(value).collect::<Vec<_>>()).0
+        };
+        let secs = mean_of(|o| o.seconds);
+        let examples_per_second = mean_of(|o| o.examples_per_second);
+        let tokens_per_second = mean_of(|o| o.tokens_per_second);
         let first = &r.reported[0];
         let _ = writeln!(
             out,
-            "| {} | {:e} | {} | {} |{other_cells}{holdout_cell} {} | {} | {} | {} | {secs:.0} |",
+            "| {} | {:e} | {} | {} |{other_cells}{holdout_cell} {} | {} | {} | {} | {secs:.0} | {examples_per_second:.1} | {tokens_per_second:.0} |",
             r.name,
             r.best_lr,
             r.reported.len(),
@@ -161,6 +166,17 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
             cell(&|o| o.eval),
             first.adapter_params,
             first.total_params
+        );
+    }
+    let majority = results
+        .iter()
+        .flat_map(|r| &r.reported)
+        .find_map(|o| o.majority);
+    if let Some(majority) = majority {
+        let _ = writeln!(
+            out,
+            "\nAlways giving the most frequent answer scores {:.2} accuracy on the eval split.",
+            100.0 * majority
         );
     }
 }

@@ -305,6 +305,8 @@ struct RunMetrics {
 #[derive(Deserialize)]
 struct EvalEntry {
     metrics: Option<Scores>,
+    #[serde(default)]
+    majority_accuracy: Option<f64>,
 }
 
 impl RunMetrics {
@@ -322,6 +324,7 @@ impl RunMetrics {
         let selection = train.best.as_ref().and_then(EpochRecord::selection);
         let selection = selection.map_or(f64::NAN, main);
         let best_scores = scores(train.best);
+        let majority = self.eval.as_ref().and_then(|e| e.majority_accuracy);
         let eval = self
             .eval
             .and_then(|e| e.metrics)
@@ -336,6 +339,9 @@ impl RunMetrics {
             adapter_params: train.params.adapter,
             total_params: train.params.total,
             seconds: train.train_seconds,
+            examples_per_second: train.examples_per_second,
+            tokens_per_second: train.tokens_per_second,
+            majority,
             metric,
             epochs: train.epochs,
         }

@@ -1,4 +1,4 @@
-//! Reading a prompt task's JSONL split into [`PromptExample`]s: prompt rendered, answer resolved.
+//! Reading a prompt task's JSONL or TSV split into [`PromptExample`]s: prompt rendered, answer resolved.
 
 use std::path::{Path, PathBuf};
 
@@ -6,8 +6,10 @@ use serde_json::Value;
 
 use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
-use crate::readers::{kind_of, numbered_lines, parse_json_object, read_split_file, split_file};
-use crate::{DataError, Split};
+use crate::readers::{
+    kind_of, numbered_lines, parse_json_object, read_split_file, split_file, tsv_objects,
+};
+use crate::{DataError, Format, Split};
 
 /// The answer of one example.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,11 +38,12 @@ pub struct PromptExample {
 }
 
 impl PromptTaskSpec {
-    /// Reads `split` from its JSONL file under `data_dir` (absolute split paths ignore `data_dir`).
+    /// Reads `split` from its file under `data_dir` (absolute split paths ignore `data_dir`).
     ///
     /// Fails, naming the file and line, when the spec is invalid, the task has no such split, the
-    /// file is missing, a line is not a JSON object, a template placeholder or answer field names
-    /// no field of the record, a label is not one of the candidates, or the file holds no examples.
+    /// file is missing, a JSONL line is not a JSON object, a TSV row has another number of fields
+    /// than the header, a template placeholder or answer field names no field of the record, a
+    /// label is not one of the candidates, or the file holds no examples.
     pub fn read_split(
         &self,
         data_dir: &Path,
@@ -50,9 +53,23 @@ impl PromptTaskSpec {
         let file = split_file(&self.name, self.description.as_deref(), &self.splits, split)?;
         let (path, content) = read_split_file(&self.name, data_dir, split, file)?;
         let reader = ExampleReader::new(self, !file.unlabeled)?;
-        let examples = numbered_lines(&content)
-            .take(file.max_examples.unwrap_or(usize::MAX))
-            .map(|(line, text)| reader.read(&Record::parse(&path, line, text)?))
+        let objects = match self.format {
+            Format::Jsonl => numbered_lines(&content)
+                .skip(file.skip_examples)
+                .take(file.max_examples.unwrap_or(usize::MAX))
+                .map(|(line, text)| Ok((line, parse_json_object(&path, line, text)?)))
+                .collect::<Result<Vec<_>, DataError>>()?,
+            Format::Tsv => tsv_objects(&path, &content, file)?,
+        };
+        let examples = objects
+            .into_iter()
+            .map(|(line, object)| {
+                reader.read(&Record {
+                    path: &path,
+                    line,
+                    root: Value::Object(object),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if examples.is_empty() {
             return Err(DataError::EmptySplit { path });
@@ -188,23 +205,14 @@ struct Choices {
     block: String,
 }
 
-/// One JSONL line, with errors that name file, line and field.
+/// One JSONL line or TSV row as an object, with errors that name file, line and field.
 struct Record<'a> {
     path: &'a Path,
     line: usize,
     root: Value,
 }
 
-impl<'a> Record<'a> {
-    fn parse(path: &'a Path, line: usize, text: &str) -> Result<Record<'a>, DataError> {
-        let object = parse_json_object(path, line, text)?;
-        Ok(Record {
-            path,
-            line,
-            root: Value::Object(object),
-        })
-    }
-
+impl Record<'_> {
     /// The value at the dotted `field` path inside `base` (the record or one of its choices).
     fn get<'v>(
         &self,

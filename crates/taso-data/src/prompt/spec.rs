@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::template::Template;
 use crate::spec::check_task_name;
-use crate::{DataError, Split, SplitFile, Splits};
+use crate::{DataError, Format, Split, SplitFile, Splits};
 
 /// The marker `kind = "prompt"` that sets prompt task files apart from classification ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +123,16 @@ pub struct PromptTaskSpec {
     pub answer: AnswerSpec,
     /// Metrics to report, the first being the main one.
     pub metrics: Vec<PromptMetric>,
-    /// The split files (JSONL). Per-file column overrides do not apply to prompt tasks.
+    /// File format of the splits: `jsonl` (default; fields are keys) or `tsv` (the header row
+    /// names the columns, and `0`, `1`, … name them by position).
+    #[serde(default = "default_format")]
+    pub format: Format,
+    /// The split files. Per-file column overrides do not apply to prompt tasks.
     pub splits: Splits,
+}
+
+fn default_format() -> Format {
+    Format::Jsonl
 }
 
 fn default_separator() -> String {
@@ -286,7 +294,7 @@ fn check_split_file(split: Split, file: &SplitFile) -> Result<(), String> {
     ];
     match overrides.into_iter().find(|(_, given)| *given) {
         Some((key, _)) => Err(format!(
-            "the {split} split sets `{key}`, which only classification tasks use: prompt tasks read JSONL fields named in `template` and `answer`"
+            "the {split} split sets `{key}`, which only classification tasks use: prompt tasks read the fields named in `template` and `answer`"
         )),
         None => Ok(()),
     }

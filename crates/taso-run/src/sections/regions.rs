@@ -10,6 +10,7 @@
 //! budget = "lora-r1"          # or "lora-r8", 120000, { multiple = 2.5 }
 //! rank = 8
 //! allocation = "uniform"      # or "global", "random"
+//! shape = "block"             # or "rows", "columns" (uniform and random allocation)
 //! min_rows = 1                # global only
 //! min_cols = 1                # global only
 //! heatmaps = true
@@ -41,6 +42,9 @@ pub struct RegionsConfig {
     pub rank: usize,
     /// How the budget is split across matrices. Default `uniform`.
     pub allocation: Allocation,
+    /// Which lines are selected: a block of rows and columns, or rows (columns) only with every
+    /// column (row) kept. Default `block`.
+    pub shape: Shape,
     /// Fewest rows an adapted matrix keeps under `global` allocation. Default 1.
     pub min_rows: usize,
     /// Fewest columns an adapted matrix keeps under `global` allocation. Default 1.
@@ -59,6 +63,7 @@ impl Default for RegionsConfig {
             budget: Budget::LoraRank(1),
             rank: 8,
             allocation: Allocation::Uniform,
+            shape: Shape::Block,
             min_rows: 1,
             min_cols: 1,
             heatmaps: true,
@@ -99,6 +104,29 @@ pub enum Allocation {
     /// The sizes `uniform` would give, rows and columns drawn at random (seeded by
     /// `run.seed`): the ablation.
     Random,
+}
+
+/// `shape`: which lines of a matrix the selection chooses; the other axis is kept whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// Rows and columns (the method): the adapter lives on the `R × C` block.
+    Block,
+    /// Rows only: the adapter lives on rows `R` across every column (`A` spans all of `d_in`).
+    Rows,
+    /// Columns only: the adapter lives on columns `C` across every row (`B` spans all of `d_out`).
+    Columns,
+}
+
+impl Shape {
+    /// Whether the rows (`true`) and columns (`false`) are selected or kept whole.
+    pub fn selects(self) -> (bool, bool) {
+        match self {
+            Shape::Block => (true, true),
+            Shape::Rows => (true, false),
+            Shape::Columns => (false, true),
+        }
+    }
 }
 
 /// `budget`: the adapter parameter budget P, `Σ_ℓ r (|R_ℓ| + |C_ℓ|) ≤ P`.
@@ -227,6 +255,13 @@ impl RegionsConfig {
                 "`min_rows` = {} and `min_cols` = {} must be at least 1: an adapted matrix \
                  needs a row and a column",
                 self.min_rows, self.min_cols
+            ));
+        }
+        if self.shape != Shape::Block && self.allocation == Allocation::Global {
+            return invalid(format!(
+                "`shape` = \"{}\" works with uniform or random allocation; `allocation` = \"global\" \
+                 selects rows and columns together (use shape = \"block\")",
+                if self.shape == Shape::Rows { "rows" } else { "columns" }
             ));
         }
         match self.budget {

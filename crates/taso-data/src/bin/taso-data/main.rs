@@ -15,7 +15,8 @@ use taso_data::{
 mod prompt;
 
 /// Describe a task: a built-in GLUE name (rte, mrpc, sst2, cola, stsb, wnli, qnli), a built-in
-/// prompt task (boolq, wic, arc-challenge, gsm8k) or a task .toml.
+/// prompt task (boolq, wic, arc-challenge, gsm8k, sst2-prompt, rte-prompt, mrpc-prompt,
+/// qnli-prompt) or a task .toml.
 #[derive(Parser)]
 #[command(version)]
 struct Args {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The decoder study of docs/results.md ("Decoders on the SFT loss") on one prompt task
+# (sst2-prompt, rte-prompt or mrpc-prompt): first the five methods under hold-out selection over
+# one lr grid (full fine-tuning its own), then every open hypothesis of the method as variants of
+# TASO. Every finished run is recorded under benches/results, so the study continues where it
+# stopped, on any checkout; `--report-only` as an extra argument remakes the tables from the
+# record without training. Tables: runs/TASK/compare/decoder-*.md.
+#
+# Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments]
+#   (from the project root, after `just build`; about 10 minutes of 2 cores per run)
+set -euo pipefail
+task=${1:?usage: benches/decoder_study.sh TASK [methods|ablations|all] [taso-compare args]}
+part=${2:-all}
+shift $(($# < 2 ? $# : 2))
+compare() {
+  target/release/taso-compare --config "configs/$task.toml" --seeds 3 --sweep-seeds 1 --jobs 2 \
+    --record benches/results --plot "$@"
+}
+grid=5e-4,1e-3,2e-3
+
+methods() {
+  compare --tag decoder --out decoder-methods.md --lrs "$grid" --method-lrs full=2e-5,5e-5 \
+    --methods taso,lora-r1,lora-r8,random-regions,full "$@"
+}
+
+# TASO's lr as chosen in the methods table: the variants that do not move the adapter's lr run
+# at it, so that only the hypothesis changes.
+taso_lr() {
+  local table="runs/$task/compare/decoder-methods.md"
+  awk -F' *[|] *' '$2 == "taso" { print $3; exit }' "$table" 2>/dev/null | grep . ||
+    { echo "run the methods part first: no TASO row in $table" >&2; exit 2; }
+}
+
+ablations() {
+  # A's initialisation (fan-in |C| or d_in) crossed with the lr scaling exponent gamma: both move
+  # the adapter's effective step size, so each has its own lr from the grid.
+  compare --tag decoder --out decoder-init-gamma.md --lrs "$grid" \
+    --methods taso,taso-kept-g0,taso-kept-g1,taso-input-g0,taso-input-g05,taso-input-g1 \
+    --variant 'taso-kept-g0=run.method=taso;train.gamma=0' \
+    --variant 'taso-kept-g1=run.method=taso;train.gamma=1' \
+    --variant 'taso-input-g0=run.method=taso;lora.init_fan_in=input;train.gamma=0' \
+    --variant 'taso-input-g05=run.method=taso;lora.init_fan_in=input;train.gamma=0.5' \
+    --variant 'taso-input-g1=run.method=taso;lora.init_fan_in=input;train.gamma=1' "$@"
+  local lr
+  lr=$(taso_lr)
+  # Block shape at one budget: under the rank-1 budget a one-axis region only fits at rank 1,
+  # where it is the whole matrix (dense LoRA r=1), so the shapes meet at the rank-8 budget, rank 12.
+  # Rank inside the rank-1 budget; calibration size; the score signal.
+  compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
+    --methods taso,taso-r2,taso-r4,taso-cal64,taso-cal1024,taso-grad,block-b8,rows-b8,columns-b8 \
+    --variant 'taso-r2=run.method=taso;regions.rank=2' \
+    --variant 'taso-r4=run.method=taso;regions.rank=4' \
+    --variant 'taso-cal64=run.method=taso;score.batches=8' \
+    --variant 'taso-cal1024=run.method=taso;score.batches=128' \
+    --variant 'taso-grad=run.method=taso;score.signal=grad' \
+    --variant 'block-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12' \
+    --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
+    --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \
+    "$@"
+}
+
+case $part in
+  methods) methods "$@" ;;
+  ablations) ablations "$@" ;;
+  all) methods "$@" && ablations "$@" ;;
+  *) echo "unknown part '$part': methods, ablations or all" >&2; exit 2 ;;
+esac
