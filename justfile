@@ -66,7 +66,7 @@ smoke TASK *ARGS: build
 compare TASK *ARGS: build
     c=$({{config}} {{TASK}}); target/release/taso-compare --config "$c" {{ARGS}}
 
-# The decoder study on a prompt task (sst2-prompt, rte-prompt, mrpc-prompt): the five methods
+# The decoder study on a prompt task (sst2-prompt, rte-prompt, qnli-prompt): the five methods
 # under hold-out selection, then the ablations, recorded in benches/results (PART: methods,
 # ablations or all; extra arguments go to taso-compare, e.g. --report-only). docs/results.md.
 decoder-study TASK PART="all" *ARGS: build

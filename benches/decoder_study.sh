@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The decoder study of docs/results.md ("Decoders on the SFT loss") on one prompt task
-# (sst2-prompt, rte-prompt or mrpc-prompt): first the five methods under hold-out selection over
-# one lr grid (full fine-tuning its own), then every open hypothesis of the method as variants of
-# TASO. Every finished run is recorded under benches/results, so the study continues where it
+# (sst2-prompt, rte-prompt or qnli-prompt: the three the model learns at this budget): first the
+# five methods under hold-out selection over one lr grid (full fine-tuning its own), then every
+# open hypothesis of the method as variants of TASO. Every finished run is recorded under benches/results, so the study continues where it
 # stopped, on any checkout; `--report-only` as an extra argument remakes the tables from the
 # record without training. Tables: runs/TASK/compare/decoder-*.md.
 #
