@@ -4,7 +4,7 @@
 
 use taso::artifact::Importance;
 use taso::models::Linear;
-use taso::score::{Estimator, ScoreDtype, Scorer, Signal, Store};
+use taso::score::{Estimator, ScoreDtype, Scorer, Signal};
 use tch::{Device, Kind, Tensor};
 
 const FEATURES: i64 = 24;
@@ -85,7 +85,7 @@ fn importance((estimator, signal): (Estimator, Signal)) -> Importance {
         scorer.accumulate();
     }
     Importance {
-        matrices: scorer.finish(Store::Full, ScoreDtype::F32).unwrap(),
+        matrices: scorer.finish(ScoreDtype::F32).unwrap(),
         examples: 16 * 64,
     }
 }

@@ -44,13 +44,26 @@ impl LinearAdapter for SparseLora {
             Some(cols) => input.index_select(-1, cols),
             None => input.shallow_clone(),
         };
-        let low_rank = kept_input.linear(&self.a, None::<&Tensor>) * self.scale;
+        let low_rank = kept_input
+            .to_kind(self.a.kind())
+            .linear(&self.a, None::<&Tensor>)
+            * self.scale;
         let delta = low_rank.linear(&self.b, None::<&Tensor>);
-        match &self.rows {
-            Some(rows) => base_output.index_add(-1, rows, &delta),
-            None => base_output + delta,
-        }
+        in_base_kind(base_output, |base| match &self.rows {
+            Some(rows) => base.index_add(-1, rows, &delta),
+            None => base + delta,
+        })
     }
+}
+
+/// Adds an f32 adapter term to a base output of any kind as PEFT does under a bf16 or f16
+/// model: the sum in f32, the result back in the base's kind.
+fn in_base_kind(base_output: Tensor, add: impl FnOnce(Tensor) -> Tensor) -> Tensor {
+    let kind = base_output.kind();
+    if kind == Kind::Float {
+        return add(base_output);
+    }
+    add(base_output.to_kind(Kind::Float)).to_kind(kind)
 }
 
 /// Masked dense LoRA: `y = base + s · x (A ⊙ M_A)ᵀ (B ⊙ M_B)ᵀ` with dense `A ∈ R^{r×d_in}`,
@@ -87,8 +100,9 @@ impl LinearAdapter for MaskedLora {
     fn adapt(&self, input: &Tensor, base_output: Tensor) -> Tensor {
         let a = &self.a * &self.a_mask;
         let b = &self.b * &self.b_mask;
-        let low_rank = input.linear(&a, None::<&Tensor>) * self.scale;
-        base_output + low_rank.linear(&b, None::<&Tensor>)
+        let low_rank = input.to_kind(a.kind()).linear(&a, None::<&Tensor>) * self.scale;
+        let delta = low_rank.linear(&b, None::<&Tensor>);
+        in_base_kind(base_output, |base| base + delta)
     }
 }
 

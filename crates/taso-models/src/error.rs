@@ -118,6 +118,18 @@ pub enum ModelError {
     /// libtorch reported an error.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A pass would need more memory than the device has free.
+    #[error("{what} would need about {estimate}, and {device} has {available_gib:.2} GiB free: lower `batch_size` or `run.max_len`, compute in bf16 (`run.dtype = \"bf16\"`), or free memory")]
+    WillNotFit {
+        /// The pass (`training`, `scoring`).
+        what: String,
+        /// The device.
+        device: String,
+        /// The estimate, by part.
+        estimate: String,
+        /// Free memory in GiB.
+        available_gib: f64,
+    },
 }
 
 /// How a missing tensor was looked up, for [`ModelError::MissingTensor`].

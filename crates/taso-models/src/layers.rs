@@ -166,20 +166,28 @@ impl RmsNorm {
 /// Fills modules from a checkpoint and records each parameter under its Hugging Face name.
 pub struct Builder {
     weights: WeightMap,
+    kind: Kind,
     params: Vec<(String, Tensor)>,
 }
 
 impl Builder {
-    /// Starts building from a loaded checkpoint.
-    pub fn new(weights: WeightMap) -> Self {
+    /// Starts building from a loaded checkpoint; floats are taken (and fresh layers drawn) as `kind`.
+    pub fn new(weights: WeightMap, kind: Kind) -> Self {
         Self {
             weights,
+            kind,
             params: Vec::new(),
         }
     }
 
+    /// Takes (and draws) the layers built from now on as `kind`: a trained head is f32 whatever
+    /// the base model computes in.
+    pub fn set_kind(&mut self, kind: Kind) {
+        self.kind = kind;
+    }
+
     fn take(&mut self, name: String, shape: &[i64]) -> Result<Tensor> {
-        let tensor = self.weights.take(&name, shape)?;
+        let tensor = self.weights.take(&name, shape, self.kind)?;
         self.params.push((name, tensor.shallow_clone()));
         Ok(tensor)
     }
@@ -223,13 +231,7 @@ impl Builder {
         d_out: i64,
         init: FreshInit,
     ) -> Result<Linear> {
-        let (weight, bias) = fresh_linear(
-            d_in,
-            d_out,
-            init,
-            self.weights.device(),
-            self.weights.kind(),
-        );
+        let (weight, bias) = fresh_linear(d_in, d_out, init, self.weights.device(), self.kind);
         self.params
             .push((format!("{prefix}.weight"), weight.shallow_clone()));
         self.params

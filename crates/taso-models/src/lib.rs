@@ -10,7 +10,9 @@
 //!   compute its weight gradient, without this crate knowing anything about TASO.
 //! - [`TaskData`] and [`TaskModel`]: a task's tokenized split and a model of either family,
 //!   with one loss for the stages (answer tokens only for a causal LM).
-//! - [`parse_device`] understands `auto|cpu|cuda:N` and registers the CUDA backend when present.
+//! - [`parse_device`] understands `auto|cpu|cuda:N` and registers the CUDA backend when present;
+//!   [`ComputeDtype`] is what the frozen base computes in (`load_as`: f32, bf16 or f16), while
+//!   heads and adapters stay f32.
 //!
 //! ```no_run
 //! use taso_models::{Encoder, EncoderInput, parse_device};
@@ -45,12 +47,14 @@
 mod batch;
 mod decoder;
 mod device;
+mod dtype;
 mod encoder;
 mod error;
 mod family;
 pub mod forward;
 pub mod init;
 mod layers;
+mod memory;
 mod prompt_predict;
 mod task;
 mod task_data;
@@ -65,6 +69,7 @@ pub use decoder::{
     GreedySettings, KvCache, Llama3RopeScaling,
 };
 pub use device::{parse_device, register_cuda_backend, set_threads};
+pub use dtype::ComputeDtype;
 pub use encoder::{
     Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,
     HeadKind, SequenceClassifier,
@@ -72,6 +77,7 @@ pub use encoder::{
 pub use error::{ModelError, Result};
 pub use family::ModelFamily;
 pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
+pub use memory::{available_memory, tensor_bytes, MemoryEstimate};
 pub use prompt_predict::{predict_prompts, GenerationConfig};
 pub use task::{head_kind_for, predict};
 pub use task_data::{PromptData, TaskData};

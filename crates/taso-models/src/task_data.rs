@@ -50,6 +50,21 @@ impl TaskData {
         }
     }
 
+    /// The most gold-answer tokens of any example (0 for a classification split): where a
+    /// causal LM's head runs in training.
+    pub fn longest_answer(&self) -> usize {
+        match self {
+            TaskData::Classification(_) => 0,
+            TaskData::Prompt(p) => p
+                .split
+                .encodings
+                .iter()
+                .filter_map(|e| e.gold_ids().map(<[_]>::len))
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
     /// The training batch of examples `indices`, on `device`.
     pub fn batch(&self, indices: &[usize], device: Device) -> TaskBatch {
         match self {

@@ -1,7 +1,8 @@
 //! Reading the weights of a Hugging Face model folder.
 //!
 //! Accepts `model.safetensors`, or shards listed by `model.safetensors.index.json`; tensors of any
-//! float dtype are converted to the requested kind (f32 on CPU). Names are normalised: an
+//! float dtype stay in it until taken, and are then converted to the kind the taker asks for (the
+//! compute dtype for base weights, f32 for a trained head). Names are normalised: an
 //! architecture prefix such as `bert.` is stripped and old-style LayerNorm `gamma`/`beta` become
 //! `weight`/`bias`, so that modules see the same paths as in a bare Hugging Face base model.
 
@@ -16,7 +17,6 @@ pub struct WeightMap {
     prefix: String,
     arch: String,
     device: Device,
-    kind: Kind,
     tensors: HashMap<String, Tensor>,
 }
 
@@ -26,10 +26,10 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 impl WeightMap {
-    /// Loads every tensor of the folder's weight files onto `device` as `kind` (floats only;
-    /// integer buffers keep their kind). `prefix` is the architecture prefix to strip
-    /// (`bert`, `roberta`), `arch` names the architecture in error messages.
-    pub fn load(dir: &Path, prefix: &str, arch: &str, device: Device, kind: Kind) -> Result<Self> {
+    /// Loads every tensor of the folder's weight files onto `device`, each in its stored dtype.
+    /// `prefix` is the architecture prefix to strip (`bert`, `roberta`), `arch` names the
+    /// architecture in error messages.
+    pub fn load(dir: &Path, prefix: &str, arch: &str, device: Device) -> Result<Self> {
         let mut tensors = HashMap::new();
         for file in weight_files(dir)? {
             let loaded = Tensor::read_safetensors(&file).map_err(|e| ModelError::BadWeights {
@@ -37,11 +37,6 @@ impl WeightMap {
                 reason: e.to_string(),
             })?;
             for (name, tensor) in loaded {
-                let tensor = if tensor.is_floating_point() {
-                    tensor.to_kind(kind)
-                } else {
-                    tensor
-                };
                 tensors.insert(normalise_name(&name, prefix), tensor.to_device(device));
             }
         }
@@ -50,14 +45,13 @@ impl WeightMap {
             prefix: prefix.to_string(),
             arch: arch.to_string(),
             device,
-            kind,
             tensors,
         })
     }
 
-    /// Takes the tensor `name`, checking its shape.
-    pub fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        let tensor = self.take_optional(name, shape)?;
+    /// Takes the tensor `name`, checking its shape; a float tensor comes as `kind`.
+    pub fn take(&mut self, name: &str, shape: &[i64], kind: Kind) -> Result<Tensor> {
+        let tensor = self.take_optional(name, shape, kind)?;
         tensor.ok_or_else(|| ModelError::MissingTensor {
             dir: self.dir.clone(),
             name: name.to_string(),
@@ -66,8 +60,14 @@ impl WeightMap {
         })
     }
 
-    /// Takes the tensor `name` if the checkpoint has it, checking its shape.
-    pub fn take_optional(&mut self, name: &str, shape: &[i64]) -> Result<Option<Tensor>> {
+    /// Takes the tensor `name` if the checkpoint has it, checking its shape; a float tensor
+    /// comes as `kind`.
+    pub fn take_optional(
+        &mut self,
+        name: &str,
+        shape: &[i64],
+        kind: Kind,
+    ) -> Result<Option<Tensor>> {
         let Some(tensor) = self.tensors.remove(name) else {
             return Ok(None);
         };
@@ -78,7 +78,11 @@ impl WeightMap {
                 found: tensor.size(),
             });
         }
-        Ok(Some(tensor))
+        Ok(Some(if tensor.is_floating_point() {
+            tensor.to_kind(kind)
+        } else {
+            tensor
+        }))
     }
 
     /// Whether the checkpoint has (and nobody took yet) a tensor `name`.
@@ -89,11 +93,6 @@ impl WeightMap {
     /// Device the tensors were loaded onto.
     pub fn device(&self) -> Device {
         self.device
-    }
-
-    /// Floating-point kind of the loaded tensors.
-    pub fn kind(&self) -> Kind {
-        self.kind
     }
 
     /// Names of the tensors nobody took, sorted (buffers such as `position_ids`, unused heads).

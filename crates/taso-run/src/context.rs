@@ -194,12 +194,19 @@ impl RunContext {
                 let init = HeadInit::Fresh {
                     seed: self.run.seed,
                 };
-                let model = SequenceClassifier::load(&self.run.model, head, init, self.device)?;
+                let model = SequenceClassifier::load_as(
+                    &self.run.model,
+                    head,
+                    init,
+                    self.device,
+                    self.run.dtype,
+                )?;
                 Ok(TaskModel::Classifier(model))
             }
-            AnyTask::Prompt(_) => Ok(TaskModel::CausalLm(CausalLm::load(
+            AnyTask::Prompt(_) => Ok(TaskModel::CausalLm(CausalLm::load_as(
                 &self.run.model,
                 self.device,
+                self.run.dtype,
             )?)),
         }
     }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use taso_artifact::{target_position, ArtifactKind, Expect};
+use taso_models::ComputeDtype;
 
 use crate::config::ConfigError;
 
@@ -44,6 +45,11 @@ impl Method {
         matches!(self, Self::Taso | Self::Lora | Self::RandomRegions)
     }
 
+    /// Whether the method updates tensors of the base model itself (its weights or biases).
+    pub fn trains_base(self) -> bool {
+        matches!(self, Self::Bitfit | Self::Full)
+    }
+
     /// Whether the method needs importance scores.
     pub fn needs_scores(self) -> bool {
         matches!(self, Self::Taso | Self::RandomRegions)
@@ -76,6 +82,10 @@ pub struct RunSettings {
     pub seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: String,
+    /// What the frozen base model computes in: `f32` (default) or `bf16` (the choice on a GPU).
+    /// Adapters, heads and optimizer state are f32 whatever it is. (`f16` is refused: its
+    /// gradients underflow without loss scaling; it serves inference through `taso-forward`.)
+    pub dtype: ComputeDtype,
     /// libtorch CPU threads (default: one per core).
     pub threads: Option<usize>,
     /// Truncation length in tokens.
@@ -99,6 +109,7 @@ impl Default for RunSettings {
             method: Method::Taso,
             seed: 0,
             device: "auto".to_string(),
+            dtype: ComputeDtype::F32,
             threads: None,
             max_len: 128,
             holdout: 0,
@@ -138,6 +149,21 @@ impl RunSettings {
             return Err(invalid(format!(
                 "`max_len` = {} is too small (at least 8)",
                 self.max_len
+            )));
+        }
+        if self.dtype == ComputeDtype::F16 {
+            return Err(invalid(
+                "`dtype` = \"f16\": gradients underflow in f16 without loss scaling, which the \
+                 score and train stages do not do; use \"bf16\" (the same memory, f32's range) or \
+                 \"f32\" (f16 inference: `taso-forward --dtype f16`)"
+                    .into(),
+            ));
+        }
+        if self.method.trains_base() && self.dtype != ComputeDtype::F32 {
+            return Err(invalid(format!(
+                "method `{}` trains base tensors, which need f32 master weights; with `dtype` = \"{}\" \
+                 use an adapter method (taso, lora, random-regions) or set `dtype` = \"f32\"",
+                self.method, self.dtype
             )));
         }
         if self.targets.is_empty() {

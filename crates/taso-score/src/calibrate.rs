@@ -6,7 +6,7 @@ use crate::ScoreConfig;
 use std::time::Instant;
 use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};
-use taso_models::{LinearHost, TaskBatch, TaskModel};
+use taso_models::{available_memory, LinearHost, MemoryEstimate, TaskBatch, TaskModel};
 use taso_run::RunContext;
 use tch::Tensor;
 
@@ -53,15 +53,31 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         .into_iter()
         .filter(|linear| run.is_target(linear.name()))
         .map(|linear| (linear.name().to_string(), linear.weight.shallow_clone()));
-    let mut scorer = Scorer::new(targets, config.estimator)?.with_signal(config.signal);
+    let mut scorer = Scorer::new(targets, config.estimator)?
+        .with_signal(config.signal)
+        .with_store(config.store);
     if scorer.targets().is_empty() {
         return Err(ScoreError::NoTargets {
             targets: run.targets.clone(),
             available: model.block_paths(),
         });
     }
+    let lengths = split.lengths();
+    let longest = plan
+        .iter()
+        .flatten()
+        .map(|&i| lengths[i])
+        .max()
+        .unwrap_or(0);
+    let memory = MemoryEstimate {
+        weights: model.weight_bytes(),
+        activations: model.activation_bytes(config.batch_size, longest, split.longest_answer()),
+        state: scorer.state_bytes(),
+    };
+    tracing::info!("memory for scoring (estimate): {}", memory.describe());
+    memory.check_fits(available_memory(device), device, "scoring")?;
     accumulate(&model, &mut scorer, &batches)?;
-    let matrices = scorer.finish(config.store, config.dtype)?;
+    let matrices = scorer.finish(config.dtype)?;
     Ok(Importance {
         matrices,
         examples: plan.iter().map(Vec::len).sum(),

@@ -14,11 +14,35 @@ use tch::{Kind, Tensor};
 struct Entry {
     name: String,
     weight: Tensor,
-    sum: Tensor,
+    sum: RunningSum,
     /// Whether the caller's weight recorded gradients before scoring.
     requires_grad: bool,
     /// The caller's gradient before scoring (a copy), if it had one.
     grad: Option<Tensor>,
+}
+
+/// What an entry keeps between passes (f32).
+enum RunningSum {
+    /// The whole `[d_out, d_in]` sum.
+    Full(Tensor),
+    /// Only its row and column marginals: enough for [`Store::Marginals`] under
+    /// [`Estimator::SumAbs`], whose marginals are sums of per-pass marginals — a 3B model's
+    /// scoring then holds no full f32 matrix per target.
+    Marginals { row: Tensor, col: Tensor },
+}
+
+impl RunningSum {
+    fn add(&mut self, evidence: &Tensor) {
+        match self {
+            Self::Full(sum) => {
+                let _ = sum.g_add_(evidence);
+            }
+            Self::Marginals { row, col } => {
+                let _ = row.g_add_(&evidence.sum_dim_intlist(1, false, Kind::Float));
+                let _ = col.g_add_(&evidence.sum_dim_intlist(0, false, Kind::Float));
+            }
+        }
+    }
 }
 
 /// Tracks the gradients of named 2-D weights over backward passes and sums their importance.
@@ -44,7 +68,7 @@ struct Entry {
 ///     net.forward(&x).cross_entropy_for_logits(&y).backward();
 ///     scorer.accumulate();
 /// }
-/// let scores = scorer.finish(Store::Full, ScoreDtype::F32)?;
+/// let scores = scorer.finish(ScoreDtype::F32)?;
 /// assert_eq!(scores[0].target.name, "fc.weight");
 /// assert_eq!((scores[0].row.len(), scores[0].col.len()), (2, 4));
 /// assert!(vs.trainable_variables().iter().all(|t| t.requires_grad()), "still trainable");
@@ -53,6 +77,7 @@ struct Entry {
 pub struct Scorer {
     estimator: Estimator,
     signal: Signal,
+    store: Store,
     entries: Vec<Entry>,
     passes: usize,
 }
@@ -73,6 +98,7 @@ impl Scorer {
         Ok(Self {
             estimator,
             signal: Signal::WeightGrad,
+            store: Store::Full,
             entries,
             passes: 0,
         })
@@ -99,6 +125,26 @@ impl Scorer {
         self
     }
 
+    /// Keeps `store` (default [`Store::Full`]); set it before the first
+    /// [`Scorer::accumulate`]. With [`Store::Marginals`] and [`Estimator::SumAbs`] only the
+    /// marginals are summed, in `d_out + d_in` floats per weight instead of `d_out · d_in`.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = store;
+        if store == Store::Marginals && self.estimator == Estimator::SumAbs {
+            for entry in &mut self.entries {
+                let [d_out, d_in] = entry.weight.size()[..] else {
+                    unreachable!("tracked weights are matrices")
+                };
+                let options = (Kind::Float, entry.weight.device());
+                entry.sum = RunningSum::Marginals {
+                    row: Tensor::zeros([d_out], options),
+                    col: Tensor::zeros([d_in], options),
+                };
+            }
+        }
+        self
+    }
+
     /// Names of the tracked weights, in the order given.
     pub fn targets(&self) -> Vec<&str> {
         self.entries.iter().map(|e| e.name.as_str()).collect()
@@ -112,15 +158,36 @@ impl Scorer {
                 if !grad.defined() {
                     continue;
                 }
+                // The gradient comes in the model's compute dtype; the evidence is formed and
+                // summed in f32 (a no-op cast for an f32 model).
+                let grad32 = grad.to_kind(Kind::Float);
                 let evidence = match self.estimator {
-                    Estimator::SumAbs => weigh(self.signal, &entry.weight, &grad).abs(),
-                    Estimator::AbsSum => grad.shallow_clone(),
+                    Estimator::SumAbs => {
+                        weigh(self.signal, &entry.weight.to_kind(Kind::Float), &grad32).abs()
+                    }
+                    Estimator::AbsSum => grad32,
                 };
-                let _ = entry.sum.g_add_(&evidence.to_kind(Kind::Float));
+                entry.sum.add(&evidence);
                 let _ = grad.zero_();
             }
         });
         self.passes += 1;
+    }
+
+    /// Bytes the scoring holds besides the model: each tracked weight's gradient (in its dtype)
+    /// and its f32 running sum (the whole matrix, or only the marginals).
+    pub fn state_bytes(&self) -> u64 {
+        let bytes = |t: &Tensor| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64;
+        self.entries
+            .iter()
+            .map(|e| {
+                bytes(&e.weight)
+                    + match &e.sum {
+                        RunningSum::Full(sum) => bytes(sum),
+                        RunningSum::Marginals { row, col } => bytes(row) + bytes(col),
+                    }
+            })
+            .sum()
     }
 
     /// Backward passes accumulated so far.
@@ -128,11 +195,12 @@ impl Scorer {
         self.passes
     }
 
-    /// Returns each weight's scores with its marginals, then hands the weights back.
-    pub fn finish(self, store: Store, dtype: ScoreDtype) -> Result<Vec<MatrixScores>, ScoreError> {
+    /// Returns each weight's marginals, with its full scores (in `dtype`) under
+    /// [`Store::Full`], then hands the weights back.
+    pub fn finish(self, dtype: ScoreDtype) -> Result<Vec<MatrixScores>, ScoreError> {
         self.entries
             .iter()
-            .map(|entry| entry.scores(self.estimator, self.signal, store, dtype))
+            .map(|entry| entry.scores(self.estimator, self.signal, self.store, dtype))
             .collect()
     }
 }
@@ -164,7 +232,7 @@ impl Entry {
             saved
         });
         let _ = weight.set_requires_grad(true);
-        let sum = tch::no_grad(|| weight.zeros_like().to_kind(Kind::Float));
+        let sum = RunningSum::Full(tch::no_grad(|| weight.zeros_like().to_kind(Kind::Float)));
         Ok(Self {
             name,
             weight,
@@ -195,22 +263,35 @@ impl Entry {
         store: Store,
         dtype: ScoreDtype,
     ) -> Result<MatrixScores, ScoreError> {
-        let scores = tch::no_grad(|| match estimator {
-            Estimator::SumAbs => self.sum.shallow_clone(),
-            Estimator::AbsSum => weigh(signal, &self.weight.to_kind(Kind::Float), &self.sum).abs(),
-        })
-        .to_device(tch::Device::Cpu);
-        let size = scores.size();
+        let size = self.weight.size();
         let target = Target {
             name: self.name.clone(),
             d_out: size[0] as usize,
             d_in: size[1] as usize,
         };
-        let row = Vec::<f32>::try_from(scores.sum_dim_intlist(1, false, Kind::Float))?;
-        let col = Vec::<f32>::try_from(scores.sum_dim_intlist(0, false, Kind::Float))?;
+        let marginal = |t: &Tensor| Vec::<f32>::try_from(t.to_device(tch::Device::Cpu));
+        let sum = match &self.sum {
+            RunningSum::Marginals { row, col } => {
+                return Ok(MatrixScores {
+                    target,
+                    row: marginal(row)?,
+                    col: marginal(col)?,
+                    scores: None,
+                })
+            }
+            RunningSum::Full(sum) => sum,
+        };
+        let scores = tch::no_grad(|| match estimator {
+            Estimator::SumAbs => sum.shallow_clone(),
+            Estimator::AbsSum => weigh(signal, &self.weight.to_kind(Kind::Float), sum).abs(),
+        });
+        let row = marginal(&scores.sum_dim_intlist(1, false, Kind::Float))?;
+        let col = marginal(&scores.sum_dim_intlist(0, false, Kind::Float))?;
         let scores = match store {
             Store::Marginals => None,
-            Store::Full => Some(TensorData::from_tch(&scores.to_kind(kind_of(dtype)))?),
+            Store::Full => Some(TensorData::from_tch(
+                &scores.to_device(tch::Device::Cpu).to_kind(kind_of(dtype)),
+            )?),
         };
         Ok(MatrixScores {
             target,
@@ -265,10 +346,7 @@ mod tests {
         scorer.accumulate();
         backward(&model, &[[1.0, 1.0, 1.0]], -1.0); // grad row 0: [-1, -1, -1]
         scorer.accumulate();
-        scorer
-            .finish(Store::Full, ScoreDtype::F32)
-            .unwrap()
-            .remove(0)
+        scorer.finish(ScoreDtype::F32).unwrap().remove(0)
     }
 
     #[test]
@@ -312,24 +390,27 @@ mod tests {
     #[test]
     fn marginals_only_and_half_storage() {
         let model = layer();
-        let mut scorer = track(&model, Estimator::SumAbs);
-        backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
-        scorer.accumulate();
-        let s = scorer
-            .finish(Store::Marginals, ScoreDtype::F32)
-            .unwrap()
-            .remove(0);
-        assert!(s.scores.is_none());
-        assert_eq!(s.row, vec![5.0, 0.0]);
+        for estimator in [Estimator::SumAbs, Estimator::AbsSum] {
+            let mut scorer = track(&model, estimator).with_store(Store::Marginals);
+            backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
+            scorer.accumulate();
+            backward(&model, &[[1.0, 1.0, 1.0]], -1.0);
+            scorer.accumulate();
+            let s = scorer.finish(ScoreDtype::F32).unwrap().remove(0);
+            assert!(s.scores.is_none());
+            // Σ_b |W0 ⊙ g_b| = [1+1, 4+2, 0+0.5]; |W0 ⊙ Σ_b g_b| = [0, 2, 0.5].
+            let (row, col) = match estimator {
+                Estimator::SumAbs => (vec![8.5, 0.0], vec![2.0, 6.0, 0.5]),
+                Estimator::AbsSum => (vec![2.5, 0.0], vec![0.0, 2.0, 0.5]),
+            };
+            assert_eq!((s.row, s.col), (row, col), "{estimator:?}");
+        }
         assert!(!model.requires_grad(), "a frozen weight is frozen again");
 
         let mut scorer = track(&model, Estimator::SumAbs);
         backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
         scorer.accumulate();
-        let s = scorer
-            .finish(Store::Full, ScoreDtype::Bf16)
-            .unwrap()
-            .remove(0);
+        let s = scorer.finish(ScoreDtype::Bf16).unwrap().remove(0);
         assert_eq!(s.scores.as_ref().unwrap().dtype, taso_artifact::Dtype::BF16);
         assert_eq!(s.scores_f32().unwrap().unwrap()[..2], [1.0, 4.0]);
     }
@@ -341,10 +422,7 @@ mod tests {
         let mut scorer = track(&model, Estimator::SumAbs);
         backward(&model, &[[1.0, 2.0, 0.0]], 1.0);
         scorer.accumulate();
-        let s = scorer
-            .finish(Store::Full, ScoreDtype::F32)
-            .unwrap()
-            .remove(0);
+        let s = scorer.finish(ScoreDtype::F32).unwrap().remove(0);
         // The scores saw only the scoring pass, not the caller's earlier gradient.
         assert_eq!(s.row, vec![5.0, 0.0]);
         assert!(model.requires_grad());

@@ -204,3 +204,50 @@ fn an_unlabeled_training_split_is_refused_by_name() {
     );
     assert!(!ok && log.contains("unlabeled examples"), "{log}");
 }
+
+/// Each matrix's worst row- or column-marginal difference, relative to the marginal's largest
+/// value, and the share of matrices whose top row and top column both agree.
+fn marginal_gaps(reference: &Importance, other: &Importance) -> (f64, f64) {
+    let gap = |a: &[f32], b: &[f32]| {
+        let peak = a.iter().fold(0f32, |m, v| m.max(*v));
+        let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        f64::from(worst / peak)
+    };
+    let top = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut worst = 0f64;
+    let mut same_top = 0;
+    for (a, b) in reference.matrices.iter().zip(&other.matrices) {
+        worst = worst.max(gap(&a.row, &b.row)).max(gap(&a.col, &b.col));
+        same_top += usize::from(top(&a.row) == top(&b.row) && top(&a.col) == top(&b.col));
+    }
+    (worst, same_top as f64 / reference.matrices.len() as f64)
+}
+
+#[test]
+fn scoring_in_bf16_follows_f32() {
+    let s = setup();
+    for dtype in ["f32", "bf16"] {
+        let config = s.config(dtype, "store = \"marginals\"");
+        let (ok, log) = run_config(&config, &[&format!("run.dtype={dtype}")]);
+        assert!(ok, "{log}");
+        assert!(
+            log.contains("memory for scoring (estimate): weights"),
+            "{log}"
+        );
+    }
+    let reference = open(&s, &s.importance_path("f32"));
+    // The weight gradients come in bf16; the sums are f32. Stated tolerance: marginals within
+    // 5% of their peak, and the top row and column of at least 3 in 4 matrices as in f32.
+    let (gap, same_top) = marginal_gaps(&reference, &open(&s, &s.importance_path("bf16")));
+    eprintln!("bf16: marginal gap {gap:.2e}, top row and column agree in {same_top:.2}");
+    assert!(gap < 5e-2 && gap > 0.0, "{gap:.2e}");
+    assert!(same_top >= 0.75, "{same_top}");
+    // f16 would underflow: refused before any work, saying what to use.
+    let config = s.config("f16", "");
+    let (ok, log) = run_config(&config, &["run.dtype=f16"]);
+    assert!(
+        !ok && log.contains("bf16") && log.contains("taso-forward --dtype f16"),
+        "{log}"
+    );
+    assert!(!s.importance_path("f16").exists());
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use taso_adapter::{AdapterSet, LoraForm};
 use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::{plan_batches, Split};
-use taso_models::{TaskData, TaskModel};
+use taso_models::{available_memory, tensor_bytes, MemoryEstimate, TaskData, TaskModel};
 use tch::Tensor;
 
 use crate::budget::Budget;
@@ -90,6 +90,9 @@ impl<'a> Trainer<'a> {
                 method: run.method.to_string(),
             });
         }
+        let memory = training_memory(&model, &trainable, &train, config.batch_size);
+        tracing::info!("memory for training (estimate): {}", memory.describe());
+        memory.check_fits(available_memory(ctx.device), ctx.device, "training")?;
         let budget = adapters.as_ref().map(Budget::of);
         let lr = LearningRates::new(config, budget.as_ref());
         let base_model = model.base_parameters().iter().map(|(_, t)| t.numel()).sum();
@@ -461,6 +464,31 @@ fn model_with_adapters(
 
 /// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
 /// returns the adapters and the file's digest.
+/// The memory a training step will hold at its peak: the model and (f32) adapters, the
+/// activations of the longest batch, and an f32 gradient and two AdamW moments per trained
+/// element (adapters, head, base).
+fn training_memory(
+    model: &TaskModel,
+    trainable: &Trainable,
+    train: &TaskData,
+    batch_size: usize,
+) -> MemoryEstimate {
+    let trained = tensor_bytes(trainable.tensors());
+    let adapters = tensor_bytes(
+        trainable
+            .params()
+            .iter()
+            .filter(|p| p.group == Group::Adapter)
+            .map(|p| &p.tensor),
+    );
+    let longest = train.lengths().into_iter().max().unwrap_or(0);
+    MemoryEstimate {
+        weights: model.weight_bytes() + adapters,
+        activations: model.activation_bytes(batch_size, longest, train.longest_answer()),
+        state: 3 * trained,
+    }
+}
+
 fn load_adapter_init(ctx: &RunContext, form: LoraForm) -> Result<(AdapterSet, String), TrainError> {
     let artifact = Artifact::open(
         &ctx.paths.adapter_init(),

@@ -5,7 +5,7 @@
 //! back-propagating by hand (no autograd), so the two can be compared; [`train`] then trains
 //! the very same weights, which the scorer handed back trainable.
 
-use taso_score::{Estimator, ScoreDtype, ScoreError, Scorer, Store};
+use taso_score::{Estimator, ScoreDtype, ScoreError, Scorer};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -76,7 +76,7 @@ pub fn score(mlp: &Mlp) -> Result<Vec<taso_score::MatrixScores>, ScoreError> {
         mlp.loss(&x, &label).backward();
         scorer.accumulate();
     }
-    scorer.finish(Store::Full, ScoreDtype::F32)
+    scorer.finish(ScoreDtype::F32)
 }
 
 /// `Σ_b |W ⊙ ∂L_b/∂W|` of both weights with the gradients back-propagated by hand:

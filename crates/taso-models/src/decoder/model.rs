@@ -3,6 +3,7 @@
 use super::cache::KvCache;
 use super::config::DecoderConfig;
 use super::rope::{Rope, RopeAngles};
+use crate::dtype::ComputeDtype;
 use crate::error::{ModelError, Result};
 use crate::layers::{Builder, Linear, LinearHost, RmsNorm};
 use crate::weights::WeightMap;
@@ -211,7 +212,7 @@ impl Decoder {
             .clamp_min(0)
             .narrow(1, past, new);
         let mut step = Step {
-            angles: self.rope.angles(&positions),
+            angles: self.rope.angles(&positions, self.embed_tokens.kind()),
             mask: visible_keys_mask(attention_mask, past, new),
             cache,
         };
@@ -316,10 +317,16 @@ impl CausalLm {
     /// Loads a Hugging Face folder (single or sharded safetensors, any float dtype) onto
     /// `device`, computing in f32.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        Self::load_as(dir, device, ComputeDtype::F32)
+    }
+
+    /// As [`load`](Self::load), computing in `dtype` (weights, activations and logits; the
+    /// loss's log-softmax and RMSNorm's statistics are f32).
+    pub fn load_as(dir: &Path, device: Device, dtype: ComputeDtype) -> Result<Self> {
         let config = DecoderConfig::from_dir(dir)?;
         let arch = format!("{:?}", config.arch).to_lowercase();
-        let weights = WeightMap::load(dir, "", &arch, device, Kind::Float)?;
-        let mut b = Builder::new(weights);
+        let weights = WeightMap::load(dir, "", &arch, device)?;
+        let mut b = Builder::new(weights, dtype.kind());
         let tied = config.tie_word_embeddings;
         let (h, vocab) = (config.hidden_size, config.vocab_size);
         let decoder = Decoder::build(config, &mut b, device)?;

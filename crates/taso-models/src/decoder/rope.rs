@@ -29,13 +29,14 @@ impl Rope {
         Self { inv_freq }
     }
 
-    /// Angles for `positions` (`[batch, seq]`, i64).
-    pub(crate) fn angles(&self, positions: &Tensor) -> RopeAngles {
+    /// Angles for `positions` (`[batch, seq]`, i64), computed in f32 and handed out as `kind`
+    /// (the kind of the queries and keys they rotate).
+    pub(crate) fn angles(&self, positions: &Tensor, kind: Kind) -> RopeAngles {
         let freqs = positions.to_kind(Kind::Float).unsqueeze(-1) * self.inv_freq.view([1, 1, -1]);
         let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1);
         RopeAngles {
-            cos: emb.cos(),
-            sin: emb.sin(),
+            cos: emb.cos().to_kind(kind),
+            sin: emb.sin().to_kind(kind),
         }
     }
 }
@@ -90,7 +91,10 @@ mod tests {
         let rope = Rope {
             inv_freq: Tensor::from_slice(&[1.0f32, 0.1, 0.01, 0.001]),
         };
-        let angles = rope.angles(&Tensor::zeros([1, 1], (Kind::Int64, Device::Cpu)));
+        let angles = rope.angles(
+            &Tensor::zeros([1, 1], (Kind::Int64, Device::Cpu)),
+            Kind::Float,
+        );
         assert!(angles.apply(&x).allclose(&x, 1e-6, 1e-6, false));
     }
 }

@@ -2,6 +2,7 @@
 //! `BertForSequenceClassification` and `RobertaForSequenceClassification` compute them.
 
 use super::{open_builder, Encoder, EncoderArch, EncoderConfig, EncoderInput, Pooler};
+use crate::dtype::ComputeDtype;
 use crate::error::Result;
 use crate::layers::{Builder, FreshInit, Linear, LinearHost};
 use std::path::Path;
@@ -58,10 +59,24 @@ pub struct SequenceClassifier {
 }
 
 impl SequenceClassifier {
-    /// Loads a Hugging Face folder and puts a head of `kind` on it, initialised per `init`.
+    /// Loads a Hugging Face folder and puts a head of `kind` on it, initialised per `init`;
+    /// computes in f32.
     pub fn load(dir: &Path, kind: HeadKind, init: HeadInit, device: Device) -> Result<Self> {
+        Self::load_as(dir, kind, init, device, ComputeDtype::F32)
+    }
+
+    /// As [`load`](Self::load), the encoder computing in `dtype`; the head is f32 whatever
+    /// `dtype` is (it is trained, so it keeps master precision), and sees the encoder's output
+    /// cast to f32.
+    pub fn load_as(
+        dir: &Path,
+        kind: HeadKind,
+        init: HeadInit,
+        device: Device,
+        dtype: ComputeDtype,
+    ) -> Result<Self> {
         let config = EncoderConfig::from_dir(dir)?;
-        let mut b = open_builder(dir, &config, device)?;
+        let mut b = open_builder(dir, &config, device, dtype)?;
         let pooler_seed = match init {
             HeadInit::Fresh { seed } => layer_seed(seed, POOLER_POSITION),
             HeadInit::Checkpoint => 0,
@@ -75,6 +90,7 @@ impl SequenceClassifier {
         };
         let encoder = Encoder::build(config, &mut b, pooler)?;
         let encoder_params = b.take_params();
+        b.set_kind(Kind::Float);
         let outputs = kind.outputs();
         let head = match arch {
             EncoderArch::Bert => Head::Bert {
@@ -117,11 +133,12 @@ impl SequenceClassifier {
                 let pooled = self
                     .encoder
                     .pool(&hidden)
-                    .expect("a BERT classifier always has a pooler");
+                    .expect("a BERT classifier always has a pooler")
+                    .to_kind(Kind::Float);
                 classifier.forward(&pooled.dropout(p, train))
             }
             Head::Roberta { dense, out_proj } => {
-                let first = hidden.select(1, 0).dropout(p, train);
+                let first = hidden.select(1, 0).to_kind(Kind::Float).dropout(p, train);
                 out_proj.forward(&dense.forward(&first).tanh().dropout(p, train))
             }
         }

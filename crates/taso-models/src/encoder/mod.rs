@@ -6,6 +6,7 @@ mod head;
 pub use config::{Activation, EncoderArch, EncoderConfig};
 pub use head::{HeadInit, HeadKind, SequenceClassifier};
 
+use crate::dtype::ComputeDtype;
 use crate::error::Result;
 use crate::layers::{Builder, FreshInit, LayerNorm, Linear, LinearHost};
 use crate::weights::WeightMap;
@@ -66,10 +67,15 @@ pub(crate) enum Pooler {
 }
 
 impl Encoder {
-    /// Loads the base encoder of a Hugging Face folder onto `device` (f32).
+    /// Loads the base encoder of a Hugging Face folder onto `device`, computing in f32.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        Self::load_as(dir, device, ComputeDtype::F32)
+    }
+
+    /// Loads the base encoder of a Hugging Face folder onto `device`, computing in `dtype`.
+    pub fn load_as(dir: &Path, device: Device, dtype: ComputeDtype) -> Result<Self> {
         let config = EncoderConfig::from_dir(dir)?;
-        let mut builder = open_builder(dir, &config, device)?;
+        let mut builder = open_builder(dir, &config, device, dtype)?;
         let encoder = Self::build(config, &mut builder, Pooler::IfPresent)?;
         let (params, leftover) = builder.finish();
         tracing::debug!("unused checkpoint tensors: {leftover:?}");
@@ -300,9 +306,14 @@ fn activate(act: Activation, x: &Tensor) -> Tensor {
     }
 }
 
-/// Reads the config's checkpoint into a builder (f32 on `device`).
-pub(crate) fn open_builder(dir: &Path, config: &EncoderConfig, device: Device) -> Result<Builder> {
+/// Reads the config's checkpoint into a builder (on `device`, taking weights as `dtype`).
+pub(crate) fn open_builder(
+    dir: &Path,
+    config: &EncoderConfig,
+    device: Device,
+    dtype: ComputeDtype,
+) -> Result<Builder> {
     let arch = config.arch();
-    let weights = WeightMap::load(dir, arch.prefix(), &config.model_type, device, Kind::Float)?;
-    Ok(Builder::new(weights))
+    let weights = WeightMap::load(dir, arch.prefix(), &config.model_type, device)?;
+    Ok(Builder::new(weights, dtype.kind()))
 }

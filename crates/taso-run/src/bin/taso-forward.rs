@@ -13,8 +13,8 @@ use taso_artifact::{model_fingerprint, write_artifact, ArtifactKind, ArtifactMet
 use taso_data::{Example, PaddedBatch, TextTokenizer};
 use taso_models::forward::{encode_as_one_batch, read_text_jsonl};
 use taso_models::{
-    parse_device, set_threads, BatchTensors, CausalLm, DecoderInput, Encoder, EncoderArch,
-    ModelFamily,
+    parse_device, set_threads, BatchTensors, CausalLm, ComputeDtype, DecoderInput, Encoder,
+    EncoderArch, ModelFamily,
 };
 use tch::{Device, Tensor};
 
@@ -40,6 +40,9 @@ struct Args {
     /// CPU threads for libtorch (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// What the model computes in: f32, bf16 or f16 (outputs are written in it).
+    #[arg(long, default_value = "f32")]
+    dtype: ComputeDtype,
 }
 
 /// Named output tensors and a one-line summary.
@@ -73,7 +76,8 @@ fn run_encoder(
     device: Device,
     threads: usize,
 ) -> Result<Outputs> {
-    let encoder = Encoder::load(&args.model, device).with_context(|| loading(&args.model))?;
+    let encoder =
+        Encoder::load_as(&args.model, device, args.dtype).with_context(|| loading(&args.model))?;
     let max_len = args
         .max_len
         .unwrap_or_else(|| encoder_position_limit(&encoder).min(512));
@@ -112,7 +116,8 @@ fn run_decoder(
             index + 1
         );
     }
-    let model = CausalLm::load(&args.model, device).with_context(|| loading(&args.model))?;
+    let model =
+        CausalLm::load_as(&args.model, device, args.dtype).with_context(|| loading(&args.model))?;
     let config = model.config();
     let limit = config
         .sliding_window
