@@ -77,6 +77,11 @@ decoder-study TASK PART="all" *ARGS: build
 bench-jobs TASK="rte" STEPS="40": build
     benches/jobs.sh {{TASK}} {{STEPS}}
 
+# Peak memory with and without activation checkpointing: a finished run's first STEPS training
+# steps twice, side by side (benches/checkpoint_memory.sh RUN_DIR STEPS).
+bench-checkpoint RUN_DIR STEPS="4": build
+    benches/checkpoint_memory.sh {{RUN_DIR}} {{STEPS}}
+
 # Encoder inference throughput (ours: random vs bucketed vs sorted batches; with .venv-ref also
 # Hugging Face transformers on the sorted plan), measured side by side in one run.
 bench-forward TASK="rte":

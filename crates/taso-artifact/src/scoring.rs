@@ -86,6 +86,9 @@ pub struct ScoreConfig {
     pub dtype: ScoreDtype,
     /// Score one shard of the training split (merge the shards with `taso-score merge`).
     pub shard: Option<Shard>,
+    /// Recompute each transformer block during the backward pass instead of keeping its
+    /// activations (default false): the same scores for far less memory.
+    pub checkpoint_activations: bool,
 }
 
 impl Default for ScoreConfig {
@@ -100,6 +103,7 @@ impl Default for ScoreConfig {
             store: Store::Full,
             dtype: ScoreDtype::F32,
             shard: None,
+            checkpoint_activations: false,
         }
     }
 }

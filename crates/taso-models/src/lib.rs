@@ -45,6 +45,7 @@
 //! ```
 
 mod batch;
+mod checkpoint;
 mod decoder;
 mod device;
 mod dtype;

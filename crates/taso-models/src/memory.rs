@@ -75,11 +75,18 @@ impl TaskModel {
     /// Activations autograd keeps for one backward pass over `rows` sequences of `seq` tokens
     /// with at most `answer_tokens` answer tokens each (prompt tasks: the LM head runs only
     /// there). An upper estimate per block: every projection's input and output, the norms'
-    /// inputs (and RMSNorm's f32 copies), the attention probabilities, dropout masks.
-    pub fn activation_bytes(&self, rows: usize, seq: usize, answer_tokens: usize) -> u64 {
+    /// inputs (and RMSNorm's f32 copies), the attention probabilities, dropout masks. With
+    /// `checkpointed` blocks, one block's worth plus every block's input.
+    pub fn activation_bytes(
+        &self,
+        rows: usize,
+        seq: usize,
+        answer_tokens: usize,
+        checkpointed: bool,
+    ) -> u64 {
         let tokens = (rows * seq) as u64;
         let scores = |heads: i64| rows as u64 * heads as u64 * (seq * seq) as u64;
-        match self {
+        let (per_block, blocks, hidden, bytes, head) = match self {
             TaskModel::Classifier(m) => {
                 let c = m.encoder.config();
                 let bytes = element_bytes(m.encoder.named_parameters());
@@ -89,7 +96,7 @@ impl TaskModel {
                 let per_token = bytes * (8 * h + 2 * i) + (3 * h + i);
                 let per_block =
                     tokens * per_token + scores(c.num_attention_heads) * (2 * bytes + 1);
-                per_block * c.num_hidden_layers as u64
+                (per_block, c.num_hidden_layers, h, bytes, 0)
             }
             TaskModel::CausalLm(m) => {
                 let c = m.config();
@@ -103,9 +110,16 @@ impl TaskModel {
                 let per_block = tokens * per_token + scores(c.num_attention_heads) * bytes;
                 // The LM head's logits at the answer positions, and their f32 log-softmax.
                 let logits = (rows * answer_tokens) as u64 * c.vocab_size as u64 * (bytes + 8);
-                per_block * c.num_hidden_layers as u64 + logits
+                (per_block, c.num_hidden_layers, h, bytes, logits)
             }
-        }
+        };
+        let blocks = blocks as u64;
+        let stack = if checkpointed {
+            per_block + blocks * tokens * hidden * bytes
+        } else {
+            per_block * blocks
+        };
+        stack + head
     }
 
     /// Bytes of the weight gradients of the linear layers `is_target` accepts (what scoring

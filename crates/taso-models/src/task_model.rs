@@ -35,6 +35,14 @@ impl CausalTensors {
     pub fn rows(&self) -> i64 {
         self.input_ids.size()[0]
     }
+
+    /// The decoder's view of the batch.
+    pub fn decoder_input(&self) -> DecoderInput<'_> {
+        DecoderInput {
+            input_ids: &self.input_ids,
+            attention_mask: &self.attention_mask,
+        }
+    }
 }
 
 /// One batch of either kind.
@@ -87,31 +95,73 @@ impl TaskModel {
     pub fn loss(&self, batch: &TaskBatch, train: bool) -> Result<Tensor> {
         match (self, batch) {
             (TaskModel::Classifier(m), TaskBatch::Classification(b)) => {
-                let labels = b.labels.as_ref().ok_or_else(|| {
-                    ModelError::Batch(
-                        "a classification batch without labels gives no loss; train and score on labelled splits".into(),
-                    )
-                })?;
-                Ok(m.loss(&m.forward(&b.encoder_input(), train), labels))
+                Ok(m.loss(&m.forward(&b.encoder_input(), train), labels_of(b)?))
             }
             (TaskModel::CausalLm(m), TaskBatch::Causal(b)) => {
                 Ok(answer_log_probs(m, b)?.0.mean(Kind::Float).neg())
             }
-            _ => Err(ModelError::Batch(
-                "the batch is of the other model family (classification vs prompt)".into(),
-            )),
+            _ => Err(other_family()),
         }
     }
+
+    /// Runs [`loss`](Self::loss) and back-propagates it, into every tensor that records
+    /// gradients; returns the loss (detached). With `checkpointed`, each transformer block
+    /// keeps only its input and is recomputed during the backward pass (see
+    /// [`crate::checkpoint`]): the same gradients for far less activation memory, for one more
+    /// forward pass.
+    pub fn loss_backward(
+        &self,
+        batch: &TaskBatch,
+        train: bool,
+        checkpointed: bool,
+    ) -> Result<Tensor> {
+        if !checkpointed {
+            let loss = self.loss(batch, train)?;
+            loss.f_backward()?;
+            return Ok(loss.detach());
+        }
+        match (self, batch) {
+            (TaskModel::Classifier(m), TaskBatch::Classification(b)) => {
+                m.checkpointed_backward(&b.encoder_input(), labels_of(b)?, train)
+            }
+            (TaskModel::CausalLm(m), TaskBatch::Causal(b)) => m
+                .decoder
+                .checkpointed_backward(&b.decoder_input(), |hidden| {
+                    Ok(answer_log_probs_at(m, b, hidden).0.mean(Kind::Float).neg())
+                }),
+            _ => Err(other_family()),
+        }
+    }
+}
+
+fn labels_of(batch: &BatchTensors) -> Result<&Tensor> {
+    batch.labels.as_ref().ok_or_else(|| {
+        ModelError::Batch(
+            "a classification batch without labels gives no loss; train and score on labelled splits".into(),
+        )
+    })
+}
+
+fn other_family() -> ModelError {
+    ModelError::Batch("the batch is of the other model family (classification vs prompt)".into())
 }
 
 /// The log-probability of every answer token of `batch` given what precedes it, and the row it
 /// belongs to (`[answer tokens]` each). Only answer positions go through `lm_head`.
 pub fn answer_log_probs(model: &CausalLm, batch: &CausalTensors) -> Result<(Tensor, Tensor)> {
-    let input = DecoderInput {
-        input_ids: &batch.input_ids,
-        attention_mask: &batch.attention_mask,
-    };
-    let hidden = model.decoder.forward(&input, false)?.last_hidden_state;
+    let hidden = model
+        .decoder
+        .forward(&batch.decoder_input(), false)?
+        .last_hidden_state;
+    Ok(answer_log_probs_at(model, batch, &hidden))
+}
+
+/// [`answer_log_probs`] from the decoder's last hidden state.
+fn answer_log_probs_at(
+    model: &CausalLm,
+    batch: &CausalTensors,
+    hidden: &Tensor,
+) -> (Tensor, Tensor) {
     let (seq, width) = {
         let size = hidden.size();
         (size[1], size[2])
@@ -129,7 +179,7 @@ pub fn answer_log_probs(model: &CausalLm, batch: &CausalTensors) -> Result<(Tens
         .log_softmax(-1, Kind::Float)
         .gather(1, &targets.unsqueeze(1), false)
         .squeeze_dim(1);
-    Ok((log_probs, at.floor_divide_scalar(seq - 1)))
+    (log_probs, at.floor_divide_scalar(seq - 1))
 }
 
 impl LinearHost for TaskModel {

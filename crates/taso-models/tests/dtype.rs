@@ -138,9 +138,13 @@ fn memory_estimates_follow_the_dtype_and_the_batch() {
         full.weight_bytes() <= file && file - full.weight_bytes() < 4096,
         "header only"
     );
-    let one = full.activation_bytes(1, 32, 2);
-    assert!(one > 0 && full.activation_bytes(4, 32, 2) == 4 * one);
-    assert!(half.activation_bytes(1, 32, 2) < one);
+    let one = full.activation_bytes(1, 32, 2, false);
+    assert!(one > 0 && full.activation_bytes(4, 32, 2, false) == 4 * one);
+    assert!(half.activation_bytes(1, 32, 2, false) < one);
+    assert!(
+        full.activation_bytes(1, 32, 2, true) < one,
+        "checkpointing keeps less"
+    );
     let everything = full.target_weight_bytes(|_| true);
     assert!(
         everything > 0 && full.target_weight_bytes(|name| name.ends_with("q_proj")) < everything

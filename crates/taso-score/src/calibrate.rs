@@ -71,12 +71,17 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         .unwrap_or(0);
     let memory = MemoryEstimate {
         weights: model.weight_bytes(),
-        activations: model.activation_bytes(config.batch_size, longest, split.longest_answer()),
+        activations: model.activation_bytes(
+            config.batch_size,
+            longest,
+            split.longest_answer(),
+            config.checkpoint_activations,
+        ),
         state: scorer.state_bytes(),
     };
     tracing::info!("memory for scoring (estimate): {}", memory.describe());
     memory.check_fits(available_memory(device), device, "scoring")?;
-    accumulate(&model, &mut scorer, &batches)?;
+    accumulate(&model, &mut scorer, &batches, config.checkpoint_activations)?;
     let matrices = scorer.finish(config.dtype)?;
     Ok(Importance {
         matrices,
@@ -84,15 +89,19 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     })
 }
 
-/// The mean loss of one batch, with dropout off; an error if it is not finite.
-fn batch_loss(
+/// Back-propagates the mean loss of one batch, with dropout off (block by block when
+/// `checkpointed`); returns the loss, an error if it is not finite.
+fn backward_loss(
     model: &TaskModel,
     batch: &TaskBatch,
+    checkpointed: bool,
     stage: &'static str,
     step: usize,
-) -> Result<Tensor, ScoreError> {
-    let loss = model.loss(batch, false)?;
-    if !loss.double_value(&[]).is_finite() {
+) -> Result<f64, ScoreError> {
+    let loss = model
+        .loss_backward(batch, false, checkpointed)?
+        .double_value(&[]);
+    if !loss.is_finite() {
         return Err(ScoreError::NonFiniteLoss { stage, step });
     }
     Ok(loss)
@@ -113,8 +122,8 @@ fn warm_up_head(
         .map(|(_, p)| p.set_requires_grad(true))
         .collect();
     for step in 0..config.head_warmup_steps {
-        let loss = batch_loss(model, &batches[step % batches.len()], "warm-up", step + 1)?;
-        loss.backward();
+        let batch = &batches[step % batches.len()];
+        let loss = backward_loss(model, batch, false, "warm-up", step + 1)?;
         tch::no_grad(|| {
             for p in &params {
                 let mut grad = p.grad();
@@ -123,11 +132,7 @@ fn warm_up_head(
             }
         });
         if (step + 1) % 10 == 0 || step + 1 == config.head_warmup_steps {
-            tracing::info!(
-                step = step + 1,
-                loss = loss.double_value(&[]),
-                "head warm-up"
-            );
+            tracing::info!(step = step + 1, loss, "head warm-up");
         }
     }
     for p in &params {
@@ -141,12 +146,12 @@ fn accumulate(
     model: &TaskModel,
     scorer: &mut Scorer,
     batches: &[TaskBatch],
+    checkpointed: bool,
 ) -> Result<(), ScoreError> {
     let start = Instant::now();
     let mut examples = 0;
     for (step, batch) in batches.iter().enumerate() {
-        let loss = batch_loss(model, batch, "scoring", step + 1)?;
-        loss.backward();
+        let loss = backward_loss(model, batch, checkpointed, "scoring", step + 1)?;
         scorer.accumulate();
         examples += batch.rows();
         let elapsed = start.elapsed().as_secs_f64();
@@ -156,7 +161,7 @@ fn accumulate(
             "scoring batch {}/{}: loss {:.4}, {rate:.1} examples/s, ETA {eta:.0}s",
             step + 1,
             batches.len(),
-            loss.double_value(&[])
+            loss
         );
     }
     Ok(())

@@ -251,3 +251,30 @@ fn scoring_in_bf16_follows_f32() {
     );
     assert!(!s.importance_path("f16").exists());
 }
+
+#[test]
+fn checkpointed_scoring_gives_the_same_scores() {
+    let s = setup();
+    let plain = s.config("plain", "");
+    let checkpointed = s.config("checkpointed", "checkpoint_activations = true");
+    for config in [&plain, &checkpointed] {
+        let (ok, log) = run_config(config, &[]);
+        assert!(ok, "{log}");
+    }
+    let (a, b) = (
+        open(&s, &s.importance_path("plain")),
+        open(&s, &s.importance_path("checkpointed")),
+    );
+    for (x, y) in a.matrices.iter().zip(&b.matrices) {
+        let (x, y) = (
+            x.scores_f32().unwrap().unwrap(),
+            y.scores_f32().unwrap().unwrap(),
+        );
+        let peak = x.iter().fold(0f32, |m, v| m.max(*v));
+        let gap = x
+            .iter()
+            .zip(&y)
+            .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(gap <= 1e-5 * peak, "gap {gap:e} against peak {peak:e}");
+    }
+}

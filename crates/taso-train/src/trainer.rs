@@ -90,7 +90,7 @@ impl<'a> Trainer<'a> {
                 method: run.method.to_string(),
             });
         }
-        let memory = training_memory(&model, &trainable, &train, config.batch_size);
+        let memory = training_memory(&model, &trainable, &train, config);
         tracing::info!("memory for training (estimate): {}", memory.describe());
         memory.check_fits(available_memory(ctx.device), ctx.device, "training")?;
         let budget = adapters.as_ref().map(Budget::of);
@@ -254,10 +254,12 @@ impl<'a> Trainer<'a> {
         // run draw what an uninterrupted one does.
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
         let batch = self.train.batch(indices, self.ctx.device);
-        let loss = self.model.loss(&batch, true)?;
-        let value = loss.double_value(&[]);
+        let checkpointed = self.config.checkpoint_activations;
+        let value = self
+            .model
+            .loss_backward(&batch, true, checkpointed)?
+            .double_value(&[]);
         self.check_finite("loss", value, factor)?;
-        loss.f_backward()?;
         let tensors = self.trainable.tensors();
         let norm = clip_grad_norm(&tensors, self.config.clip_norm);
         self.check_finite("gradient norm", norm, factor)?;
@@ -471,7 +473,7 @@ fn training_memory(
     model: &TaskModel,
     trainable: &Trainable,
     train: &TaskData,
-    batch_size: usize,
+    config: &TrainConfig,
 ) -> MemoryEstimate {
     let trained = tensor_bytes(trainable.tensors());
     let adapters = tensor_bytes(
@@ -484,7 +486,12 @@ fn training_memory(
     let longest = train.lengths().into_iter().max().unwrap_or(0);
     MemoryEstimate {
         weights: model.weight_bytes() + adapters,
-        activations: model.activation_bytes(batch_size, longest, train.longest_answer()),
+        activations: model.activation_bytes(
+            config.batch_size,
+            longest,
+            train.longest_answer(),
+            config.checkpoint_activations,
+        ),
         state: 3 * trained,
     }
 }

@@ -3,6 +3,7 @@
 use super::cache::KvCache;
 use super::config::DecoderConfig;
 use super::rope::{Rope, RopeAngles};
+use crate::checkpoint::Stack;
 use crate::dtype::ComputeDtype;
 use crate::error::{ModelError, Result};
 use crate::layers::{Builder, Linear, LinearHost, RmsNorm};
@@ -188,6 +189,54 @@ impl Decoder {
         cache: Option<&mut KvCache>,
         all_hidden_states: bool,
     ) -> Result<DecoderOutput> {
+        let mut step = self.step(input_ids, attention_mask, cache)?;
+        let mut hidden = self.embed(input_ids);
+        let mut hidden_states = Vec::new();
+        for (index, layer) in self.layers.iter().enumerate() {
+            if all_hidden_states {
+                hidden_states.push(hidden.shallow_clone());
+            }
+            hidden = self.block(index, layer, &hidden, &mut step);
+        }
+        let last_hidden_state = self.norm.forward(&hidden);
+        if all_hidden_states {
+            hidden_states.push(last_hidden_state.shallow_clone());
+        }
+        Ok(DecoderOutput {
+            last_hidden_state,
+            hidden_states,
+        })
+    }
+
+    /// Back-propagates the loss `head` computes from the last hidden state (after the final
+    /// norm) with activation checkpointing per block (see [`crate::checkpoint`]); returns the
+    /// loss.
+    pub(crate) fn checkpointed_backward(
+        &self,
+        input: &DecoderInput,
+        head: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let mut step = self.step(input.input_ids, input.attention_mask, None)?;
+        let stack = Stack {
+            embed: || self.embed(input.input_ids),
+            blocks: self.layers.len(),
+            block: |index: usize, x: &Tensor| self.block(index, &self.layers[index], x, &mut step),
+        };
+        stack.backward(|hidden| head(&self.norm.forward(hidden)))
+    }
+
+    fn embed(&self, input_ids: &Tensor) -> Tensor {
+        Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false)
+    }
+
+    /// Checks the shapes and the sliding window, and computes what every block of this pass
+    /// shares: RoPE angles and the attention mask.
+    fn step<'a>(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        cache: Option<&'a mut KvCache>,
+    ) -> Result<Step<'a>> {
         let past = cache.as_ref().map_or(0, |c| c.len());
         let [batch, new] = input_ids.size()[..] else {
             return Err(ModelError::DecoderInput(format!(
@@ -211,26 +260,10 @@ impl Decoder {
         let positions = (attention_mask.cumsum(1, Kind::Int64) - 1)
             .clamp_min(0)
             .narrow(1, past, new);
-        let mut step = Step {
+        Ok(Step {
             angles: self.rope.angles(&positions, self.embed_tokens.kind()),
             mask: visible_keys_mask(attention_mask, past, new),
             cache,
-        };
-        let mut hidden = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
-        let mut hidden_states = Vec::new();
-        for (index, layer) in self.layers.iter().enumerate() {
-            if all_hidden_states {
-                hidden_states.push(hidden.shallow_clone());
-            }
-            hidden = self.block(index, layer, &hidden, &mut step);
-        }
-        let last_hidden_state = self.norm.forward(&hidden);
-        if all_hidden_states {
-            hidden_states.push(last_hidden_state.shallow_clone());
-        }
-        Ok(DecoderOutput {
-            last_hidden_state,
-            hidden_states,
         })
     }
 

@@ -124,6 +124,24 @@ impl SequenceClassifier {
     /// Logits `[batch, outputs]` (for regression, `[batch, 1]`). `train` enables dropout.
     pub fn forward(&self, input: &EncoderInput, train: bool) -> Tensor {
         let hidden = self.encoder.forward(input, train, false).last_hidden_state;
+        self.head_logits(&hidden, train)
+    }
+
+    /// The mean loss of `labels`, back-propagated with activation checkpointing per encoder
+    /// block (see [`crate::checkpoint`]); returns the loss.
+    pub(crate) fn checkpointed_backward(
+        &self,
+        input: &EncoderInput,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        self.encoder.checkpointed_backward(input, train, |hidden| {
+            Ok(self.loss(&self.head_logits(hidden, train), labels))
+        })
+    }
+
+    /// The head on the encoder's last hidden state.
+    fn head_logits(&self, hidden: &Tensor, train: bool) -> Tensor {
         let config = self.encoder.config();
         let p = config
             .classifier_dropout
@@ -132,7 +150,7 @@ impl SequenceClassifier {
             Head::Bert { classifier } => {
                 let pooled = self
                     .encoder
-                    .pool(&hidden)
+                    .pool(hidden)
                     .expect("a BERT classifier always has a pooler")
                     .to_kind(Kind::Float);
                 classifier.forward(&pooled.dropout(p, train))

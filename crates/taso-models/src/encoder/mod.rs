@@ -6,6 +6,7 @@ mod head;
 pub use config::{Activation, EncoderArch, EncoderConfig};
 pub use head::{HeadInit, HeadKind, SequenceClassifier};
 
+use crate::checkpoint::Stack;
 use crate::dtype::ComputeDtype;
 use crate::error::Result;
 use crate::layers::{Builder, FreshInit, LayerNorm, Linear, LinearHost};
@@ -176,11 +177,7 @@ impl Encoder {
     ) -> EncoderOutput {
         let mut hidden = self.embed(input, train);
         let mut hidden_states = Vec::new();
-        let mask = input
-            .attention_mask
-            .to_kind(Kind::Bool)
-            .unsqueeze(1)
-            .unsqueeze(1);
+        let mask = attention_mask(input);
         for layer in &self.layers {
             if all_hidden_states {
                 hidden_states.push(hidden.shallow_clone());
@@ -194,6 +191,23 @@ impl Encoder {
             last_hidden_state: hidden,
             hidden_states,
         }
+    }
+
+    /// Back-propagates the loss `head` computes from the last hidden state with activation
+    /// checkpointing per block (see [`crate::checkpoint`]); returns the loss.
+    pub(crate) fn checkpointed_backward(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        head: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let mask = attention_mask(input);
+        let stack = Stack {
+            embed: || self.embed(input, train),
+            blocks: self.layers.len(),
+            block: |index: usize, x: &Tensor| self.block(&self.layers[index], x, &mask, train),
+        };
+        stack.backward(head)
     }
 
     /// `tanh(pooler(h[:, 0]))`, or `None` without a pooler.
@@ -304,6 +318,15 @@ fn activate(act: Activation, x: &Tensor) -> Tensor {
         Activation::Relu => x.relu(),
         Activation::Silu => x.silu(),
     }
+}
+
+/// The boolean key mask `[batch, 1, 1, seq]`: true on real tokens.
+fn attention_mask(input: &EncoderInput) -> Tensor {
+    input
+        .attention_mask
+        .to_kind(Kind::Bool)
+        .unsqueeze(1)
+        .unsqueeze(1)
 }
 
 /// Reads the config's checkpoint into a builder (on `device`, taking weights as `dtype`).

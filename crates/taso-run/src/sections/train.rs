@@ -61,6 +61,10 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Log progress every this many steps (default 10).
     pub log_every: usize,
+    /// Keep only each transformer block's input during the forward pass and recompute the
+    /// block for its backward pass (default false): far less activation memory for one more
+    /// forward pass per step; the same gradients (dropout masks are drawn per block).
+    pub checkpoint_activations: bool,
 }
 
 impl Default for TrainConfig {
@@ -84,6 +88,7 @@ impl Default for TrainConfig {
             dev_subset: None,
             eval_batch_size: 64,
             log_every: 10,
+            checkpoint_activations: false,
         }
     }
 }
