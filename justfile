@@ -77,6 +77,15 @@ decoder-study TASK PART="all" *ARGS: build
 bench-jobs TASK="rte" STEPS="40": build
     benches/jobs.sh {{TASK}} {{STEPS}}
 
+# The GPU check (benches/gpu.sh): the stripped release binaries it needs, in .gpu-bin/, to carry to
+# a GPU machine with the tokenizer; there: TASO_BIN=.gpu-bin benches/gpu.sh OUT. `just gpu-dry-run`
+# runs it on the CPU with tiny shapes.
+gpu-bundle: build
+    mkdir -p .gpu-bin && for b in forward score regions lora train; do strip -o .gpu-bin/taso-$b target/release/taso-$b; done && du -sh .gpu-bin
+
+gpu-dry-run OUT="runs/gpu-dry": build
+    benches/gpu.sh --dry-run {{OUT}}
+
 # Peak memory with and without activation checkpointing: a finished run's first STEPS training
 # steps twice, side by side (benches/checkpoint_memory.sh RUN_DIR STEPS).
 bench-checkpoint RUN_DIR STEPS="4": build
