@@ -27,10 +27,11 @@ where
     E: FnMut() -> Tensor,
     B: FnMut(usize, &Tensor) -> Tensor,
 {
-    /// Runs the loss `head` on the stack's output and back-propagates it through every block
-    /// and the embedding; returns the loss (detached).
+    /// Runs the loss `head` on the stack's output and back-propagates it, times `scale`,
+    /// through every block and the embedding; returns the loss (detached, unscaled).
     pub(crate) fn backward(
         mut self,
+        scale: f64,
         head: impl FnOnce(&Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         // One draw from the caller's generator seeds every block, so a seeded step stays seeded.
@@ -51,7 +52,7 @@ where
         });
         let last = inputs[self.blocks].detach().set_requires_grad(true);
         let loss = head(&last)?;
-        loss.f_backward()?;
+        (&loss * scale).f_backward()?;
         let mut grad = last.grad();
         for index in (0..self.blocks).rev() {
             let input = inputs[index].detach().set_requires_grad(true);

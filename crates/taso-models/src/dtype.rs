@@ -69,9 +69,82 @@ impl std::str::FromStr for ComputeDtype {
     }
 }
 
+/// Dynamic loss scaling, as PyTorch's `GradScaler` does it, for a model computing in f16: the
+/// loss is multiplied by `scale` before the backward pass so that small gradients survive f16's
+/// narrow range, and the gradients are divided by it after. A pass whose gradients overflowed
+/// is dropped and the scale halved; after [`LossScale::GROWTH_INTERVAL`] good passes in a row
+/// it doubles. For f32 and bf16 the scale stays 1 and nothing is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossScale {
+    /// The factor on the loss (1 when inactive).
+    pub scale: f64,
+    /// Good passes since the scale last changed.
+    pub good_passes: u32,
+    /// Whether scaling is on (f16).
+    pub active: bool,
+}
+
+impl Default for LossScale {
+    fn default() -> Self {
+        Self::for_dtype(ComputeDtype::F32)
+    }
+}
+
+impl LossScale {
+    /// Good passes after which the scale doubles.
+    pub const GROWTH_INTERVAL: u32 = 2000;
+    /// The first scale under f16.
+    pub const INITIAL: f64 = 65536.0;
+
+    /// Active, from [`LossScale::INITIAL`], for f16; inactive (scale 1) otherwise.
+    pub fn for_dtype(dtype: ComputeDtype) -> Self {
+        let active = dtype == ComputeDtype::F16;
+        Self {
+            scale: if active { Self::INITIAL } else { 1.0 },
+            good_passes: 0,
+            active,
+        }
+    }
+
+    /// Records whether the last pass's gradients were all finite and adapts the scale: halves
+    /// it after an overflow, doubles it after a run of good passes. Returns `finite`.
+    pub fn update(&mut self, finite: bool) -> bool {
+        if !self.active {
+            return finite;
+        }
+        if finite {
+            self.good_passes += 1;
+            if self.good_passes == Self::GROWTH_INTERVAL {
+                self.scale *= 2.0;
+                self.good_passes = 0;
+            }
+        } else {
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good_passes = 0;
+        }
+        finite
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scale_backs_off_on_overflow_and_grows_after_good_passes() {
+        let mut off = LossScale::for_dtype(ComputeDtype::Bf16);
+        assert!(
+            !off.update(false) && off.scale == 1.0,
+            "inactive: never changes"
+        );
+        let mut scale = LossScale::for_dtype(ComputeDtype::F16);
+        assert!(!scale.update(false));
+        assert_eq!(scale.scale, LossScale::INITIAL / 2.0);
+        for _ in 0..LossScale::GROWTH_INTERVAL {
+            assert!(scale.update(true));
+        }
+        assert_eq!((scale.scale, scale.good_passes), (LossScale::INITIAL, 0));
+    }
 
     #[test]
     fn spellings_round_trip() {

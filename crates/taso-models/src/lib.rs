@@ -70,7 +70,7 @@ pub use decoder::{
     GreedySettings, KvCache, Llama3RopeScaling,
 };
 pub use device::{parse_device, register_cuda_backend, set_threads};
-pub use dtype::ComputeDtype;
+pub use dtype::{ComputeDtype, LossScale};
 pub use encoder::{
     Activation, Encoder, EncoderArch, EncoderConfig, EncoderInput, EncoderOutput, HeadInit,
     HeadKind, SequenceClassifier,

@@ -104,9 +104,10 @@ impl TaskModel {
         }
     }
 
-    /// Runs [`loss`](Self::loss) and back-propagates it, into every tensor that records
-    /// gradients; returns the loss (detached). With `checkpointed`, each transformer block
-    /// keeps only its input and is recomputed during the backward pass (see
+    /// Runs [`loss`](Self::loss) and back-propagates it times `scale` (1, or a
+    /// [`LossScale`](crate::LossScale)'s factor under f16), into every tensor that records
+    /// gradients; returns the loss (detached, unscaled). With `checkpointed`, each transformer
+    /// block keeps only its input and is recomputed during the backward pass (see
     /// [`crate::checkpoint`]): the same gradients for far less activation memory, for one more
     /// forward pass.
     pub fn loss_backward(
@@ -114,23 +115,27 @@ impl TaskModel {
         batch: &TaskBatch,
         train: bool,
         checkpointed: bool,
+        scale: f64,
     ) -> Result<Tensor> {
+        let scaled = |loss: Tensor| if scale == 1.0 { loss } else { loss * scale };
         if !checkpointed {
             let loss = self.loss(batch, train)?;
-            loss.f_backward()?;
+            scaled(loss.shallow_clone()).f_backward()?;
             return Ok(loss.detach());
         }
-        match (self, batch) {
+        let loss = match (self, batch) {
             (TaskModel::Classifier(m), TaskBatch::Classification(b)) => {
-                m.checkpointed_backward(&b.encoder_input(), labels_of(b)?, train)
+                m.checkpointed_backward(&b.encoder_input(), labels_of(b)?, train, scale)
             }
-            (TaskModel::CausalLm(m), TaskBatch::Causal(b)) => m
-                .decoder
-                .checkpointed_backward(&b.decoder_input(), |hidden| {
-                    Ok(answer_log_probs_at(m, b, hidden).0.mean(Kind::Float).neg())
-                }),
+            (TaskModel::CausalLm(m), TaskBatch::Causal(b)) => {
+                m.decoder
+                    .checkpointed_backward(&b.decoder_input(), scale, |hidden| {
+                        Ok(answer_log_probs_at(m, b, hidden).0.mean(Kind::Float).neg())
+                    })
+            }
             _ => Err(other_family()),
-        }
+        }?;
+        Ok(loss)
     }
 }
 

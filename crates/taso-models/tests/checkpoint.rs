@@ -34,7 +34,9 @@ fn gradients(
     checkpointed: bool,
 ) -> (f64, Vec<Tensor>) {
     let params = tracked(model);
-    let loss = model.loss_backward(batch, train, checkpointed).unwrap();
+    let loss = model
+        .loss_backward(batch, train, checkpointed, 1.0)
+        .unwrap();
     let grads = params
         .iter()
         .map(|p| {

@@ -70,7 +70,9 @@ fn encoder_head_gradients_agree_across_devices() {
             .iter()
             .map(|(_, t)| t.set_requires_grad(true))
             .collect();
-        let _loss = model.loss_backward(&batch, false, checkpointed).unwrap();
+        let _loss = model
+            .loss_backward(&batch, false, checkpointed, 1.0)
+            .unwrap();
         params
             .iter()
             .map(|p| p.grad().to_device(Device::Cpu))

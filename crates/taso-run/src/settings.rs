@@ -82,9 +82,9 @@ pub struct RunSettings {
     pub seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: String,
-    /// What the frozen base model computes in: `f32` (default) or `bf16` (the choice on a GPU).
-    /// Adapters, heads and optimizer state are f32 whatever it is. (`f16` is refused: its
-    /// gradients underflow without loss scaling; it serves inference through `taso-forward`.)
+    /// What the frozen base model computes in: `f32` (default), `bf16` (the choice on a GPU) or
+    /// `f16` (with dynamic loss scaling, for GPUs without bf16). Adapters, heads and optimizer
+    /// state are f32 whatever it is.
     pub dtype: ComputeDtype,
     /// libtorch CPU threads (default: one per core).
     pub threads: Option<usize>,
@@ -150,14 +150,6 @@ impl RunSettings {
                 "`max_len` = {} is too small (at least 8)",
                 self.max_len
             )));
-        }
-        if self.dtype == ComputeDtype::F16 {
-            return Err(invalid(
-                "`dtype` = \"f16\": gradients underflow in f16 without loss scaling, which the \
-                 score and train stages do not do; use \"bf16\" (the same memory, f32's range) or \
-                 \"f32\" (f16 inference: `taso-forward --dtype f16`)"
-                    .into(),
-            ));
         }
         if self.method.trains_base() && self.dtype != ComputeDtype::F32 {
             return Err(invalid(format!(

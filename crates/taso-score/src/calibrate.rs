@@ -6,7 +6,10 @@ use crate::ScoreConfig;
 use std::time::Instant;
 use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};
-use taso_models::{available_memory, LinearHost, MemoryEstimate, TaskBatch, TaskModel};
+use taso_models::{available_memory, LinearHost, LossScale, MemoryEstimate, TaskBatch, TaskModel};
+
+/// Passes of one batch at ever smaller loss scales before scoring gives up.
+const MAX_RETRIES: usize = 16;
 use taso_run::RunContext;
 use tch::Tensor;
 
@@ -81,7 +84,14 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     };
     tracing::info!("memory for scoring (estimate): {}", memory.describe());
     memory.check_fits(available_memory(device), device, "scoring")?;
-    accumulate(&model, &mut scorer, &batches, config.checkpoint_activations)?;
+    let loss_scale = LossScale::for_dtype(run.dtype);
+    accumulate(
+        &model,
+        &mut scorer,
+        &batches,
+        config.checkpoint_activations,
+        loss_scale,
+    )?;
     let matrices = scorer.finish(config.dtype)?;
     Ok(Importance {
         matrices,
@@ -89,17 +99,18 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     })
 }
 
-/// Back-propagates the mean loss of one batch, with dropout off (block by block when
-/// `checkpointed`); returns the loss, an error if it is not finite.
+/// Back-propagates the mean loss of one batch times `scale`, with dropout off (block by block
+/// when `checkpointed`); returns the loss, an error if it is not finite.
 fn backward_loss(
     model: &TaskModel,
     batch: &TaskBatch,
     checkpointed: bool,
+    scale: f64,
     stage: &'static str,
     step: usize,
 ) -> Result<f64, ScoreError> {
     let loss = model
-        .loss_backward(batch, false, checkpointed)?
+        .loss_backward(batch, false, checkpointed, scale)?
         .double_value(&[]);
     if !loss.is_finite() {
         return Err(ScoreError::NonFiniteLoss { stage, step });
@@ -123,7 +134,7 @@ fn warm_up_head(
         .collect();
     for step in 0..config.head_warmup_steps {
         let batch = &batches[step % batches.len()];
-        let loss = backward_loss(model, batch, false, "warm-up", step + 1)?;
+        let loss = backward_loss(model, batch, false, 1.0, "warm-up", step + 1)?;
         tch::no_grad(|| {
             for p in &params {
                 let mut grad = p.grad();
@@ -142,17 +153,36 @@ fn warm_up_head(
 }
 
 /// One backward pass per batch, accumulated into the scorer, with progress.
+///
+/// Under f16 each pass is taken of the loss times a [`LossScale`]: a pass whose gradients
+/// overflowed is run again at half the scale (at most [`MAX_RETRIES`] times).
 fn accumulate(
     model: &TaskModel,
     scorer: &mut Scorer,
     batches: &[TaskBatch],
     checkpointed: bool,
+    mut loss_scale: LossScale,
 ) -> Result<(), ScoreError> {
     let start = Instant::now();
     let mut examples = 0;
     for (step, batch) in batches.iter().enumerate() {
-        let loss = backward_loss(model, batch, checkpointed, "scoring", step + 1)?;
-        scorer.accumulate();
+        let mut tries = 0;
+        let loss = loop {
+            let scale = loss_scale.scale;
+            let loss = backward_loss(model, batch, checkpointed, scale, "scoring", step + 1)?;
+            if loss_scale.update(scorer.accumulate_scaled(scale)) {
+                break loss;
+            }
+            tries += 1;
+            tracing::warn!(
+                "scoring batch {}: f16 gradients overflowed at loss scale {scale}; again at {}",
+                step + 1,
+                loss_scale.scale
+            );
+            if tries == MAX_RETRIES {
+                return Err(ScoreError::F16Overflow { step: step + 1 });
+            }
+        };
         examples += batch.rows();
         let elapsed = start.elapsed().as_secs_f64();
         let rate = examples as f64 / elapsed.max(1e-9);

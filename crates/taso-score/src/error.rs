@@ -68,6 +68,12 @@ pub enum ScoreError {
         /// 1-based step.
         step: usize,
     },
+    /// Under f16, a batch's gradients overflowed at every loss scale tried.
+    #[error("scoring batch {step}: the f16 gradients overflow at every loss scale tried; compute in bf16 (run.dtype = \"bf16\"), which has f32's range")]
+    F16Overflow {
+        /// 1-based batch.
+        step: usize,
+    },
     /// Artifacts that cannot be merged.
     #[error("cannot merge {path}: {reason}")]
     Merge {

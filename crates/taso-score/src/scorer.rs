@@ -152,26 +152,49 @@ impl Scorer {
 
     /// Adds the gradients of the last backward pass and clears them.
     pub fn accumulate(&mut self) {
+        self.accumulate_scaled(1.0);
+    }
+
+    /// Adds the gradients of the last backward pass, which was taken of the loss times `scale`
+    /// (a loss scale under f16), divided by it in f32, and clears them. When `scale` is not 1
+    /// and any gradient overflowed, adds nothing and returns `false`: the caller lowers the
+    /// scale and runs the pass again.
+    pub fn accumulate_scaled(&mut self, scale: f64) -> bool {
+        let finite = tch::no_grad(|| {
+            scale == 1.0
+                || self.entries.iter().all(|entry| {
+                    let grad = entry.weight.grad();
+                    !grad.defined() || grad.isfinite().all().int64_value(&[]) == 1
+                })
+        });
         tch::no_grad(|| {
             for entry in &mut self.entries {
                 let mut grad = entry.weight.grad();
                 if !grad.defined() {
                     continue;
                 }
-                // The gradient comes in the model's compute dtype; the evidence is formed and
-                // summed in f32 (a no-op cast for an f32 model).
-                let grad32 = grad.to_kind(Kind::Float);
-                let evidence = match self.estimator {
-                    Estimator::SumAbs => {
-                        weigh(self.signal, &entry.weight.to_kind(Kind::Float), &grad32).abs()
+                if finite {
+                    // The gradient comes in the model's compute dtype; the evidence is formed
+                    // and summed in f32 (a no-op cast for an f32 model).
+                    let mut grad32 = grad.to_kind(Kind::Float);
+                    if scale != 1.0 {
+                        grad32 /= scale;
                     }
-                    Estimator::AbsSum => grad32,
-                };
-                entry.sum.add(&evidence);
+                    let evidence = match self.estimator {
+                        Estimator::SumAbs => {
+                            weigh(self.signal, &entry.weight.to_kind(Kind::Float), &grad32).abs()
+                        }
+                        Estimator::AbsSum => grad32,
+                    };
+                    entry.sum.add(&evidence);
+                }
                 let _ = grad.zero_();
             }
         });
-        self.passes += 1;
+        if finite {
+            self.passes += 1;
+        }
+        finite
     }
 
     /// Bytes the scoring holds besides the model: each tracked weight's gradient (in its dtype)
@@ -432,6 +455,23 @@ mod tests {
             vec![2.0, 2.0, 2.0, 0.0, 0.0, 0.0],
             "the caller's gradient is back"
         );
+    }
+
+    #[test]
+    fn a_scaled_pass_is_unscaled_and_an_overflowed_one_adds_nothing() {
+        let model = layer();
+        let mut scorer = track(&model, Estimator::SumAbs);
+        backward(&model, &[[1.0, 2.0, 0.0]], 1024.0); // the loss times a scale of 1024
+        assert!(scorer.accumulate_scaled(1024.0));
+        backward(&model, &[[f32::INFINITY, 0.0, 0.0]], 1.0);
+        assert!(
+            !scorer.accumulate_scaled(2.0),
+            "an infinite gradient is an overflow"
+        );
+        assert_eq!(scorer.passes(), 1);
+        let s = scorer.finish(ScoreDtype::F32).unwrap().remove(0);
+        assert_eq!(s.row, vec![5.0, 0.0], "only the good pass, unscaled");
+        assert_eq!(model.grad().abs().sum(Kind::Float).double_value(&[]), 0.0);
     }
 
     #[test]

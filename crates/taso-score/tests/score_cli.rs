@@ -224,9 +224,9 @@ fn marginal_gaps(reference: &Importance, other: &Importance) -> (f64, f64) {
 }
 
 #[test]
-fn scoring_in_bf16_follows_f32() {
+fn scoring_in_bf16_and_f16_follows_f32() {
     let s = setup();
-    for dtype in ["f32", "bf16"] {
+    for dtype in ["f32", "bf16", "f16"] {
         let config = s.config(dtype, "store = \"marginals\"");
         let (ok, log) = run_config(&config, &[&format!("run.dtype={dtype}")]);
         assert!(ok, "{log}");
@@ -236,20 +236,15 @@ fn scoring_in_bf16_follows_f32() {
         );
     }
     let reference = open(&s, &s.importance_path("f32"));
-    // The weight gradients come in bf16; the sums are f32. Stated tolerance: marginals within
-    // 5% of their peak, and the top row and column of at least 3 in 4 matrices as in f32.
-    let (gap, same_top) = marginal_gaps(&reference, &open(&s, &s.importance_path("bf16")));
-    eprintln!("bf16: marginal gap {gap:.2e}, top row and column agree in {same_top:.2}");
-    assert!(gap < 5e-2 && gap > 0.0, "{gap:.2e}");
-    assert!(same_top >= 0.75, "{same_top}");
-    // f16 would underflow: refused before any work, saying what to use.
-    let config = s.config("f16", "");
-    let (ok, log) = run_config(&config, &["run.dtype=f16"]);
-    assert!(
-        !ok && log.contains("bf16") && log.contains("taso-forward --dtype f16"),
-        "{log}"
-    );
-    assert!(!s.importance_path("f16").exists());
+    // The weight gradients come in bf16 or f16 (the f16 loss scaled by up to 65536 so that they
+    // do not underflow); the sums are f32. Stated tolerance: marginals within 5% (bf16) and 1%
+    // (f16) of their peak, and the top row and column of at least 3 in 4 matrices as in f32.
+    for (dtype, tolerance) in [("bf16", 5e-2), ("f16", 1e-2)] {
+        let (gap, same_top) = marginal_gaps(&reference, &open(&s, &s.importance_path(dtype)));
+        eprintln!("{dtype}: marginal gap {gap:.2e}, top row and column agree in {same_top:.2}");
+        assert!(gap < tolerance && gap > 0.0, "{dtype}: {gap:.2e}");
+        assert!(same_top >= 0.75, "{dtype}: {same_top}");
+    }
 }
 
 #[test]

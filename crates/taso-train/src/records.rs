@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use taso_artifact::write_atomic;
+use taso_models::LossScale;
 use taso_run::{format_scores, read_metrics, Method, RunError, Scores};
 
 use crate::budget::Budget;
@@ -60,6 +61,10 @@ pub struct Progress {
     /// Tokens of those examples, padding excluded.
     #[serde(default)]
     pub tokens_seen: usize,
+    /// The loss scale under f16 (inactive otherwise), so that a resumed run scales as an
+    /// uninterrupted one does.
+    #[serde(default)]
+    pub loss_scale: LossScale,
 }
 
 /// Trainable parameter counts of a run.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use taso_adapter::{AdapterSet, LoraForm};
 use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::{plan_batches, Split};
-use taso_models::{available_memory, tensor_bytes, MemoryEstimate, TaskData, TaskModel};
+use taso_models::{available_memory, tensor_bytes, LossScale, MemoryEstimate, TaskData, TaskModel};
 use tch::Tensor;
 
 use crate::budget::Budget;
@@ -123,7 +123,10 @@ impl<'a> Trainer<'a> {
             dev,
             holdout,
             steps_per_epoch,
-            progress: Progress::default(),
+            progress: Progress {
+                loss_scale: LossScale::for_dtype(run.dtype),
+                ..Progress::default()
+            },
         };
         mark_unfinished(ctx)?;
         if !(config.resume && trainer.resume()?) {
@@ -255,21 +258,32 @@ impl<'a> Trainer<'a> {
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
         let batch = self.train.batch(indices, self.ctx.device);
         let checkpointed = self.config.checkpoint_activations;
+        let scale = self.progress.loss_scale.scale;
         let value = self
             .model
-            .loss_backward(&batch, true, checkpointed)?
+            .loss_backward(&batch, true, checkpointed, scale)?
             .double_value(&[]);
         self.check_finite("loss", value, factor)?;
         let tensors = self.trainable.tensors();
+        unscale(&tensors, scale);
         let norm = clip_grad_norm(&tensors, self.config.clip_norm);
-        self.check_finite("gradient norm", norm, factor)?;
-        let params: Vec<(&Tensor, f64)> = self
-            .trainable
-            .params()
-            .iter()
-            .map(|p| (&p.tensor, self.group_lr(p.group) * factor))
-            .collect();
-        self.optimizer.step(&params);
+        if self.progress.loss_scale.update(norm.is_finite()) {
+            let params: Vec<(&Tensor, f64)> = self
+                .trainable
+                .params()
+                .iter()
+                .map(|p| (&p.tensor, self.group_lr(p.group) * factor))
+                .collect();
+            self.optimizer.step(&params);
+        } else if self.progress.loss_scale.active {
+            tracing::warn!(
+                "step {}: f16 gradients overflowed at loss scale {scale}; step skipped, scale now {}",
+                self.progress.step + 1,
+                self.progress.loss_scale.scale
+            );
+        } else {
+            self.check_finite("gradient norm", norm, factor)?;
+        }
         zero_grads(&tensors);
         let progress = &mut self.progress;
         progress.step += 1;
@@ -466,6 +480,21 @@ fn model_with_adapters(
 
 /// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
 /// returns the adapters and the file's digest.
+/// Divides the gradients of `tensors` by the loss scale their backward pass was taken at.
+fn unscale(tensors: &[&Tensor], scale: f64) {
+    if scale == 1.0 {
+        return;
+    }
+    tch::no_grad(|| {
+        for tensor in tensors {
+            let mut grad = tensor.grad();
+            if grad.defined() {
+                let _ = grad.g_div_scalar_(scale);
+            }
+        }
+    });
+}
+
 /// The memory a training step will hold at its peak: the model and (f32) adapters, the
 /// activations of the longest batch, and an f32 gradient and two AdamW moments per trained
 /// element (adapters, head, base).

@@ -214,6 +214,7 @@ impl Decoder {
     pub(crate) fn checkpointed_backward(
         &self,
         input: &DecoderInput,
+        scale: f64,
         head: impl FnOnce(&Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let mut step = self.step(input.input_ids, input.attention_mask, None)?;
@@ -222,7 +223,7 @@ impl Decoder {
             blocks: self.layers.len(),
             block: |index: usize, x: &Tensor| self.block(index, &self.layers[index], x, &mut step),
         };
-        stack.backward(|hidden| head(&self.norm.forward(hidden)))
+        stack.backward(scale, |hidden| head(&self.norm.forward(hidden)))
     }
 
     fn embed(&self, input_ids: &Tensor) -> Tensor {

@@ -134,10 +134,12 @@ impl SequenceClassifier {
         input: &EncoderInput,
         labels: &Tensor,
         train: bool,
+        scale: f64,
     ) -> Result<Tensor> {
-        self.encoder.checkpointed_backward(input, train, |hidden| {
-            Ok(self.loss(&self.head_logits(hidden, train), labels))
-        })
+        self.encoder
+            .checkpointed_backward(input, train, scale, |hidden| {
+                Ok(self.loss(&self.head_logits(hidden, train), labels))
+            })
     }
 
     /// The head on the encoder's last hidden state.

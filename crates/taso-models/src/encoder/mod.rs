@@ -199,6 +199,7 @@ impl Encoder {
         &self,
         input: &EncoderInput,
         train: bool,
+        scale: f64,
         head: impl FnOnce(&Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let mask = attention_mask(input);
@@ -207,7 +208,7 @@ impl Encoder {
             blocks: self.layers.len(),
             block: |index: usize, x: &Tensor| self.block(&self.layers[index], x, &mask, train),
         };
-        stack.backward(head)
+        stack.backward(scale, head)
     }
 
     /// `tanh(pooler(h[:, 0]))`, or `None` without a pooler.
