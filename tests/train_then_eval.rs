@@ -173,9 +173,23 @@ fn taso_eval_runs_end_to_end_and_exports_peft() {
     assert_eq!(metrics["eval"]["merged"], true);
     assert!(metrics["eval"]["metrics"]["accuracy"].is_number());
     assert!(metrics["epochs"].is_array(), "the trainer's entries stay");
+    // The per-class view: the confusion matrix counts every dev example once, and its diagonal
+    // is the accuracy.
+    let classes = &metrics["eval"]["classes"];
+    assert_eq!(classes["names"], serde_json::json!(["no", "yes"]));
+    let confusion: Vec<Vec<f64>> = serde_json::from_value(classes["confusion"].clone()).unwrap();
+    let total: f64 = confusion.iter().flatten().sum();
+    assert_eq!(total, 32.0);
+    let accuracy = metrics["eval"]["metrics"]["accuracy"].as_f64().unwrap();
+    assert!(((confusion[0][0] + confusion[1][1]) / total - accuracy).abs() < 1e-9);
     let report = std::fs::read_to_string(paths.report()).unwrap();
     assert!(
         report.contains("## Training") && report.contains("## Evaluation"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Per class (macro-F1")
+            && report.contains("| gold \\ predicted | no | yes |"),
         "{report}"
     );
     assert!(std::fs::read_to_string(paths.config())

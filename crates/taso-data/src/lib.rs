@@ -30,7 +30,7 @@
 //! label = "label"
 //! labels = { kind = "classes", names = ["entailment", "not_entailment"] }  # class id = position
 //! # labels = { kind = "regression" }   # for a numeric target
-//! metrics = ["accuracy"]    # accuracy, f1 (binary, class 1 positive), matthews | pearson, spearman
+//! metrics = ["accuracy"]    # accuracy, f1 (binary, class 1 positive), macro_f1, matthews | pearson, spearman
 //!
 //! [splits]                  # paths relative to the data directory, or absolute; any may be left out
 //! train = "my/train.tsv"
@@ -90,6 +90,7 @@
 
 mod batch;
 mod builtin;
+mod classes;
 mod error;
 mod example;
 mod holdout;
@@ -109,6 +110,7 @@ pub use builtin::{
     builtin_prompt_task, builtin_prompt_task_names, builtin_task, builtin_task_names,
     load_any_task, load_any_task_file, load_prompt_task, load_task, load_task_file, AnyTask,
 };
+pub use classes::{macro_f1, ClassReport};
 pub use error::DataError;
 pub use example::{Example, Label};
 pub use holdout::hold_out;

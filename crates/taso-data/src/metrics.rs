@@ -18,6 +18,10 @@ pub enum Metric {
     Accuracy,
     /// Binary F1 with class 1 as the positive class.
     F1,
+    /// F1 averaged over the classes (multi-class tasks such as CB), as scikit-learn's
+    /// `average="macro"`.
+    #[serde(rename = "macro_f1")]
+    MacroF1,
     /// Matthews correlation coefficient (multi-class form, as scikit-learn computes it).
     Matthews,
     /// Pearson correlation of predicted and true scores.
@@ -32,6 +36,7 @@ impl Metric {
         match self {
             Metric::Accuracy => "accuracy",
             Metric::F1 => "f1",
+            Metric::MacroF1 => "macro_f1",
             Metric::Matthews => "matthews",
             Metric::Pearson => "pearson",
             Metric::Spearman => "spearman",
@@ -118,12 +123,16 @@ fn compute_one(
                 spearman(&pred, &gold)
             })
         }
-        (Metric::Accuracy | Metric::F1 | Metric::Matthews, Predictions::Classes(pred)) => {
+        (
+            Metric::Accuracy | Metric::F1 | Metric::MacroF1 | Metric::Matthews,
+            Predictions::Classes(pred),
+        ) => {
             let gold =
                 gold_classes(labels).ok_or_else(|| fail("the labels are not class ids".into()))?;
             Ok(match metric {
                 Metric::Accuracy => accuracy(pred, &gold),
                 Metric::F1 => binary_f1(pred, &gold),
+                Metric::MacroF1 => crate::macro_f1(pred, &gold),
                 _ => matthews(pred, &gold),
             })
         }
@@ -298,6 +307,17 @@ mod tests {
         assert_eq!(majority_accuracy(&[0, 1, 1, 2]), Some(0.5));
         assert_eq!(majority_accuracy(&[3, 3, 3]), Some(1.0));
         assert_eq!(majority_accuracy(&[]), None);
+    }
+
+    #[test]
+    fn macro_f1_is_a_task_metric() {
+        let metric: Metric = serde_json::from_str("\"macro_f1\"").unwrap();
+        assert_eq!((metric, metric.name()), (Metric::MacroF1, "macro_f1"));
+        let gold: Vec<Label> = [0, 0, 1, 1, 1, 2, 2, 2].map(Label::Class).to_vec();
+        let pred = Predictions::Classes(vec![0, 0, 1, 1, 0, 2, 1, 0]);
+        let scores = compute_metrics(&[Metric::MacroF1], &pred, &gold).unwrap();
+        // scikit-learn 1.9.1: 0.611111111111111.
+        assert!(close(scores["macro_f1"], 11.0 / 18.0), "{scores:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use taso_data::Split;
+use taso_data::{ClassReport, Split};
 use taso_models::{TaskData, TaskModel};
 use taso_run::Method;
 use taso_run::{
@@ -40,6 +40,9 @@ pub struct EvalReport {
     /// The accuracy of always giving the split's most frequent answer; `None` where that means
     /// nothing (regression, free-form answers, unlabeled splits).
     pub majority_accuracy: Option<f64>,
+    /// Per-class precision, recall and F1 and the confusion matrix (classes or candidate
+    /// positions); `None` where `majority_accuracy` is.
+    pub classes: Option<ClassReport>,
     /// The predictions, in example order.
     #[serde(skip)]
     pub predictions: TaskPredictions,
@@ -77,6 +80,13 @@ impl EvalReport {
                 if let Some(majority) = self.majority_accuracy {
                     text.push_str(&format!(
                         "\nAlways giving the most frequent answer scores accuracy {majority:.4}.\n"
+                    ));
+                }
+                if let Some(classes) = &self.classes {
+                    text.push_str(&format!(
+                        "\nPer class (macro-F1 {:.4}):\n\n{}",
+                        classes.macro_f1(),
+                        classes.markdown()
                     ));
                 }
             }
@@ -158,6 +168,7 @@ pub fn evaluate_run(
         examples: data.len(),
         metrics: evaluation.scores,
         majority_accuracy: evaluation.majority,
+        classes: evaluation.classes,
         predictions: evaluation.predictions,
     };
     paths.create().map_err(|source| EvalError::Io {

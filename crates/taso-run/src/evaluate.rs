@@ -1,8 +1,8 @@
 //! Scoring a model on a split: predictions and the task's metrics.
 
 use taso_data::{
-    compute_metrics, majority_accuracy, AnyTask, Label, Predictions, PromptAnswer,
-    PromptPredictions,
+    compute_metrics, majority_accuracy, AnswerSpec, AnyTask, ClassReport, Label, LabelSpec,
+    Predictions, PromptAnswer, PromptPredictions,
 };
 use taso_models::{predict, predict_prompts, TaskData, TaskModel};
 
@@ -29,6 +29,9 @@ pub struct Evaluation {
     /// The accuracy of always giving the split's most frequent answer (class, or candidate
     /// position); `None` for regression, free-form answers and unlabeled splits.
     pub majority: Option<f64>,
+    /// Per-class precision, recall and F1 and the confusion matrix, over classes or candidate
+    /// positions; `None` where `majority` is.
+    pub classes: Option<ClassReport>,
 }
 
 /// Predicts every example of `data` of the run `ctx` (eval mode, no gradients, length-sorted
@@ -78,16 +81,54 @@ pub fn evaluate(
         }
         _ => unreachable!("RunContext pairs task, tokenizer, data and model"),
     };
+    let gold = gold_classes(data);
     Ok(Evaluation {
+        classes: gold
+            .as_ref()
+            .and_then(|gold| class_report(&ctx.task, &predictions, gold)),
+        majority: gold.as_deref().and_then(majority_accuracy),
         predictions,
         scores,
-        majority: majority(data),
     })
 }
 
-/// The accuracy of always giving the most frequent gold class or candidate position of `data`.
-fn majority(data: &TaskData) -> Option<f64> {
-    let gold: Option<Vec<usize>> = match data {
+/// The per-class view of class or candidate predictions against `gold`, with the classes'
+/// names (a prompt task's fixed candidates; `choice N` for per-example choices).
+fn class_report(
+    task: &AnyTask,
+    predictions: &TaskPredictions,
+    gold: &[usize],
+) -> Option<ClassReport> {
+    let (names, predicted): (Vec<String>, &[usize]) = match (task, predictions) {
+        (
+            AnyTask::Classification(task),
+            TaskPredictions::Classification(Predictions::Classes(p)),
+        ) => match &task.labels {
+            LabelSpec::Classes { names } => (names.clone(), p),
+            LabelSpec::Regression => return None,
+        },
+        (AnyTask::Prompt(task), TaskPredictions::Prompt(PromptPredictions::Choices(p))) => {
+            let names = match &task.answer {
+                AnswerSpec::Candidates { candidates, .. } => {
+                    candidates.iter().map(|c| c.text.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            (names, p)
+        }
+        _ => return None,
+    };
+    let mut report = ClassReport::new(&names, predicted, gold);
+    for (index, name) in report.names.iter_mut().enumerate().skip(names.len()) {
+        *name = format!("choice {}", index + 1);
+    }
+    Some(report)
+}
+
+/// The gold class or candidate position of every example of `data`; `None` for regression,
+/// free-form answers and unlabeled splits.
+fn gold_classes(data: &TaskData) -> Option<Vec<usize>> {
+    match data {
         TaskData::Classification(split) => split
             .labels
             .iter()
@@ -104,6 +145,5 @@ fn majority(data: &TaskData) -> Option<f64> {
                 PromptAnswer::Free { .. } => None,
             })
             .collect(),
-    };
-    majority_accuracy(&gold?)
+    }
 }
