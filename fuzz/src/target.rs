@@ -63,8 +63,8 @@ impl Target {
     }
 }
 
-/// Task specs whose train split is the input file `case.tsv`.
-const TSV_TASKS: [&str; 4] = [
+/// Task specs whose train split is the input file `case.tsv`, read as TSV and as CSV.
+const TSV_TASKS: [&str; 6] = [
     r#"name = "named"
 format = "tsv"
 text = "sentence1"
@@ -98,6 +98,25 @@ train = "case.tsv"
     r#"name = "prompt"
 kind = "prompt"
 format = "tsv"
+template = "{sentence1}\nQuestion: {2}?\nAnswer:"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "entailment", text = "yes" }, { value = "not_entailment", text = "no" }] }
+metrics = ["accuracy"]
+[splits]
+train = "case.tsv"
+"#,
+    r#"name = "named-csv"
+format = "csv"
+text = "sentence1"
+pair = "sentence2"
+label = "label"
+labels = { kind = "classes", names = ["entailment", "not_entailment"] }
+metrics = ["accuracy"]
+[splits]
+train = "case.tsv"
+"#,
+    r#"name = "prompt-csv"
+kind = "prompt"
+format = "csv"
 template = "{sentence1}\nQuestion: {2}?\nAnswer:"
 answer = { kind = "candidates", field = "label", candidates = [{ value = "entailment", text = "yes" }, { value = "not_entailment", text = "no" }] }
 metrics = ["accuracy"]

@@ -122,10 +122,9 @@ pub enum DataError {
         available: String,
     },
 
-    /// A TSV row has the wrong number of tab-separated fields.
+    /// A TSV or CSV row has the wrong number of fields.
     #[error(
-        "{path}:{line}: malformed row: {found} tab-separated fields where the file's first line has {expected}; \
-         fields are split on tabs only, so a stray tab or a cut-off line causes this: fix or delete the row"
+        "{path}:{line}: malformed row: {found} fields where the file's first line has {expected}; {advice}"
     )]
     MalformedRow {
         /// The file.
@@ -136,6 +135,19 @@ pub enum DataError {
         expected: usize,
         /// The field count of this line.
         found: usize,
+        /// What usually causes it in this format, and what to do.
+        advice: &'static str,
+    },
+
+    /// A CSV file that the CSV reader cannot parse.
+    #[error("{path}:{line}: not valid CSV ({message}); fields holding commas, quotes or line breaks must be quoted (\"a, b\"), with quotes doubled inside")]
+    BadCsv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The reader's message.
+        message: String,
     },
 
     /// A JSONL line is not a JSON object.

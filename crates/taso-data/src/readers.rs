@@ -1,8 +1,9 @@
 //! Reading a split's file into [`Example`]s.
 //!
-//! Both formats first yield raw records (texts plus the label as a string), which
-//! [`TaskSpec::read_split`] then turns into labels. Lines are numbered from 1 as in an editor;
-//! empty lines are skipped, `\r\n` endings and a leading UTF-8 BOM are accepted.
+//! Every format first yields raw records (texts plus the label as a string), which
+//! [`TaskSpec::read_split`] then turns into labels. TSV and CSV files are first cut into rows
+//! of fields (a CSV field may span lines), then read alike. Lines are numbered from 1 as in an
+//! editor; empty lines are skipped, `\r\n` endings and a leading UTF-8 BOM are accepted.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,9 @@ impl TaskSpec {
         let content = content.as_str();
         let layout = self.layout(file);
         let records = match self.format {
-            Format::Tsv => tsv_records(&path, content, &layout)?,
+            Format::Tsv | Format::Csv => {
+                table_records(&path, &rows(&path, content, self.format)?, &layout)?
+            }
             Format::Jsonl => jsonl_records(&path, content, &layout)?,
         };
         if records.is_empty() {
@@ -150,98 +153,124 @@ pub(crate) fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str
         .filter(|(_, line)| !line.is_empty())
 }
 
-/// Reads TSV rows, split on tabs only: every row must have as many fields as the first line.
-fn tsv_records(
+/// A row of a TSV or CSV file: its 1-based line number and its fields.
+pub(crate) type Row = (usize, Vec<String>);
+
+/// The non-empty rows of a TSV (split on tabs only) or CSV (RFC 4180) file; every row must have
+/// as many fields as the first.
+pub(crate) fn rows(path: &Path, content: &str, format: Format) -> Result<Vec<Row>, DataError> {
+    let rows: Vec<Row> = match format {
+        Format::Csv => csv_rows(path, content)?,
+        _ => numbered_lines(content)
+            .map(|(line, row)| (line, row.split('\t').map(str::to_owned).collect()))
+            .collect(),
+    };
+    if let Some((_, first)) = rows.first() {
+        let width = first.len();
+        if let Some((line, fields)) = rows.iter().find(|(_, fields)| fields.len() != width) {
+            return Err(DataError::MalformedRow {
+                path: path.to_path_buf(),
+                line: *line,
+                expected: width,
+                found: fields.len(),
+                advice: match format {
+                    Format::Csv => {
+                        "a field holding a comma must be quoted (\"a, b\"): fix or delete the row"
+                    }
+                    _ => {
+                        "fields are split on tabs only, so a stray tab or a cut-off line causes \
+                         this: fix or delete the row"
+                    }
+                },
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn csv_rows(path: &Path, content: &str) -> Result<Vec<Row>, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(content.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| DataError::BadCsv {
+            path: path.to_path_buf(),
+            line: e.position().map_or(0, |p| p.line() as usize),
+            message: e.to_string(),
+        })?;
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        rows.push((line, record.iter().map(str::to_owned).collect()));
+    }
+    Ok(rows)
+}
+
+/// Reads table rows (TSV or CSV) into records, with or without a header row.
+fn table_records(
     path: &Path,
-    content: &str,
+    rows: &[Row],
     layout: &Layout<'_>,
 ) -> Result<Vec<RawRecord>, DataError> {
-    let mut lines = numbered_lines(content).peekable();
-    let Some(&(first_line, first)) = lines.peek() else {
+    let Some((first_line, first)) = rows.first() else {
         return Ok(Vec::new());
     };
-    let width = first.split('\t').count();
-    let header: Option<Vec<&str>> = layout.header.then(|| first.split('\t').collect());
-    if header.is_some() {
-        lines.next();
-    }
-    let find = |column: &Column| tsv_column(path, first_line, column, header.as_deref(), width);
+    let width = first.len();
+    let header: Option<&[String]> = layout.header.then_some(first.as_slice());
+    let body = &rows[usize::from(layout.header)..];
+    let find = |column: &Column| table_column(path, *first_line, column, header, width);
     let text = find(layout.text)?;
     let pair = layout.pair.map(find).transpose()?;
     let label = layout.label.map(find).transpose()?;
-
-    lines
+    Ok(body
+        .iter()
         .skip(layout.skip_examples)
         .take(layout.max_examples.unwrap_or(usize::MAX))
-        .map(|(line, row)| {
-            let fields = tsv_fields(path, line, row, width)?;
-            Ok(RawRecord {
-                line,
-                text: fields[text].to_owned(),
-                pair: pair.map(|i| fields[i].to_owned()),
-                label: label.map(|i| fields[i].to_owned()),
-            })
+        .map(|(line, fields)| RawRecord {
+            line: *line,
+            text: fields[text].clone(),
+            pair: pair.map(|i| fields[i].clone()),
+            label: label.map(|i| fields[i].clone()),
         })
-        .collect()
+        .collect())
 }
 
 /// A row as a JSON object, with its 1-based line number.
 pub(crate) type NumberedObject = (usize, Map<String, Value>);
 
-/// Reads TSV rows below a header row as objects of strings, keyed by the header's column names
-/// and by 0-based position (`"0"`, `"1"`, …; a header name wins over a position it spells).
-pub(crate) fn tsv_objects(
-    path: &Path,
-    content: &str,
-    file: &SplitFile,
-) -> Result<Vec<NumberedObject>, DataError> {
-    let mut lines = numbered_lines(content);
-    let Some((_, first)) = lines.next() else {
-        return Ok(Vec::new());
+/// Table rows (TSV or CSV) below a header row as objects of strings, keyed by the header's
+/// column names and by 0-based position (`"0"`, `"1"`, …; a header name wins over a position it
+/// spells).
+pub(crate) fn table_objects(rows: &[Row], file: &SplitFile) -> Vec<NumberedObject> {
+    let Some((_, header)) = rows.first() else {
+        return Vec::new();
     };
-    let header: Vec<&str> = first.split('\t').collect();
-    lines
+    rows[1..]
+        .iter()
         .skip(file.skip_examples)
         .take(file.max_examples.unwrap_or(usize::MAX))
-        .map(|(line, row)| {
-            let fields = tsv_fields(path, line, row, header.len())?;
+        .map(|(line, fields)| {
             let mut object = Map::new();
             for (position, value) in fields.iter().enumerate() {
-                object.insert(position.to_string(), Value::from(*value));
+                object.insert(position.to_string(), Value::from(value.as_str()));
             }
             for (name, value) in header.iter().zip(fields) {
-                object.insert((*name).to_owned(), Value::from(value));
+                object.insert(name.clone(), Value::from(value.as_str()));
             }
-            Ok((line, object))
+            (*line, object)
         })
         .collect()
 }
 
-/// The tab-separated fields of `row`, which must number `width`.
-fn tsv_fields<'a>(
-    path: &Path,
-    line: usize,
-    row: &'a str,
-    width: usize,
-) -> Result<Vec<&'a str>, DataError> {
-    let fields: Vec<&str> = row.split('\t').collect();
-    if fields.len() != width {
-        return Err(DataError::MalformedRow {
-            path: path.to_path_buf(),
-            line,
-            expected: width,
-            found: fields.len(),
-        });
-    }
-    Ok(fields)
-}
-
-/// The 0-based index of `column` in a TSV file whose first line has `width` fields.
-fn tsv_column(
+/// The 0-based index of `column` in a table whose first row has `width` fields.
+fn table_column(
     path: &Path,
     line: usize,
     column: &Column,
-    header: Option<&[&str]>,
+    header: Option<&[String]>,
     width: usize,
 ) -> Result<usize, DataError> {
     let found = match (column, header) {

@@ -49,6 +49,9 @@ impl fmt::Display for Split {
 pub enum Format {
     /// Tab-separated values, split on tabs only (quotes are ordinary characters).
     Tsv,
+    /// Comma-separated values (RFC 4180): fields holding commas, quotes or line breaks are
+    /// quoted, with quotes doubled inside.
+    Csv,
     /// One JSON object per line; fields are top-level keys.
     Jsonl,
 }
@@ -428,7 +431,7 @@ impl TaskSpec {
             (Format::Jsonl, Column::Index(index)) => Err(format!(
                 "column index {index} used with format = \"jsonl\": JSONL fields are keys, e.g. text = \"question\""
             )),
-            (Format::Tsv, Column::Name(name)) if !header => Err(format!(
+            (Format::Tsv | Format::Csv, Column::Name(name)) if !header => Err(format!(
                 "column `{name}` is named but the {split} file has no header (header = false): \
                  use a 0-based index such as text = 3, or set header = true"
             )),

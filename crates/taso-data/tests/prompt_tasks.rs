@@ -586,3 +586,35 @@ fn errors_say_what_is_wrong_and_where() {
         Ok(AnyTask::Prompt(_))
     ));
 }
+
+#[test]
+fn csv_prompt_task_reads_like_tsv() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = r#"
+name = "toy-csv"
+kind = "prompt"
+format = "csv"
+template = "Question: is {subject} {2}?\nAnswer:"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "1", text = "yes" }, { value = "0", text = "no" }] }
+metrics = ["accuracy"]
+
+[splits]
+train = "toy/train.csv"
+"#;
+    write(
+        dir.path(),
+        "toy/train.csv",
+        "label,subject,the colour\n1,\"the sky, at noon,\",blue\n0,it,red\n",
+    );
+    let task = load(dir.path(), task);
+    let examples = task.read_split(dir.path(), Split::Train).unwrap();
+    assert_eq!(examples.len(), 2);
+    assert_eq!(examples[0].prompt, "Question: is the sky, at noon, blue?\nAnswer:");
+    assert_eq!(
+        examples[1].answer,
+        PromptAnswer::Choice {
+            candidates: vec!["yes".into(), "no".into()],
+            gold: Some(1)
+        }
+    );
+}

@@ -171,7 +171,7 @@ fn tsv_errors_name_file_and_line() {
     assert!(
         err.contains(&format!("{name}:3"))
             && err.contains("malformed row")
-            && err.contains("2 tab-separated"),
+            && err.contains("2 fields") && err.contains("split on tabs"),
         "{err}"
     );
 
@@ -292,6 +292,51 @@ fn toml_mistakes_name_the_file() {
     let err = load_task(path.to_str().unwrap()).unwrap_err().to_string();
     assert!(
         err.contains("toy-nli") && err.contains("at least 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_task_reads_quoted_fields_and_names_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = load(
+        dir.path(),
+        &TSV_TASK
+            .replace("format = \"tsv\"", "format = \"csv\"")
+            .replace(".tsv", ".csv"),
+    );
+    // A quoted comma, a doubled quote, a line break inside quotes, CRLF and a blank line.
+    write(
+        dir.path(),
+        "toy/train.csv",
+        "premise,hypothesis,label\r\n\"He said \"\"hi, there\"\".\",He spoke.,yes\r\n\r\n\"A cat\non a mat.\",A dog., no\r\n",
+    );
+    let examples = task.read_split(dir.path(), Split::Train).unwrap();
+    assert_eq!(
+        examples,
+        [
+            Example {
+                text: "He said \"hi, there\".".into(),
+                pair: Some("He spoke.".into()),
+                label: Some(Label::Class(0)),
+            },
+            Example {
+                text: "A cat\non a mat.".into(),
+                pair: Some("A dog.".into()),
+                label: Some(Label::Class(1)),
+            },
+        ]
+    );
+    // An unquoted comma adds a field: the error names the row's first line and says to quote.
+    write(
+        dir.path(),
+        "toy/train.csv",
+        "premise,hypothesis,label\n\"two\nlines\",b,yes\nc, d,e,no\n",
+    );
+    let err = error_of(&task, dir.path(), Split::Train);
+    let name = dir.path().join("toy/train.csv").display().to_string();
+    assert!(
+        err.contains(&format!("{name}:4")) && err.contains("4 fields") && err.contains("quoted"),
         "{err}"
     );
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
 use crate::readers::{
-    kind_of, numbered_lines, parse_json_object, read_split_file, split_file, tsv_objects,
+    kind_of, numbered_lines, parse_json_object, read_split_file, rows, split_file, table_objects,
 };
 use crate::{DataError, Format, Split};
 
@@ -59,7 +59,7 @@ impl PromptTaskSpec {
                 .take(file.max_examples.unwrap_or(usize::MAX))
                 .map(|(line, text)| Ok((line, parse_json_object(&path, line, text)?)))
                 .collect::<Result<Vec<_>, DataError>>()?,
-            Format::Tsv => tsv_objects(&path, &content, file)?,
+            Format::Tsv | Format::Csv => table_objects(&rows(&path, &content, self.format)?, file),
         };
         let examples = objects
             .into_iter()
