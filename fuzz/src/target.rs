@@ -63,8 +63,8 @@ impl Target {
     }
 }
 
-/// Task specs whose train split is the input file `case.tsv`, read as TSV and as CSV.
-const TSV_TASKS: [&str; 6] = [
+/// Task specs whose train split is the input file `case.tsv`, read as TSV, CSV and Parquet.
+const TSV_TASKS: [&str; 7] = [
     r#"name = "named"
 format = "tsv"
 text = "sentence1"
@@ -108,6 +108,15 @@ train = "case.tsv"
 format = "csv"
 text = "sentence1"
 pair = "sentence2"
+label = "label"
+labels = { kind = "classes", names = ["entailment", "not_entailment"] }
+metrics = ["accuracy"]
+[splits]
+train = "case.tsv"
+"#,
+    r#"name = "parquet"
+format = "parquet"
+text = "sentence1"
 label = "label"
 labels = { kind = "classes", names = ["entailment", "not_entailment"] }
 metrics = ["accuracy"]

@@ -139,6 +139,15 @@ pub enum DataError {
         advice: &'static str,
     },
 
+    /// A Parquet file that cannot be read.
+    #[error("{path}: not a readable Parquet file ({message}); write it with pyarrow or `datasets` (`Dataset.to_parquet`)")]
+    BadParquet {
+        /// The file.
+        path: PathBuf,
+        /// The reader's message.
+        message: String,
+    },
+
     /// A CSV file that the CSV reader cannot parse.
     #[error("{path}:{line}: not valid CSV ({message}); fields holding commas, quotes or line breaks must be quoted (\"a, b\"), with quotes doubled inside")]
     BadCsv {

@@ -23,8 +23,9 @@
 //! ```toml
 //! name = "my-nli"
 //! description = "optional one-liner, shown in messages"
-//! format = "tsv"            # or "jsonl" (one JSON object per line; fields are keys)
-//! header = true             # tsv only, default true: the first line names the columns
+//! format = "tsv"            # "tsv", "csv" (RFC 4180 quoting), "jsonl" (one JSON object per
+//!                           # line; fields are keys) or "parquet" (columns are fields, as in JSONL)
+//! header = true             # tsv and csv only, default true: the first line names the columns
 //! text = "premise"          # column name, or a 0-based index such as text = 0
 //! pair = "hypothesis"       # optional second text
 //! label = "label"
@@ -39,15 +40,17 @@
 //! test = { path = "my/test.tsv", unlabeled = true }   # file without labels: label = None
 //! ```
 //!
-//! Label values are matched as strings after trimming spaces: "entailment", "0", and in JSONL also
-//! `true`/`false` and numbers in their JSON spelling ("true", "1"). A split table may also override
+//! Label values are matched as strings after trimming spaces: "entailment", "0", and in JSONL and
+//! Parquet also `true`/`false` and numbers in their JSON spelling ("true", "1"). A split table may also override
 //! `header`, `text`, `pair` and `label` for that one file (see the built-in `tasks/cola.toml`).
-//! TSV files are split on tabs only (quotes are ordinary characters); a UTF-8 BOM and `\r\n` line
-//! endings are accepted, empty lines skipped.
+//! TSV files are split on tabs only (quotes are ordinary characters); CSV fields may be quoted
+//! (and then hold commas, doubled quotes and line breaks); a UTF-8 BOM and `\r\n` line endings
+//! are accepted, empty lines skipped. Parquet files (any compression the hub uses: snappy, zstd,
+//! gzip) are read row by row; errors name the 1-based row.
 //!
 //! # Prompt task TOML
 //!
-//! A prompt task (for decoder LMs) reads JSONL records or TSV rows, renders a prompt from a
+//! A prompt task (for decoder LMs) reads JSONL records or TSV, CSV or Parquet rows, renders a prompt from a
 //! template, and has the model either pick one of several candidate answers or write a free-form
 //! one:
 //!

@@ -31,14 +31,19 @@ impl TaskSpec {
     pub fn read_split(&self, data_dir: &Path, split: Split) -> Result<Vec<Example>, DataError> {
         self.validate()?;
         let file = split_file(&self.name, self.description.as_deref(), &self.splits, split)?;
-        let (path, content) = read_split_file(&self.name, data_dir, split, file)?;
-        let content = content.as_str();
+        let path = split_path(&self.name, data_dir, split, file)?;
         let layout = self.layout(file);
         let records = match self.format {
             Format::Tsv | Format::Csv => {
-                table_records(&path, &rows(&path, content, self.format)?, &layout)?
+                let rows = rows(&path, &read_text(&path)?, self.format)?;
+                table_records(&path, &rows, &layout)?
             }
-            Format::Jsonl => jsonl_records(&path, content, &layout)?,
+            Format::Jsonl => object_records(
+                &path,
+                jsonl_objects(&path, &read_text(&path)?, file)?,
+                &layout,
+            )?,
+            Format::Parquet => object_records(&path, parquet_objects(&path, file)?, &layout)?,
         };
         if records.is_empty() {
             return Err(DataError::EmptySplit { path });
@@ -107,13 +112,13 @@ pub(crate) fn split_file<'a>(
         })
 }
 
-/// The full path and text of a split's file (without a leading UTF-8 BOM).
-pub(crate) fn read_split_file(
+/// The full path of a split's file, which must exist.
+pub(crate) fn split_path(
     task: &str,
     data_dir: &Path,
     split: Split,
     file: &SplitFile,
-) -> Result<(PathBuf, String), DataError> {
+) -> Result<PathBuf, DataError> {
     let path = data_dir.join(&file.path);
     if !path.is_file() {
         return Err(DataError::MissingFile {
@@ -123,12 +128,51 @@ pub(crate) fn read_split_file(
             relative: file.path.clone(),
         });
     }
-    let content = read_text(&path)?;
-    let content = match content.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => content,
+    Ok(path)
+}
+
+/// The rows of a JSONL file as objects, each with its 1-based line number, after the split's
+/// `skip_examples` and up to its `max_examples`.
+pub(crate) fn jsonl_objects(
+    path: &Path,
+    content: &str,
+    file: &SplitFile,
+) -> Result<Vec<NumberedObject>, DataError> {
+    numbered_lines(content)
+        .skip(file.skip_examples)
+        .take(file.max_examples.unwrap_or(usize::MAX))
+        .map(|(line, text)| Ok((line, parse_json_object(path, line, text)?)))
+        .collect()
+}
+
+/// The rows of a Parquet file as objects (column name → value; nested lists and structs as
+/// arrays and objects), each with its 1-based row number, after the split's `skip_examples`
+/// and up to its `max_examples`.
+pub(crate) fn parquet_objects(
+    path: &Path,
+    file: &SplitFile,
+) -> Result<Vec<NumberedObject>, DataError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bad = |e: parquet::errors::ParquetError| DataError::BadParquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     };
-    Ok((path, content))
+    let opened = std::fs::File::open(path).map_err(|e| DataError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let reader = SerializedFileReader::new(opened).map_err(bad)?;
+    reader
+        .get_row_iter(None)
+        .map_err(bad)?
+        .enumerate()
+        .skip(file.skip_examples)
+        .take(file.max_examples.unwrap_or(usize::MAX))
+        .map(|(index, row)| match row.map_err(bad)?.to_json_value() {
+            Value::Object(object) => Ok((index + 1, object)),
+            _ => unreachable!("a Parquet row converts to a JSON object"),
+        })
+        .collect()
 }
 
 /// Non-empty lines with their 1-based line numbers.
@@ -296,17 +340,16 @@ fn table_column(
     })
 }
 
-/// Reads one JSON object per line; texts must be strings, labels may be strings, numbers or bools.
-fn jsonl_records(
+/// Records from objects (JSONL lines, Parquet rows); texts must be strings, labels may be
+/// strings, numbers or bools.
+fn object_records(
     path: &Path,
-    content: &str,
+    objects: Vec<NumberedObject>,
     layout: &Layout<'_>,
 ) -> Result<Vec<RawRecord>, DataError> {
-    numbered_lines(content)
-        .skip(layout.skip_examples)
-        .take(layout.max_examples.unwrap_or(usize::MAX))
-        .map(|(line, text)| {
-            let object = parse_json_object(path, line, text)?;
+    objects
+        .into_iter()
+        .map(|(line, object)| {
             let field = JsonField {
                 path,
                 line,
@@ -383,12 +426,16 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Reads a text file; bytes that are not UTF-8 are refused with their line and column.
+/// Reads a text file without a leading UTF-8 BOM; bytes that are not UTF-8 are refused with
+/// their line and column.
 pub(crate) fn read_text(path: &Path) -> Result<String, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    if bytes.starts_with("\u{feff}".as_bytes()) {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);

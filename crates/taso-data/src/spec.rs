@@ -52,8 +52,23 @@ pub enum Format {
     /// Comma-separated values (RFC 4180): fields holding commas, quotes or line breaks are
     /// quoted, with quotes doubled inside.
     Csv,
+    /// Apache Parquet, as the Hugging Face hub stores datasets: columns are fields, as in JSONL
+    /// (nested lists and structs too); errors name the 1-based row.
+    Parquet,
     /// One JSON object per line; fields are top-level keys.
     Jsonl,
+}
+
+impl Format {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Tsv => "tsv",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
 }
 
 /// A field of a row: a column name (TSV with a header, or a JSONL key) or a 0-based TSV column index.
@@ -428,8 +443,9 @@ impl TaskSpec {
             (_, Column::Name(name)) if name.is_empty() => {
                 Err(format!("an empty column name is used for the {split} split: name the column"))
             }
-            (Format::Jsonl, Column::Index(index)) => Err(format!(
-                "column index {index} used with format = \"jsonl\": JSONL fields are keys, e.g. text = \"question\""
+            (Format::Jsonl | Format::Parquet, Column::Index(index)) => Err(format!(
+                "column index {index} used with format = \"{}\": its fields are named, e.g. text = \"question\"",
+                self.format.name()
             )),
             (Format::Tsv | Format::Csv, Column::Name(name)) if !header => Err(format!(
                 "column `{name}` is named but the {split} file has no header (header = false): \

@@ -2,6 +2,8 @@
 //! directory: user TOML tasks, chat templates, answer-only loss masks, left truncation, variable
 //! choice counts, and the errors bad input gives.
 
+mod common;
+
 use std::path::Path;
 
 use taso_data::{
@@ -588,6 +590,40 @@ fn errors_say_what_is_wrong_and_where() {
 }
 
 #[test]
+fn parquet_prompt_task_reads_columns_as_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = r#"
+name = "toy-parquet"
+kind = "prompt"
+format = "parquet"
+template = "Review: {sentence}\nPositive or negative?\nAnswer:"
+answer = { kind = "candidates", field = "label", candidates = [{ value = "1", text = "positive" }, { value = "0", text = "negative" }] }
+metrics = ["accuracy"]
+
+[splits]
+train = "sst2/train.parquet"
+"#;
+    common::write_parquet(
+        &dir.path().join("sst2/train.parquet"),
+        &["a fine film", "dull"],
+        &[1, 0],
+    );
+    let task = load(dir.path(), task);
+    let examples = task.read_split(dir.path(), Split::Train).unwrap();
+    assert_eq!(
+        examples[0].prompt,
+        "Review: a fine film\nPositive or negative?\nAnswer:"
+    );
+    assert_eq!(
+        examples[1].answer,
+        PromptAnswer::Choice {
+            candidates: vec!["positive".into(), "negative".into()],
+            gold: Some(1)
+        }
+    );
+}
+
+#[test]
 fn csv_prompt_task_reads_like_tsv() {
     let dir = tempfile::tempdir().unwrap();
     let task = r#"
@@ -609,7 +645,10 @@ train = "toy/train.csv"
     let task = load(dir.path(), task);
     let examples = task.read_split(dir.path(), Split::Train).unwrap();
     assert_eq!(examples.len(), 2);
-    assert_eq!(examples[0].prompt, "Question: is the sky, at noon, blue?\nAnswer:");
+    assert_eq!(
+        examples[0].prompt,
+        "Question: is the sky, at noon, blue?\nAnswer:"
+    );
     assert_eq!(
         examples[1].answer,
         PromptAnswer::Choice {

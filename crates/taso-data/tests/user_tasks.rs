@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+mod common;
+
+use common::write_parquet;
 use taso_data::{load_task, DataError, Example, Label, Split, TaskSpec};
 
 const TSV_TASK: &str = r#"
@@ -171,7 +174,8 @@ fn tsv_errors_name_file_and_line() {
     assert!(
         err.contains(&format!("{name}:3"))
             && err.contains("malformed row")
-            && err.contains("2 fields") && err.contains("split on tabs"),
+            && err.contains("2 fields")
+            && err.contains("split on tabs"),
         "{err}"
     );
 
@@ -337,6 +341,72 @@ fn csv_task_reads_quoted_fields_and_names_bad_rows() {
     let name = dir.path().join("toy/train.csv").display().to_string();
     assert!(
         err.contains(&format!("{name}:4")) && err.contains("4 fields") && err.contains("quoted"),
+        "{err}"
+    );
+}
+
+#[test]
+fn parquet_task_reads_columns_as_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = load(
+        dir.path(),
+        r#"
+name = "toy-sst2"
+format = "parquet"
+text = "sentence"
+label = "label"
+labels = { kind = "classes", names = ["0", "1"] }
+metrics = ["accuracy"]
+
+[splits]
+train = "sst2/train.parquet"
+dev = { path = "sst2/train.parquet", skip_examples = 1, max_examples = 1 }
+"#,
+    );
+    let train = dir.path().join("sst2/train.parquet");
+    write_parquet(
+        &train,
+        &["a fine film, really", "dull", "bright"],
+        &[1, 0, 1],
+    );
+    let examples = task.read_split(dir.path(), Split::Train).unwrap();
+    let labels: Vec<_> = examples.iter().map(|e| e.label).collect();
+    assert_eq!(examples[0].text, "a fine film, really");
+    assert_eq!(
+        labels,
+        [
+            Some(Label::Class(1)),
+            Some(Label::Class(0)),
+            Some(Label::Class(1))
+        ]
+    );
+    let dev = task.read_split(dir.path(), Split::Dev).unwrap();
+    assert_eq!(dev.len(), 1);
+    assert_eq!(dev[0].text, "dull");
+    // A label outside the classes names the row; a file that is not Parquet is refused by name.
+    write_parquet(&train, &["a", "b"], &[1, 7]);
+    let err = error_of(&task, dir.path(), Split::Train);
+    assert!(
+        err.contains("train.parquet:2") && err.contains('7'),
+        "{err}"
+    );
+    std::fs::write(&train, "sentence\tlabel\n").unwrap();
+    let err = error_of(&task, dir.path(), Split::Train);
+    assert!(
+        err.contains("train.parquet") && err.contains("not a readable Parquet file"),
+        "{err}"
+    );
+    // Parquet columns are named: a position is refused when the task is loaded.
+    write(
+        dir.path(),
+        "task.toml",
+        "name = \"x\"\nformat = \"parquet\"\ntext = 0\nlabel = \"label\"\nlabels = { kind = \"regression\" }\nmetrics = [\"pearson\"]\n[splits]\ntrain = \"t.parquet\"\n",
+    );
+    let err = load_task(dir.path().join("task.toml").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("format = \"parquet\"") && err.contains("named"),
         "{err}"
     );
 }

@@ -1,4 +1,4 @@
-//! Reading a prompt task's JSONL or TSV split into [`PromptExample`]s: prompt rendered, answer resolved.
+//! Reading a prompt task's split (JSONL, TSV, CSV or Parquet) into [`PromptExample`]s: prompt rendered, answer resolved.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
 use crate::readers::{
-    kind_of, numbered_lines, parse_json_object, read_split_file, rows, split_file, table_objects,
+    jsonl_objects, kind_of, parquet_objects, read_text, rows, split_file, split_path, table_objects,
 };
 use crate::{DataError, Format, Split};
 
@@ -51,15 +51,14 @@ impl PromptTaskSpec {
     ) -> Result<Vec<PromptExample>, DataError> {
         self.validate()?;
         let file = split_file(&self.name, self.description.as_deref(), &self.splits, split)?;
-        let (path, content) = read_split_file(&self.name, data_dir, split, file)?;
+        let path = split_path(&self.name, data_dir, split, file)?;
         let reader = ExampleReader::new(self, !file.unlabeled)?;
         let objects = match self.format {
-            Format::Jsonl => numbered_lines(&content)
-                .skip(file.skip_examples)
-                .take(file.max_examples.unwrap_or(usize::MAX))
-                .map(|(line, text)| Ok((line, parse_json_object(&path, line, text)?)))
-                .collect::<Result<Vec<_>, DataError>>()?,
-            Format::Tsv | Format::Csv => table_objects(&rows(&path, &content, self.format)?, file),
+            Format::Jsonl => jsonl_objects(&path, &read_text(&path)?, file)?,
+            Format::Tsv | Format::Csv => {
+                table_objects(&rows(&path, &read_text(&path)?, self.format)?, file)
+            }
+            Format::Parquet => parquet_objects(&path, file)?,
         };
         let examples = objects
             .into_iter()
