@@ -63,8 +63,9 @@ impl Target {
     }
 }
 
-/// Task specs whose train split is the input file `case.tsv`, read as TSV, CSV and Parquet.
-const TSV_TASKS: [&str; 7] = [
+/// Task specs whose train split is the input file `case.tsv`; each TSV one is also read as CSV
+/// (see [`Scratch::new`]), and the last reads the input as Parquet.
+const TSV_TASKS: [&str; 5] = [
     r#"name = "named"
 format = "tsv"
 text = "sentence1"
@@ -104,30 +105,11 @@ metrics = ["accuracy"]
 [splits]
 train = "case.tsv"
 "#,
-    r#"name = "named-csv"
-format = "csv"
-text = "sentence1"
-pair = "sentence2"
-label = "label"
-labels = { kind = "classes", names = ["entailment", "not_entailment"] }
-metrics = ["accuracy"]
-[splits]
-train = "case.tsv"
-"#,
     r#"name = "parquet"
 format = "parquet"
 text = "sentence1"
 label = "label"
 labels = { kind = "classes", names = ["entailment", "not_entailment"] }
-metrics = ["accuracy"]
-[splits]
-train = "case.tsv"
-"#,
-    r#"name = "prompt-csv"
-kind = "prompt"
-format = "csv"
-template = "{sentence1}\nQuestion: {2}?\nAnswer:"
-answer = { kind = "candidates", field = "label", candidates = [{ value = "entailment", text = "yes" }, { value = "not_entailment", text = "no" }] }
 metrics = ["accuracy"]
 [splits]
 train = "case.tsv"
@@ -207,14 +189,24 @@ impl Scratch {
             std::fs::write(&path, text)?;
             Ok(path)
         };
+        const TSV: &str = "format = \"tsv\"";
+        let texts: Vec<String> = TSV_TASKS
+            .iter()
+            .flat_map(|text| {
+                let as_csv = text
+                    .contains(TSV)
+                    .then(|| text.replace(TSV, "format = \"csv\""));
+                std::iter::once(text.to_string()).chain(as_csv)
+            })
+            .collect();
         let mut tsv_tasks = Vec::new();
-        for (index, text) in TSV_TASKS.iter().enumerate() {
+        for (index, text) in texts.iter().enumerate() {
             let path = spec_file(index, text)?;
             tsv_tasks.push(load_any_task_file(&path).map_err(io::Error::other)?);
         }
         let mut jsonl_tasks = Vec::new();
         for (index, text) in JSONL_TASKS.iter().enumerate() {
-            let path = spec_file(TSV_TASKS.len() + index, text)?;
+            let path = spec_file(texts.len() + index, text)?;
             jsonl_tasks.push(load_any_task_file(&path).map_err(io::Error::other)?);
         }
         Ok(Scratch {

@@ -38,12 +38,9 @@ impl TaskSpec {
                 let rows = rows(&path, &read_text(&path)?, self.format)?;
                 table_records(&path, &rows, &layout)?
             }
-            Format::Jsonl => object_records(
-                &path,
-                jsonl_objects(&path, &read_text(&path)?, file)?,
-                &layout,
-            )?,
-            Format::Parquet => object_records(&path, parquet_objects(&path, file)?, &layout)?,
+            Format::Jsonl | Format::Parquet => {
+                object_records(&path, split_objects(&path, self.format, file)?, &layout)?
+            }
         };
         if records.is_empty() {
             return Err(DataError::EmptySplit { path });
@@ -131,9 +128,26 @@ pub(crate) fn split_path(
     Ok(path)
 }
 
+/// The rows of a split's file as objects, each with its 1-based line (or Parquet row) number,
+/// after the split's `skip_examples` and up to its `max_examples`: JSONL lines, Parquet rows,
+/// or TSV/CSV rows keyed by the header row's names and by position.
+pub(crate) fn split_objects(
+    path: &Path,
+    format: Format,
+    file: &SplitFile,
+) -> Result<Vec<NumberedObject>, DataError> {
+    match format {
+        Format::Jsonl => jsonl_objects(path, &read_text(path)?, file),
+        Format::Parquet => parquet_objects(path, file),
+        Format::Tsv | Format::Csv => {
+            Ok(table_objects(&rows(path, &read_text(path)?, format)?, file))
+        }
+    }
+}
+
 /// The rows of a JSONL file as objects, each with its 1-based line number, after the split's
 /// `skip_examples` and up to its `max_examples`.
-pub(crate) fn jsonl_objects(
+fn jsonl_objects(
     path: &Path,
     content: &str,
     file: &SplitFile,
@@ -148,10 +162,7 @@ pub(crate) fn jsonl_objects(
 /// The rows of a Parquet file as objects (column name → value; nested lists and structs as
 /// arrays and objects), each with its 1-based row number, after the split's `skip_examples`
 /// and up to its `max_examples`.
-pub(crate) fn parquet_objects(
-    path: &Path,
-    file: &SplitFile,
-) -> Result<Vec<NumberedObject>, DataError> {
+fn parquet_objects(path: &Path, file: &SplitFile) -> Result<Vec<NumberedObject>, DataError> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let bad = |e: parquet::errors::ParquetError| DataError::BadParquet {
         path: path.to_path_buf(),
@@ -198,11 +209,11 @@ pub(crate) fn numbered_lines(content: &str) -> impl Iterator<Item = (usize, &str
 }
 
 /// A row of a TSV or CSV file: its 1-based line number and its fields.
-pub(crate) type Row = (usize, Vec<String>);
+type Row = (usize, Vec<String>);
 
 /// The non-empty rows of a TSV (split on tabs only) or CSV (RFC 4180) file; every row must have
 /// as many fields as the first.
-pub(crate) fn rows(path: &Path, content: &str, format: Format) -> Result<Vec<Row>, DataError> {
+fn rows(path: &Path, content: &str, format: Format) -> Result<Vec<Row>, DataError> {
     let rows: Vec<Row> = match format {
         Format::Csv => csv_rows(path, content)?,
         _ => numbered_lines(content)
@@ -288,7 +299,7 @@ pub(crate) type NumberedObject = (usize, Map<String, Value>);
 /// Table rows (TSV or CSV) below a header row as objects of strings, keyed by the header's
 /// column names and by 0-based position (`"0"`, `"1"`, …; a header name wins over a position it
 /// spells).
-pub(crate) fn table_objects(rows: &[Row], file: &SplitFile) -> Vec<NumberedObject> {
+fn table_objects(rows: &[Row], file: &SplitFile) -> Vec<NumberedObject> {
     let Some((_, header)) = rows.first() else {
         return Vec::new();
     };

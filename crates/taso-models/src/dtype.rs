@@ -38,14 +38,6 @@ impl ComputeDtype {
             Self::F16 => "f16",
         }
     }
-
-    /// Bytes per element.
-    pub fn bytes(self) -> u64 {
-        match self {
-            Self::F32 => 4,
-            Self::Bf16 | Self::F16 => 2,
-        }
-    }
 }
 
 impl std::fmt::Display for ComputeDtype {

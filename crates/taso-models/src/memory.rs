@@ -2,7 +2,6 @@
 //! training, and a clear refusal — not an allocator crash halfway through — when it will not fit.
 
 use crate::error::{ModelError, Result};
-use crate::layers::LinearHost;
 use crate::task_model::TaskModel;
 use tch::{Device, Tensor};
 
@@ -62,14 +61,13 @@ pub fn tensor_bytes<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> u64 {
 }
 
 impl TaskModel {
-    /// Bytes of every parameter: the base, the head, and an untied `lm_head`.
+    /// Bytes of every parameter: the base, and the classifier head or an untied `lm_head`.
     pub fn weight_bytes(&self) -> u64 {
-        let named = self.base_parameters().iter().chain(self.head_parameters());
-        let lm_head = match self {
-            TaskModel::CausalLm(m) => tensor_bytes(m.head_parameters().iter().map(|(_, t)| t)),
-            TaskModel::Classifier(_) => 0,
+        let head = match self {
+            TaskModel::Classifier(m) => m.head_parameters(),
+            TaskModel::CausalLm(m) => m.head_parameters(),
         };
-        tensor_bytes(named.map(|(_, t)| t)) + lm_head
+        tensor_bytes(self.base_parameters().iter().chain(head).map(|(_, t)| t))
     }
 
     /// Activations autograd keeps for one backward pass over `rows` sequences of `seq` tokens
@@ -120,21 +118,6 @@ impl TaskModel {
             per_block * blocks
         };
         stack + head
-    }
-
-    /// Bytes of the weight gradients of the linear layers `is_target` accepts (what scoring
-    /// makes autograd compute), in the compute dtype.
-    pub fn target_weight_bytes(&self, is_target: impl Fn(&str) -> bool) -> u64 {
-        let linears = match self {
-            TaskModel::Classifier(m) => m.linears(),
-            TaskModel::CausalLm(m) => m.linears(),
-        };
-        tensor_bytes(
-            linears
-                .into_iter()
-                .filter(|l| is_target(l.name()))
-                .map(|l| &l.weight),
-        )
     }
 }
 

@@ -117,13 +117,12 @@ impl TaskModel {
         checkpointed: bool,
         scale: f64,
     ) -> Result<Tensor> {
-        let scaled = |loss: Tensor| if scale == 1.0 { loss } else { loss * scale };
         if !checkpointed {
             let loss = self.loss(batch, train)?;
-            scaled(loss.shallow_clone()).f_backward()?;
+            (&loss * scale).f_backward()?;
             return Ok(loss.detach());
         }
-        let loss = match (self, batch) {
+        match (self, batch) {
             (TaskModel::Classifier(m), TaskBatch::Classification(b)) => {
                 m.checkpointed_backward(&b.encoder_input(), labels_of(b)?, train, scale)
             }
@@ -134,8 +133,7 @@ impl TaskModel {
                     })
             }
             _ => Err(other_family()),
-        }?;
-        Ok(loss)
+        }
     }
 }
 

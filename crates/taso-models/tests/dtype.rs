@@ -145,8 +145,4 @@ fn memory_estimates_follow_the_dtype_and_the_batch() {
         full.activation_bytes(1, 32, 2, true) < one,
         "checkpointing keeps less"
     );
-    let everything = full.target_weight_bytes(|_| true);
-    assert!(
-        everything > 0 && full.target_weight_bytes(|name| name.ends_with("q_proj")) < everything
-    );
 }

@@ -28,8 +28,9 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     ctx.require_labels(Split::Train, &split)?;
     let (run, device) = (&ctx.run, ctx.device);
+    let lengths = split.lengths();
     let mut plan = plan_batches(
-        &split.lengths(),
+        &lengths,
         config.batch_size,
         BatchStrategy::Bucketed,
         run.seed,
@@ -65,7 +66,6 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
             available: model.block_paths(),
         });
     }
-    let lengths = split.lengths();
     let longest = plan
         .iter()
         .flatten()

@@ -38,11 +38,20 @@ impl RunningSum {
                 let _ = sum.g_add_(evidence);
             }
             Self::Marginals { row, col } => {
-                let _ = row.g_add_(&evidence.sum_dim_intlist(1, false, Kind::Float));
-                let _ = col.g_add_(&evidence.sum_dim_intlist(0, false, Kind::Float));
+                let (rows, cols) = marginals(evidence);
+                let _ = row.g_add_(&rows);
+                let _ = col.g_add_(&cols);
             }
         }
     }
+}
+
+/// The row and column sums of a `[d_out, d_in]` score matrix, in f32.
+fn marginals(scores: &Tensor) -> (Tensor, Tensor) {
+    (
+        scores.sum_dim_intlist(1, false, Kind::Float),
+        scores.sum_dim_intlist(0, false, Kind::Float),
+    )
 }
 
 /// Tracks the gradients of named 2-D weights over backward passes and sums their importance.
@@ -308,8 +317,8 @@ impl Entry {
             Estimator::SumAbs => sum.shallow_clone(),
             Estimator::AbsSum => weigh(signal, &self.weight.to_kind(Kind::Float), sum).abs(),
         });
-        let row = marginal(&scores.sum_dim_intlist(1, false, Kind::Float))?;
-        let col = marginal(&scores.sum_dim_intlist(0, false, Kind::Float))?;
+        let (row, col) = marginals(&scores);
+        let (row, col) = (marginal(&row)?, marginal(&col)?);
         let scores = match store {
             Store::Marginals => None,
             Store::Full => Some(TensorData::from_tch(

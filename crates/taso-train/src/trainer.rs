@@ -90,7 +90,8 @@ impl<'a> Trainer<'a> {
                 method: run.method.to_string(),
             });
         }
-        let memory = training_memory(&model, &trainable, &train, config);
+        let train_lengths = train.lengths();
+        let memory = training_memory(&model, &trainable, &train, &train_lengths, config);
         tracing::info!("memory for training (estimate): {}", memory.describe());
         memory.check_fits(available_memory(ctx.device), ctx.device, "training")?;
         let budget = adapters.as_ref().map(Budget::of);
@@ -118,7 +119,7 @@ impl<'a> Trainer<'a> {
             budget,
             lr,
             counts,
-            train_lengths: train.lengths(),
+            train_lengths,
             train,
             dev,
             holdout,
@@ -478,8 +479,6 @@ fn model_with_adapters(
     Ok((model, Some(adapters), Some(digest)))
 }
 
-/// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
-/// returns the adapters and the file's digest.
 /// Divides the gradients of `tensors` by the loss scale their backward pass was taken at.
 fn unscale(tensors: &[&Tensor], scale: f64) {
     if scale == 1.0 {
@@ -496,12 +495,13 @@ fn unscale(tensors: &[&Tensor], scale: f64) {
 }
 
 /// The memory a training step will hold at its peak: the model and (f32) adapters, the
-/// activations of the longest batch, and an f32 gradient and two AdamW moments per trained
-/// element (adapters, head, base).
+/// activations of a batch of the longest example (`lengths`: every training example's tokens),
+/// and an f32 gradient and two AdamW moments per trained element (adapters, head, base).
 fn training_memory(
     model: &TaskModel,
     trainable: &Trainable,
     train: &TaskData,
+    lengths: &[usize],
     config: &TrainConfig,
 ) -> MemoryEstimate {
     let trained = tensor_bytes(trainable.tensors());
@@ -512,7 +512,7 @@ fn training_memory(
             .filter(|p| p.group == Group::Adapter)
             .map(|p| &p.tensor),
     );
-    let longest = train.lengths().into_iter().max().unwrap_or(0);
+    let longest = lengths.iter().copied().max().unwrap_or(0);
     MemoryEstimate {
         weights: model.weight_bytes() + adapters,
         activations: model.activation_bytes(
@@ -525,6 +525,8 @@ fn training_memory(
     }
 }
 
+/// Opens the run's `adapter-init.safetensors` (checked for this model) and loads it in `form`;
+/// returns the adapters and the file's digest.
 fn load_adapter_init(ctx: &RunContext, form: LoraForm) -> Result<(AdapterSet, String), TrainError> {
     let artifact = Artifact::open(
         &ctx.paths.adapter_init(),

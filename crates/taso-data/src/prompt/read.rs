@@ -6,10 +6,8 @@ use serde_json::Value;
 
 use super::spec::{AnswerSpec, PromptTaskSpec, CHOICES_PLACEHOLDER};
 use super::template::Template;
-use crate::readers::{
-    jsonl_objects, kind_of, parquet_objects, read_text, rows, split_file, split_path, table_objects,
-};
-use crate::{DataError, Format, Split};
+use crate::readers::{kind_of, split_file, split_objects, split_path};
+use crate::{DataError, Split};
 
 /// The answer of one example.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +51,7 @@ impl PromptTaskSpec {
         let file = split_file(&self.name, self.description.as_deref(), &self.splits, split)?;
         let path = split_path(&self.name, data_dir, split, file)?;
         let reader = ExampleReader::new(self, !file.unlabeled)?;
-        let objects = match self.format {
-            Format::Jsonl => jsonl_objects(&path, &read_text(&path)?, file)?,
-            Format::Tsv | Format::Csv => {
-                table_objects(&rows(&path, &read_text(&path)?, self.format)?, file)
-            }
-            Format::Parquet => parquet_objects(&path, file)?,
-        };
+        let objects = split_objects(&path, self.format, file)?;
         let examples = objects
             .into_iter()
             .map(|(line, object)| {
