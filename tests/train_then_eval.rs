@@ -5,12 +5,12 @@ use std::process::Command;
 
 use taso_adapter::LoraForm;
 use taso_data::Split;
-use taso_eval::{evaluate_run, export_peft, AdapterChoice, EvalConfig, EvalError};
+use taso_eval::{evaluate_run, AdapterChoice, EvalConfig, EvalError};
 use taso_models::testing::run_captured;
 use taso_models::{TaskBatch, TaskModel};
 use taso_run::testing::{serial, workspace_binary, write_adapter_init, Fixture, RANK};
-use taso_run::Method;
 use taso_run::TrainedModel;
+use taso_run::{Method, RunError};
 use taso_train::testing::{learning_config, quick_config};
 use taso_train::{train, TrainConfig, TrainMetrics};
 
@@ -116,8 +116,9 @@ fn other_kinds_and_adapterless_exports_are_refused() {
     )
     .unwrap();
     let (_, trained) = evaluate_run(&ctx, &EvalConfig::default(), None).unwrap();
-    let err = export_peft(&trained.unwrap(), &fixture.path("peft"), &ctx.run.model).unwrap_err();
-    assert!(matches!(err, EvalError::NoAdapter { .. }), "{err}");
+    let err = taso_run::export_peft(&trained.unwrap(), &fixture.path("peft"), &ctx.run.model)
+        .unwrap_err();
+    assert!(matches!(err, RunError::NoAdapter { .. }), "{err}");
     assert!(err.to_string().contains("head-only"), "{err}");
 
     // An encoder has no zero-shot baseline: its head exists only once trained.

@@ -74,6 +74,15 @@ pub enum AdapterError {
          update would count twice"
     )]
     AttachedWhileMerging(String),
+    /// A PEFT folder cannot be imported: a file is missing or malformed, or it holds what a
+    /// taso adapter cannot represent (DoRA, embedding LoRA, per-matrix ranks).
+    #[error("{}: {reason}", .path.display())]
+    BadPeft {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A file of a PEFT export could not be written.
     #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {

@@ -11,7 +11,8 @@
 //!   under fixed masks, to verify it): the two [`taso_models::LinearAdapter`]s.
 //! - [`MatrixAdapter`]: one matrix's region and factors. [`AdapterSet`]: all of a model's —
 //!   initialisation, attaching to a [`taso_models::LinearHost`], parameter counts, merge and
-//!   un-merge, `adapter-init`/`adapter` artifacts and PEFT export ([`PeftOptions`]).
+//!   un-merge, `adapter-init`/`adapter` artifacts, PEFT export ([`PeftOptions`]) and import
+//!   ([`AdapterSet::from_peft`], which finds the zero rows and columns again).
 //!
 //! ```no_run
 //! use taso_adapter::{AdapterSet, LoraConfig};
@@ -45,5 +46,5 @@ pub use adapter::{MaskedLora, SparseLora};
 pub use config::{InitFanIn, LoraConfig, LoraForm, Scaling};
 pub use error::AdapterError;
 pub use matrix::MatrixAdapter;
-pub use peft::{PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};
+pub use peft::{PeftAdapter, PeftConfig, PeftOptions, PEFT_CONFIG, PEFT_WEIGHTS};
 pub use set::AdapterSet;

@@ -207,8 +207,22 @@ impl AdapterSet {
         Ok(())
     }
 
+    /// The same set with its matrices in the order of `host`'s linear layers (model order);
+    /// matrices the host lacks keep their order after the others.
+    pub fn in_model_order(mut self, host: &dyn LinearHost) -> Self {
+        let order: HashMap<&str, usize> = host
+            .linears()
+            .into_iter()
+            .enumerate()
+            .map(|(position, l)| (l.name(), position))
+            .collect();
+        self.matrices
+            .sort_by_key(|m| order.get(m.name()).copied().unwrap_or(usize::MAX));
+        self
+    }
+
     /// Checks that the model has every adapted matrix, with the shape its region records.
-    fn check_fits(&self, host: &dyn LinearHost) -> Result<(), AdapterError> {
+    pub fn check_fits(&self, host: &dyn LinearHost) -> Result<(), AdapterError> {
         let shapes: HashMap<&str, (i64, i64)> = host
             .linears()
             .into_iter()

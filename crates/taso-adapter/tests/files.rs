@@ -152,3 +152,143 @@ fn the_peft_export_is_a_dense_lora_zero_outside_the_regions() {
     assert_eq!(modules.len(), ADAPTED.len());
     assert_eq!(modules[0], format!("bert.{}", ADAPTED[0]));
 }
+
+type NamedTensors = Vec<(String, Tensor)>;
+
+/// Exports `set` with a head to a PEFT folder in a new temporary folder.
+fn exported(set: &AdapterSet) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let head = vec![(
+        "classifier.weight".to_string(),
+        Tensor::ones([3, 32], (tch::Kind::Float, Device::Cpu)),
+    )];
+    let mut options = PeftOptions::seq_cls("bert", "tiny-bert");
+    options.modules_to_save = vec!["classifier".into()];
+    set.to_peft(dir.path(), &options, &head).unwrap();
+    dir
+}
+
+#[test]
+fn a_peft_export_reads_back_sparse_and_bit_identical() {
+    let model = load_model();
+    for form in [LoraForm::Compact, LoraForm::Masked] {
+        let set = adapters(form);
+        let dir = exported(&set);
+        let peft = AdapterSet::from_peft(dir.path(), "bert", Device::Cpu).unwrap();
+        let back = peft.adapters.in_model_order(&model);
+        assert_eq!(
+            (back.form(), back.scaling()),
+            (LoraForm::Compact, set.scaling())
+        );
+        assert_eq!(back.matrices().len(), set.matrices().len());
+        for (l, m) in back.matrices().iter().zip(set.matrices()) {
+            let (a, b) = m.compact_factors();
+            assert_eq!(l.region(), m.region());
+            assert!(l.a().equal(&a) && l.b().equal(&b), "{}", m.name());
+        }
+        let names: Vec<&str> = peft.saved_tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["classifier.weight"]);
+        assert_eq!(
+            peft.config.modules_to_save.as_deref(),
+            Some(&["classifier".to_string()][..])
+        );
+    }
+}
+
+#[test]
+fn an_untrained_b_keeps_every_row_and_the_update_stays_zero() {
+    let regions = random_regions(&load_model(), &ADAPTED, 2, 3);
+    let set = AdapterSet::init(&regions, &LoraConfig::default(), 0, Device::Cpu).unwrap();
+    let dir = exported(&set);
+    let back = AdapterSet::from_peft(dir.path(), "bert", Device::Cpu)
+        .unwrap()
+        .adapters;
+    for (l, m) in back.matrices().iter().zip(set.matrices()) {
+        assert_eq!(l.region().rows.len(), m.region().target.d_out);
+        assert_eq!(l.region().cols, m.region().cols);
+        assert_eq!(f64::try_from(l.delta(1.0).abs().max()).unwrap(), 0.0);
+    }
+}
+
+#[test]
+fn peft_folders_taso_cannot_read_are_refused_with_the_file_named() {
+    let set = adapters(LoraForm::Compact);
+    let edit_config = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let dir = exported(&set);
+        let path = dir.path().join(PEFT_CONFIG);
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut config);
+        std::fs::write(&path, config.to_string()).unwrap();
+        dir
+    };
+    let cases: Vec<(tempfile::TempDir, &str)> = vec![
+        (edit_config(&|c| c["peft_type"] = "IA3".into()), "only LoRA"),
+        (edit_config(&|c| c["use_dora"] = true.into()), "DoRA"),
+        (
+            edit_config(&|c| c["fan_in_fan_out"] = true.into()),
+            "Conv1D",
+        ),
+        (edit_config(&|c| c["r"] = 4.into()), "r = 4"),
+        (
+            edit_config(&|c| c["rank_pattern"] = serde_json::json!({"query": 8})),
+            "one rank",
+        ),
+        (
+            edit_config(&|c| *c = serde_json::json!([1])),
+            "not a PEFT adapter config",
+        ),
+    ];
+    for (dir, message) in cases {
+        let err = AdapterSet::from_peft(dir.path(), "bert", Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(message) && err.contains(dir.path().to_str().unwrap()),
+            "{err}"
+        );
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let err = AdapterSet::from_peft(empty.path(), "bert", Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("adapter_config.json") && err.contains("save_pretrained"),
+        "{err}"
+    );
+
+    let dir = exported(&set);
+    let weights = dir.path().join(PEFT_WEIGHTS);
+    let original = Tensor::read_safetensors(&weights).unwrap();
+    let rewrite = |edit: &dyn Fn(&mut NamedTensors)| {
+        let mut tensors: Vec<(String, Tensor)> = original
+            .iter()
+            .map(|(n, t)| (n.clone(), t.copy()))
+            .collect();
+        edit(&mut tensors);
+        Tensor::write_safetensors(&tensors, &weights).unwrap();
+        AdapterSet::from_peft(dir.path(), "bert", Device::Cpu)
+            .unwrap_err()
+            .to_string()
+    };
+    let err = rewrite(&|t| {
+        t.retain(|(name, _)| !name.ends_with("lora_B.weight") || !name.contains("layer.0."))
+    });
+    assert!(err.contains("has only one of lora_A and lora_B"), "{err}");
+    let err = rewrite(&|t| {
+        let _ = t[0].1.fill_(f64::NAN);
+    });
+    assert!(err.contains("NaN"), "{err}");
+    let err = rewrite(&|t| {
+        t.push((
+            "base_model.model.bert.embeddings.word_embeddings.lora_embedding_A".into(),
+            Tensor::ones([2, 3], (tch::Kind::Float, Device::Cpu)),
+        ))
+    });
+    assert!(err.contains("embedding LoRA"), "{err}");
+    std::fs::write(&weights, b"not safetensors").unwrap();
+    let err = AdapterSet::from_peft(dir.path(), "bert", Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(PEFT_WEIGHTS), "{err}");
+}

@@ -15,7 +15,8 @@
 //! The formats the stages pass live here too, as plain types that read and write without
 //! libtorch: [`Importance`] (scores of stage 1) and [`Regions`] (core rows and columns of
 //! stage 2); [`target_position`] is the one rule of which linear layers a run adapts. A stage
-//! depends on this crate, never on the stage that wrote its input.
+//! depends on this crate, never on the stage that wrote its input. [`StagingDir`] writes a
+//! whole output folder (an imported or exported model) or nothing.
 //!
 //! ```
 //! use taso_artifact::{write_artifact, Artifact, ArtifactKind, ArtifactMeta, Expect, TensorData};
@@ -53,6 +54,7 @@ mod model_files;
 mod read;
 pub mod regions;
 pub mod scoring;
+mod staging;
 mod targets;
 #[cfg(feature = "tch")]
 mod tch;
@@ -76,9 +78,10 @@ pub use regions::{Coverage, MatrixRegion, Regions};
 pub use safetensors::tensor::TensorInfo;
 pub use safetensors::Dtype;
 pub use scoring::ScoreConfig;
+pub use staging::{is_absent_or_empty, StagingDir};
 pub use targets::target_position;
 pub use tensor::{Element, TensorData};
-pub use write::{write_artifact, TensorEntry};
+pub use write::{write_artifact, write_safetensors, TensorEntry};
 
 /// The artifact schema version this build writes and reads. Bumped when the meaning of a
 /// metadata key or of a kind's tensors changes; files of another version are refused.

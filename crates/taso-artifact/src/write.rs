@@ -67,8 +67,23 @@ where
     I: IntoIterator,
     I::Item: TensorEntry,
 {
+    write_safetensors(path, meta.to_metadata(), tensors)
+}
+
+/// Writes a plain safetensors file (no taso provenance: a model's weights for other tools)
+/// with `metadata` (e.g. `format = pt`, which transformers reads), atomically and with the
+/// deterministic layout of [`write_artifact`]; returns the digest of the written file.
+pub fn write_safetensors<I>(
+    path: &Path,
+    metadata: HashMap<String, String>,
+    tensors: I,
+) -> Result<String, ArtifactError>
+where
+    I: IntoIterator,
+    I::Item: TensorEntry,
+{
     let entries: Vec<I::Item> = tensors.into_iter().collect();
-    let layout = Layout::plan(meta.to_metadata(), &entries)?;
+    let layout = Layout::plan(metadata, &entries)?;
     write_atomic_with(path, |out| layout.write_to(out)).map_err(|e| ArtifactError::io(path, e))
 }
 

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use taso_run::Method;
-
 /// Everything that can stop an evaluation or export.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -19,18 +17,6 @@ pub enum EvalError {
     /// The adapter could not be exported.
     #[error(transparent)]
     Adapter(#[from] taso_adapter::AdapterError),
-    /// A PEFT export was asked for a file without a LoRA adapter.
-    #[error(
-        "{} was trained with method `{method}`, which has no LoRA adapter to export in PEFT \
-         format; export a taso, lora or random-regions run",
-        .path.display()
-    )]
-    NoAdapter {
-        /// The adapter file.
-        path: PathBuf,
-        /// Its method.
-        method: String,
-    },
     /// The run folder's training has not finished (`training.incomplete` is there).
     #[error(
         "the training in {} did not finish (it is under way, or was killed or failed), so its \
@@ -63,14 +49,4 @@ pub enum EvalError {
         /// The cause.
         source: std::io::Error,
     },
-}
-
-impl EvalError {
-    /// The error for exporting a file of `method`.
-    pub(crate) fn no_adapter(path: PathBuf, method: Method) -> Self {
-        Self::NoAdapter {
-            path,
-            method: method.to_string(),
-        }
-    }
 }

@@ -21,13 +21,11 @@
 //! ```
 
 mod error;
-mod peft;
 mod predictions;
 mod run;
 mod stage;
 
 pub use error::EvalError;
-pub use peft::export_peft;
 pub use predictions::{predictions_tsv, write_predictions};
 pub use run::{evaluate_run, EvalReport, METRICS_KEY, REPORT_HEADING};
 pub use stage::{run_stage, Outcome};

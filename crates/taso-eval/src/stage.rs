@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use taso_run::{export_peft, RunContext, TrainedModel};
 use taso_run::{ResolvedConfig, Sections};
-use taso_run::{RunContext, TrainedModel};
 
-use crate::{evaluate_run, export_peft, EvalError, EvalReport};
+use crate::{evaluate_run, EvalError, EvalReport};
 
 /// What [`run_stage`] did: the report, and the evaluated model for a PEFT export.
 pub struct Outcome {
@@ -26,7 +26,7 @@ impl Outcome {
     /// Writes the evaluated adapter and its head to `dir` in PEFT format (see [`export_peft`]).
     pub fn export_peft(&self, dir: &Path) -> Result<(), EvalError> {
         let trained = self.trained.as_ref().ok_or(EvalError::NothingToExport)?;
-        export_peft(trained, dir, &self.base_model)
+        Ok(export_peft(trained, dir, &self.base_model)?)
     }
 }
 

@@ -92,6 +92,11 @@ impl ResolvedConfig {
 
     /// Re-roots the relative paths of the `[run]` section at `folder` (see [`ResolvedConfig::load`]).
     fn anchor_paths(&mut self, folder: &Path) {
+        self.map_paths(|value| lexically_joined(folder, value));
+    }
+
+    /// Replaces each relative path of the `[run]` section by `map(path)`.
+    fn map_paths(&mut self, map: impl Fn(&Path) -> PathBuf) {
         let Some(run) = self
             .table
             .get_mut("run")
@@ -105,9 +110,7 @@ impl ResolvedConfig {
             };
             let is_path = key != "task" || value.ends_with(".toml");
             if is_path && Path::new(value.as_str()).is_relative() {
-                *value = lexically_joined(folder, Path::new(value.as_str()))
-                    .display()
-                    .to_string();
+                *value = map(Path::new(value.as_str())).display().to_string();
             }
         }
     }
@@ -263,9 +266,14 @@ impl ResolvedConfig {
         toml::to_string_pretty(&self.table).unwrap_or_default()
     }
 
-    /// Writes the resolved config to `path` atomically.
+    /// Writes the resolved config to `path` atomically, its relative `[run]` paths rewritten
+    /// as seen from `path`'s folder, so that `--config path` loads the same settings from any
+    /// directory (e.g. `runs/rte/default/config.toml` names `../../../models/...`).
     pub fn write(&self, path: &Path) -> Result<(), ConfigError> {
-        write_atomic(path, self.to_toml().as_bytes()).map_err(|source| ConfigError::Write {
+        let mut moved = self.clone();
+        let folder = path.parent().unwrap_or(Path::new(""));
+        moved.map_paths(|value| relative_from(folder, value));
+        write_atomic(path, moved.to_toml().as_bytes()).map_err(|source| ConfigError::Write {
             path: path.to_path_buf(),
             source,
         })
@@ -330,6 +338,27 @@ fn one_line_toml_error(error: &toml::de::Error, text: &str) -> String {
 
 /// The keys of `[run]` that hold paths.
 const PATH_KEYS: [&str; 4] = ["task", "model", "data_dir", "runs_dir"];
+
+/// The path that names `target` (relative to the current directory) from `folder`:
+/// `models/m` from `runs/rte/x` is `../../../models/m`. Where `folder` climbs above the current
+/// directory or is absolute, `target` is made absolute instead.
+fn relative_from(folder: &Path, target: &Path) -> PathBuf {
+    use std::path::Component;
+    let folder = lexically_joined(Path::new(""), folder);
+    if folder == Path::new(".") {
+        return target.to_path_buf();
+    }
+    let climbs = folder
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if climbs {
+        let up: PathBuf = folder.components().map(|_| Component::ParentDir).collect();
+        return lexically_joined(&up, target);
+    }
+    std::env::current_dir()
+        .map(|cwd| lexically_joined(&cwd, target))
+        .unwrap_or_else(|_| target.to_path_buf())
+}
 
 /// `folder/relative` with `.` and `name/..` folded away (`configs/../models/x` → `models/x`),
 /// without touching the file system.
@@ -500,6 +529,31 @@ mod tests {
             .run()
             .unwrap();
         assert_eq!(run.task, "rte", "a task name is not a path");
+    }
+
+    #[test]
+    fn a_written_config_loads_back_with_the_same_paths_from_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("configs");
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("mine.toml");
+        std::fs::write(&path, "[run]\nmodel = \"../models/m\"\ntask = \"rte\"\n").unwrap();
+        let config = ResolvedConfig::load(&path, &[]).unwrap();
+        let copy = dir.path().join("runs/rte/x/config.toml");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        config.write(&copy).unwrap();
+        let again = ResolvedConfig::load(&copy, &[]).unwrap();
+        let model = |c: &ResolvedConfig| c.table["run"]["model"].as_str().unwrap().to_string();
+        assert_eq!(model(&again), model(&config));
+        assert_eq!(again.table["run"]["task"].as_str(), Some("rte"));
+        assert_eq!(
+            relative_from(Path::new("runs/rte/x"), Path::new("models/m")),
+            Path::new("../../../models/m")
+        );
+        assert_eq!(
+            relative_from(Path::new(""), Path::new("models/m")),
+            Path::new("models/m")
+        );
     }
 
     #[test]

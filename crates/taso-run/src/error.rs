@@ -42,6 +42,21 @@ pub enum RunError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An export was asked for a file without a LoRA adapter.
+    #[error(
+        "{} was trained with method `{method}`, which has no LoRA adapter to export in PEFT \
+         format; export a taso, lora or random-regions run",
+        .path.display()
+    )]
+    NoAdapter {
+        /// The adapter file.
+        path: PathBuf,
+        /// Its method.
+        method: crate::settings::Method,
+    },
+    /// An output folder exists and holds files.
+    #[error("{} exists and is not empty; choose another folder or pass --force to replace it", .0.display())]
+    OutputExists(PathBuf),
     /// `metrics.json` is not what taso writes.
     #[error("{} is not a metrics file of taso ({reason}); move it away and re-run `taso-train`", .path.display())]
     BadMetrics {

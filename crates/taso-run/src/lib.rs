@@ -9,6 +9,9 @@
 //! - [`TrainedModel`]: the base model with a trained `adapter` artifact applied (attached or
 //!   merged); [`evaluate`]: predictions and metrics on a split. The trainer uses both every
 //!   epoch and the evaluation stage once, so neither stage depends on the other.
+//! - [`import_peft`], [`export_peft`] and [`export_merged`]: a run's adapter from and to a
+//!   PEFT LoRA folder, and merged into a Hugging Face model folder (`taso-import-peft`,
+//!   `taso-export`).
 //! - [`set_metrics_entry`] and [`write_report_section`]: a run's `metrics.json` and
 //!   `report.md`, which several stages write into.
 //! - `cli` (feature `cli`, on by default; libraries turn it off): the binaries' shared shell —
@@ -24,6 +27,7 @@ mod config;
 mod context;
 mod error;
 mod evaluate;
+mod exchange;
 mod records;
 pub mod sections;
 mod settings;
@@ -35,6 +39,10 @@ pub use config::{ConfigError, ResolvedConfig};
 pub use context::{RunContext, RunTokenizer};
 pub use error::RunError;
 pub use evaluate::{evaluate, Evaluation, TaskPredictions};
+pub use exchange::{
+    export_merged, export_peft, import_peft, ImportedPeft, MergedExport, EXPORT_RECORD,
+    MERGED_WEIGHTS, SOURCE,
+};
 pub use records::{format_scores, read_metrics, set_metrics_entry, write_report_section, Scores};
 pub use sections::Sections;
 pub use settings::{Method, RunPaths, RunSettings};
