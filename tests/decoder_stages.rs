@@ -240,3 +240,66 @@ fn mismatched_runs_are_refused_with_advice() {
     let (ok, log) = stage("train", &config, &["--set", "run.method=bitfit"]);
     assert!(!ok && log.contains("trains nothing"), "{log}");
 }
+
+/// Logits of a decoder on two fixed rows of the tiny vocabulary.
+fn decoder_logits(model: &taso::models::CausalLm) -> tch::Tensor {
+    let ids = tch::Tensor::from_slice(&[1i64, 5, 30, 31, 12, 1, 6, 40, 0, 0]).view([2, 5]);
+    let mask = ids.ne(0).to_kind(tch::Kind::Int64);
+    let input = taso::models::DecoderInput {
+        input_ids: &ids,
+        attention_mask: &mask,
+    };
+    tch::no_grad(|| model.forward(&input)).unwrap()
+}
+
+#[test]
+fn a_trained_decoder_exports_merged_and_through_peft_and_back() {
+    for arch in [TinyDecoderArch::Llama, TinyDecoderArch::Qwen2] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = pipeline(dir.path(), arch, YES_NO_TASK, "yes/no");
+        let config = dir.path().join("run.toml");
+        let (merged, peft) = (dir.path().join("merged"), dir.path().join("peft"));
+        let (ok, log) = stage(
+            "export",
+            &config,
+            &[
+                "--merged",
+                merged.to_str().unwrap(),
+                "--peft",
+                peft.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{arch:?}: {log}");
+
+        // The merged folder computes what the base model with the adapter attached does.
+        let resolved = taso::run::ResolvedConfig::load(&config, &[]).unwrap();
+        let ctx = taso::run::RunContext::new(resolved.sections().unwrap().run).unwrap();
+        let best = run.join("adapter-best.safetensors");
+        let trained = taso::run::TrainedModel::load(&ctx, &best, false).unwrap();
+        let taso::models::TaskModel::CausalLm(attached) = &trained.model else {
+            panic!("a decoder run loads a causal LM");
+        };
+        let loaded = taso::models::CausalLm::load(&merged, tch::Device::Cpu).unwrap();
+        let error = (decoder_logits(&loaded) - decoder_logits(attached))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(
+            error < 1e-5,
+            "{arch:?}: merged vs attached logits differ by {error}"
+        );
+
+        // PEFT out and back in: the same adapter, so the same evaluation.
+        let imported = dir.path().join("imported.safetensors");
+        let (ok, log) = stage(
+            "import-peft",
+            &config,
+            &[peft.to_str().unwrap(), "--out", imported.to_str().unwrap()],
+        );
+        assert!(ok && log.contains("sparse"), "{arch:?}: {log}");
+        let accuracy = eval_metric(&run, "accuracy");
+        let (ok, log) = stage("eval", &config, &["--adapter", imported.to_str().unwrap()]);
+        assert!(ok, "{arch:?}: {log}");
+        assert_eq!(eval_metric(&run, "accuracy"), accuracy, "{arch:?}");
+    }
+}
