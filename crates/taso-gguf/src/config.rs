@@ -1,11 +1,17 @@
 //! The model's hyperparameters from the GGUF metadata, and the Hugging Face `config.json`
-//! and `generation_config.json` they become.
+//! and `generation_config.json` they become; and back, from `config.json` to the GGUF metadata.
+
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
 use crate::error::GgufError;
-use crate::metadata::Metadata;
+use crate::metadata::{Metadata, MetadataValue};
 use crate::names::PermutedHeads;
+
+/// The `rope_scaling` types that llama.cpp's `llama` and `qwen2` architectures take from
+/// `<arch>.rope.scaling.type`.
+const ROPE_SCALING_TYPES: [&str; 2] = ["linear", "yarn"];
 
 /// The architectures this crate imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,15 @@ impl Architecture {
             other => Err(GgufError::UnsupportedArchitecture {
                 architecture: other.to_string(),
             }),
+        }
+    }
+
+    /// The architecture of a Hugging Face `model_type`.
+    fn from_model_type(model_type: &str) -> Option<Architecture> {
+        match model_type {
+            "llama" => Some(Architecture::Llama),
+            "qwen2" => Some(Architecture::Qwen2),
+            _ => None,
         }
     }
 
@@ -181,6 +196,146 @@ impl ModelConfig {
         insert_special_ids(&mut config, self.special);
         Value::Object(config)
     }
+
+    /// Reads the hyperparameters from a Hugging Face `config.json` (`config`, read from
+    /// `path`), the reverse of [`to_hf_config`](Self::to_hf_config): `model_type` must be
+    /// `llama` or `qwen2`, and `rope_scaling` absent or of a type llama.cpp reads from the
+    /// metadata (linear, yarn). The special ids are left unset: they come from the tokenizer.
+    pub fn from_hf_config(config: &Value, path: &Path) -> Result<ModelConfig, GgufError> {
+        let invalid = |reason: String| GgufError::InvalidModelFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let model_type = config["model_type"].as_str();
+        let architecture = model_type
+            .and_then(Architecture::from_model_type)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "model_type {} is not supported; only llama and qwen2 models can be written as GGUF",
+                    model_type.map_or("absent".to_string(), |m| format!("'{m}'"))
+                ))
+            })?;
+        let uint = |key: &str| {
+            config[key]
+                .as_u64()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| invalid(format!("'{key}' is missing or not a positive integer")))
+        };
+        let optional_uint = |key: &str| match &config[key] {
+            Value::Null => Ok(None),
+            _ => uint(key).map(Some),
+        };
+        let number = |key: &str| {
+            config[key]
+                .as_f64()
+                .ok_or_else(|| invalid(format!("'{key}' is missing or not a number")))
+        };
+        let hidden_size = uint("hidden_size")?;
+        let num_attention_heads = uint("num_attention_heads")?;
+        Ok(ModelConfig {
+            architecture,
+            vocab_size: uint("vocab_size")?,
+            hidden_size,
+            intermediate_size: uint("intermediate_size")?,
+            num_hidden_layers: uint("num_hidden_layers")?,
+            num_attention_heads,
+            num_key_value_heads: optional_uint("num_key_value_heads")?
+                .unwrap_or(num_attention_heads),
+            head_dim: optional_uint("head_dim")?.unwrap_or(hidden_size / num_attention_heads),
+            rms_norm_eps: number("rms_norm_eps")?,
+            rope_theta: match &config["rope_theta"] {
+                Value::Null => 10_000.0,
+                _ => number("rope_theta")?,
+            },
+            rope_scaling: hf_rope_scaling(&config["rope_scaling"]).map_err(invalid)?,
+            max_position_embeddings: uint("max_position_embeddings")?,
+            tie_word_embeddings: config["tie_word_embeddings"].as_bool().unwrap_or(false),
+            special: SpecialIds::default(),
+        })
+    }
+
+    /// The GGUF metadata of the hyperparameters under `<arch>.`, the reverse of
+    /// [`from_metadata`](Self::from_metadata); `attention.key_length` and `value_length` only
+    /// when `head_dim` is not `hidden_size / num_attention_heads`, as llama.cpp derives it.
+    pub fn to_gguf_metadata(&self) -> Vec<(String, MetadataValue)> {
+        let key = |suffix: &str| format!("{}.{suffix}", self.architecture.name());
+        let mut entries = vec![
+            (key("context_length"), uint(self.max_position_embeddings)),
+            (key("embedding_length"), uint(self.hidden_size)),
+            (key("block_count"), uint(self.num_hidden_layers)),
+            (key("feed_forward_length"), uint(self.intermediate_size)),
+            (key("attention.head_count"), uint(self.num_attention_heads)),
+            (
+                key("attention.head_count_kv"),
+                uint(self.num_key_value_heads),
+            ),
+            (
+                key("attention.layer_norm_rms_epsilon"),
+                MetadataValue::F32(self.rms_norm_eps as f32),
+            ),
+            (
+                key("rope.freq_base"),
+                MetadataValue::F32(self.rope_theta as f32),
+            ),
+            (key("rope.dimension_count"), uint(self.head_dim)),
+            (key("vocab_size"), uint(self.vocab_size)),
+        ];
+        if self.head_dim != self.hidden_size / self.num_attention_heads.max(1) {
+            entries.push((key("attention.key_length"), uint(self.head_dim)));
+            entries.push((key("attention.value_length"), uint(self.head_dim)));
+        }
+        if let Some(scaling) = &self.rope_scaling {
+            let kind = scaling["rope_type"].as_str().unwrap_or_default();
+            entries.push((
+                key("rope.scaling.type"),
+                MetadataValue::String(kind.to_string()),
+            ));
+            let factor = scaling["factor"].as_f64().unwrap_or(1.0);
+            entries.push((
+                key("rope.scaling.factor"),
+                MetadataValue::F32(factor as f32),
+            ));
+            if let Some(original) = scaling["original_max_position_embeddings"].as_u64() {
+                entries.push((key("rope.scaling.original_context_length"), uint(original)));
+            }
+        }
+        entries
+    }
+}
+
+/// A GGUF unsigned integer: u32 as llama.cpp writes them, u64 beyond.
+fn uint(value: u64) -> MetadataValue {
+    u32::try_from(value).map_or(MetadataValue::U64(value), MetadataValue::U32)
+}
+
+/// `rope_scaling` of a Hugging Face config in the importer's form (`rope_type`, `factor`,
+/// `original_max_position_embeddings` when present); `None` when absent, or why llama.cpp
+/// cannot take it from the metadata.
+fn hf_rope_scaling(scaling: &Value) -> Result<Option<Value>, String> {
+    if scaling.is_null() {
+        return Ok(None);
+    }
+    let kind = scaling["rope_type"]
+        .as_str()
+        .or_else(|| scaling["type"].as_str())
+        .unwrap_or("absent");
+    if kind == "default" || kind == "none" {
+        return Ok(None);
+    }
+    if !ROPE_SCALING_TYPES.contains(&kind) {
+        return Err(format!(
+            "rope_scaling type '{kind}' cannot be written as GGUF metadata (supported: {})",
+            ROPE_SCALING_TYPES.join(", ")
+        ));
+    }
+    let factor = scaling["factor"]
+        .as_f64()
+        .ok_or("rope_scaling has no numeric 'factor'")?;
+    let mut out = json!({ "rope_type": kind, "factor": factor });
+    if let Some(original) = scaling["original_max_position_embeddings"].as_u64() {
+        out["original_max_position_embeddings"] = original.into();
+    }
+    Ok(Some(out))
 }
 
 fn insert_special_ids(config: &mut Map<String, Value>, ids: SpecialIds) {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Why a GGUF file could not be read or imported.
+/// Why a GGUF file could not be read, imported or exported.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GgufError {
@@ -130,6 +130,38 @@ pub enum GgufError {
     OutputExists {
         /// The output folder.
         path: PathBuf,
+    },
+
+    /// The output file of an export exists.
+    #[error("{} already exists; remove it or pass --force to replace it", .path.display())]
+    OutputFileExists {
+        /// The output file.
+        path: PathBuf,
+    },
+
+    /// A file the export needs is absent from the model folder.
+    #[error("{} does not exist; a model folder to export needs config.json, model.safetensors, tokenizer.json and tokenizer_config.json (as taso-import-gguf writes them)", .path.display())]
+    MissingModelFile {
+        /// The absent file.
+        path: PathBuf,
+    },
+
+    /// A file of the model folder cannot be exported as it is.
+    #[error("cannot export {}: {reason}", .path.display())]
+    InvalidModelFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and, where there is one, what to do.
+        reason: String,
+    },
+
+    /// A tensor of the model has no llama.cpp name.
+    #[error("cannot export {}: tensor '{name}' has no llama.cpp name for a llama/qwen2 model; export a plain LlamaForCausalLM or Qwen2ForCausalLM checkpoint (with any adapter merged)", .path.display())]
+    UnknownTensor {
+        /// The safetensors file.
+        path: PathBuf,
+        /// The Hugging Face tensor name.
+        name: String,
     },
 }
 

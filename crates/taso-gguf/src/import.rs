@@ -11,7 +11,7 @@ use crate::config::ModelConfig;
 use crate::dequant::dequantize;
 use crate::error::GgufError;
 use crate::ggml_type::GgmlType;
-use crate::names::{tensor_role, unpermute_rows, TensorRole};
+use crate::names::{required_tensors, tensor_role, unpermute_rows, TensorRole};
 use crate::output_dir::{check_output_dir, StagingDir};
 use crate::reader::{GgufFile, TensorInfo};
 use crate::safetensors_out::write_f32_safetensors;
@@ -163,31 +163,11 @@ fn check_embedding_shape(gguf: &GgufFile, config: &ModelConfig) -> Result<(), Gg
     Ok(())
 }
 
-/// Fails on the first GGUF tensor the model cannot do without that the file lacks. Names are
-/// made one at a time, so a `block_count` far beyond the file's tensors costs one missing name,
-/// not a list as long as the count.
+/// Fails on the first GGUF tensor the model cannot do without that the file lacks.
 fn check_required_tensors(gguf: &GgufFile, config: &ModelConfig) -> Result<(), GgufError> {
-    let mut suffixes = vec![
-        "attn_norm.weight",
-        "ffn_norm.weight",
-        "attn_q.weight",
-        "attn_k.weight",
-        "attn_v.weight",
-        "attn_output.weight",
-        "ffn_gate.weight",
-        "ffn_up.weight",
-        "ffn_down.weight",
-    ];
-    if config.architecture == crate::config::Architecture::Qwen2 {
-        suffixes.extend(["attn_q.bias", "attn_k.bias", "attn_v.bias"]);
-    }
-    let layers = (0..config.num_hidden_layers)
-        .flat_map(|layer| suffixes.iter().map(move |s| format!("blk.{layer}.{s}")));
-    let mut names = ["token_embd.weight", "output_norm.weight"]
-        .into_iter()
-        .map(str::to_string)
-        .chain(layers);
-    match names.find(|name| gguf.tensor(name).is_none()) {
+    match required_tensors(config.architecture, config.num_hidden_layers)
+        .find(|name| gguf.tensor(name).is_none())
+    {
         Some(name) => Err(GgufError::MissingTensor { name }),
         None => Ok(()),
     }

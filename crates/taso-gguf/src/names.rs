@@ -1,10 +1,22 @@
-//! GGUF tensor names to Hugging Face LLaMA/Qwen2 names, and undoing llama.cpp's q/k row
-//! permutation.
+//! GGUF tensor names to Hugging Face LLaMA/Qwen2 names and back, and llama.cpp's q/k row
+//! permutation both ways.
 
+use crate::config::Architecture;
 use crate::error::GgufError;
 
 /// Tensors llama.cpp adds that Hugging Face models compute instead (Llama-3 rope factors).
 const DERIVED_TENSORS: [&str; 1] = ["rope_freqs.weight"];
+
+/// Hugging Face tensors (by name suffix) that llama.cpp computes instead, as its converter
+/// leaves them out (the rotary inverse frequencies of older checkpoints).
+const DERIVED_HF_SUFFIXES: [&str; 1] = [".rotary_emb.inv_freq"];
+
+/// Tensors outside the layers: GGUF name and Hugging Face name.
+const GLOBAL_NAMES: [(&str, &str); 3] = [
+    ("token_embd.weight", "model.embed_tokens.weight"),
+    ("output_norm.weight", "model.norm.weight"),
+    ("output.weight", "lm_head.weight"),
+];
 
 /// Per-layer GGUF suffixes and their Hugging Face names under `model.layers.N.`.
 const LAYER_NAMES: [(&str, &str); 12] = [
@@ -21,6 +33,45 @@ const LAYER_NAMES: [(&str, &str); 12] = [
     ("attn_k.bias", "self_attn.k_proj.bias"),
     ("attn_v.bias", "self_attn.v_proj.bias"),
 ];
+
+/// Per-layer GGUF suffixes every model has.
+const REQUIRED_LAYER_SUFFIXES: [&str; 9] = [
+    "attn_norm.weight",
+    "ffn_norm.weight",
+    "attn_q.weight",
+    "attn_k.weight",
+    "attn_v.weight",
+    "attn_output.weight",
+    "ffn_gate.weight",
+    "ffn_up.weight",
+    "ffn_down.weight",
+];
+
+/// Per-layer GGUF suffixes Qwen2 models have besides.
+const QWEN2_LAYER_SUFFIXES: [&str; 3] = ["attn_q.bias", "attn_k.bias", "attn_v.bias"];
+
+/// The GGUF names of the tensors a model of `architecture` with `layers` layers cannot do
+/// without (`output.weight` aside: tied models have none), made one at a time, so that a layer
+/// count far beyond the tensors a file has costs nothing until a name is missing.
+pub(crate) fn required_tensors(
+    architecture: Architecture,
+    layers: u64,
+) -> impl Iterator<Item = String> {
+    let qwen2: &[&str] = match architecture {
+        Architecture::Qwen2 => &QWEN2_LAYER_SUFFIXES,
+        Architecture::Llama => &[],
+    };
+    let layer_names = (0..layers).flat_map(move |layer| {
+        REQUIRED_LAYER_SUFFIXES
+            .iter()
+            .chain(qwen2)
+            .map(move |suffix| format!("blk.{layer}.{suffix}"))
+    });
+    ["token_embd.weight", "output_norm.weight"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(layer_names)
+}
 
 /// What to do with one GGUF tensor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +104,11 @@ pub fn tensor_role(
         name: name.to_string(),
         architecture: architecture.to_string(),
     };
-    let copy = |hf: &str| Ok(TensorRole::Copy(hf.to_string()));
-    match name {
-        "token_embd.weight" => return copy("model.embed_tokens.weight"),
-        "output_norm.weight" => return copy("model.norm.weight"),
-        "output.weight" => return copy("lm_head.weight"),
-        _ if DERIVED_TENSORS.contains(&name) => return Ok(TensorRole::Skip),
-        _ => {}
+    if let Some((_, hf)) = GLOBAL_NAMES.iter().find(|(gguf, _)| *gguf == name) {
+        return Ok(TensorRole::Copy(hf.to_string()));
+    }
+    if DERIVED_TENSORS.contains(&name) {
+        return Ok(TensorRole::Skip);
     }
     let rest = name.strip_prefix("blk.").ok_or_else(unmapped)?;
     let (layer, suffix) = rest.split_once('.').ok_or_else(unmapped)?;
@@ -76,6 +125,61 @@ pub fn tensor_role(
     })
 }
 
+/// What to do with one Hugging Face tensor when exporting it to GGUF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportRole {
+    /// Write it under this GGUF name.
+    Copy(String),
+    /// Write it under this GGUF name after applying the rotary row permutation with this many
+    /// heads.
+    Permute(String, usize),
+    /// Leave it out: llama.cpp computes it.
+    Skip,
+}
+
+/// The export role of Hugging Face tensor `name` (the exact reverse of [`tensor_role`]), or
+/// `None` when it has no GGUF name.
+pub fn export_role(name: &str, permuted: Option<PermutedHeads>) -> Option<ExportRole> {
+    if let Some((gguf, _)) = GLOBAL_NAMES.iter().find(|(_, hf)| *hf == name) {
+        return Some(ExportRole::Copy(gguf.to_string()));
+    }
+    if DERIVED_HF_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return Some(ExportRole::Skip);
+    }
+    let (layer, hf_suffix) = name.strip_prefix("model.layers.")?.split_once('.')?;
+    let layer: usize = layer.parse().ok()?;
+    let (suffix, _) = LAYER_NAMES.iter().find(|(_, hf)| *hf == hf_suffix)?;
+    let gguf = format!("blk.{layer}.{suffix}");
+    Some(match (*suffix, permuted) {
+        ("attn_q.weight", Some(heads)) => ExportRole::Permute(gguf, heads.q),
+        ("attn_k.weight", Some(heads)) => ExportRole::Permute(gguf, heads.k),
+        _ => ExportRole::Copy(gguf),
+    })
+}
+
+/// Applies llama.cpp's rotary permutation to the rows of a q or k projection (`rows × cols`,
+/// row-major) with `heads` heads, as its converter does: the rows of each head, viewed as
+/// `[2, rows/heads/2]`, are transposed to `[rows/heads/2, 2]`. The inverse of
+/// [`unpermute_rows`].
+pub fn permute_rows(
+    values: &[f32],
+    rows: usize,
+    heads: usize,
+    tensor: &str,
+) -> Result<Vec<f32>, GgufError> {
+    let (cols, half) = rotary_geometry(values, rows, heads, tensor)?;
+    let mut out = Vec::with_capacity(values.len());
+    for head in 0..heads {
+        for pair in 0..half {
+            for part in 0..2 {
+                let source = head * 2 * half + part * half + pair;
+                out.extend_from_slice(&values[source * cols..(source + 1) * cols]);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Undoes llama.cpp's rotary permutation of the rows of a q or k projection (`rows × cols`,
 /// row-major) with `heads` heads: the rows of each head, viewed as `[rows/heads/2, 2]`, are
 /// transposed to `[2, rows/heads/2]`, interleaved pairs becoming the two rotary halves.
@@ -85,18 +189,7 @@ pub fn unpermute_rows(
     heads: usize,
     tensor: &str,
 ) -> Result<Vec<f32>, GgufError> {
-    if heads == 0
-        || rows == 0
-        || !rows.is_multiple_of(2 * heads)
-        || !values.len().is_multiple_of(rows)
-    {
-        return Err(GgufError::BadShape {
-            tensor: tensor.to_string(),
-            reason: format!("{rows} rows cannot be split into {heads} heads of rotary pairs"),
-        });
-    }
-    let cols = values.len() / rows;
-    let half = rows / heads / 2;
+    let (cols, half) = rotary_geometry(values, rows, heads, tensor)?;
     let mut out = Vec::with_capacity(values.len());
     for head in 0..heads {
         for part in 0..2 {
@@ -107,6 +200,27 @@ pub fn unpermute_rows(
         }
     }
     Ok(out)
+}
+
+/// The columns and the rotary pairs per head of a `rows`-row projection with `heads` heads,
+/// or the error naming `tensor` when its rows do not split into them.
+fn rotary_geometry(
+    values: &[f32],
+    rows: usize,
+    heads: usize,
+    tensor: &str,
+) -> Result<(usize, usize), GgufError> {
+    if heads == 0
+        || rows == 0
+        || !rows.is_multiple_of(2 * heads)
+        || !values.len().is_multiple_of(rows)
+    {
+        return Err(GgufError::BadShape {
+            tensor: tensor.to_string(),
+            reason: format!("{rows} rows cannot be split into {heads} heads of rotary pairs"),
+        });
+    }
+    Ok((values.len() / rows, rows / heads / 2))
 }
 
 #[cfg(test)]
@@ -157,5 +271,55 @@ mod tests {
         assert_eq!(role("rope_freqs.weight"), TensorRole::Skip);
         let err = tensor_role("blk.0.ssm_a", "llama", heads).unwrap_err();
         assert!(err.to_string().contains("'blk.0.ssm_a'"), "{err}");
+    }
+
+    #[test]
+    fn permute_is_the_inverse_of_unpermute() {
+        let values: Vec<f32> = (0..48).map(|v| v as f32).collect();
+        for (rows, heads) in [(8, 2), (12, 3), (24, 1), (48, 4)] {
+            let permuted = permute_rows(&values, rows, heads, "q").unwrap();
+            assert_ne!(permuted, values, "{rows} rows, {heads} heads");
+            assert_eq!(unpermute_rows(&permuted, rows, heads, "q").unwrap(), values);
+        }
+        let err = permute_rows(&[0.0; 6], 6, 2, "blk.0.attn_k.weight").unwrap_err();
+        assert!(err.to_string().contains("blk.0.attn_k.weight"), "{err}");
+    }
+
+    #[test]
+    fn export_names_are_the_exact_reverse_of_import_names() {
+        let heads = Some(PermutedHeads { q: 9, k: 3 });
+        let mut gguf_names = vec![
+            "token_embd.weight".to_string(),
+            "output_norm.weight".to_string(),
+            "output.weight".to_string(),
+        ];
+        gguf_names.extend(LAYER_NAMES.iter().map(|(s, _)| format!("blk.17.{s}")));
+        for arch_heads in [heads, None] {
+            for gguf in &gguf_names {
+                let back = match tensor_role(gguf, "llama", arch_heads).unwrap() {
+                    TensorRole::Copy(hf) => export_role(&hf, arch_heads),
+                    TensorRole::Unpermute(hf, n) => {
+                        assert_eq!(
+                            export_role(&hf, arch_heads),
+                            Some(ExportRole::Permute(gguf.clone(), n))
+                        );
+                        continue;
+                    }
+                    TensorRole::Skip => unreachable!("{gguf}"),
+                };
+                assert_eq!(back, Some(ExportRole::Copy(gguf.clone())));
+            }
+        }
+        assert_eq!(
+            export_role("model.layers.3.self_attn.rotary_emb.inv_freq", heads),
+            Some(ExportRole::Skip)
+        );
+        for unknown in [
+            "model.layers.0.self_attn.o_proj.bias",
+            "model.layers.x.mlp.up_proj.weight",
+            "score.weight",
+        ] {
+            assert_eq!(export_role(unknown, heads), None, "{unknown}");
+        }
     }
 }

@@ -1,9 +1,12 @@
-//! The output folder of an import: refused when it holds something (unless forced), built
-//! as a sibling staging folder, and renamed into place only when complete.
+//! The output folder of an import and the output file of an export: refused when they exist
+//! (a folder: when it holds something) unless forced, built as a sibling staging folder or
+//! file, and renamed into place only when complete.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+
+use taso_artifact::is_absent_or_empty;
 
 use serde_json::Value;
 
@@ -11,7 +14,7 @@ use crate::error::GgufError;
 
 /// Refuses an `out_dir` that exists and is not an empty folder, unless `force`.
 pub fn check_output_dir(out_dir: &Path, force: bool) -> Result<(), GgufError> {
-    if force || is_absent_or_empty(out_dir)? {
+    if force || is_absent_or_empty(out_dir).map_err(|e| GgufError::io(out_dir, e))? {
         Ok(())
     } else {
         Err(GgufError::OutputExists {
@@ -20,44 +23,26 @@ pub fn check_output_dir(out_dir: &Path, force: bool) -> Result<(), GgufError> {
     }
 }
 
-fn is_absent_or_empty(path: &Path) -> Result<bool, GgufError> {
-    match fs::read_dir(path) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotADirectory => Ok(false),
-        Err(e) => Err(GgufError::io(path, e)),
-    }
-}
-
-/// A `.<name>.import-<pid>` folder beside the output, removed on drop unless it replaced it.
-pub struct StagingDir {
-    path: PathBuf,
-    done: bool,
-}
+/// A hidden folder beside the output ([`taso_artifact::StagingDir`]), removed on drop unless
+/// it replaced the output.
+pub struct StagingDir(taso_artifact::StagingDir);
 
 impl StagingDir {
     /// Creates the staging folder (and the output's parent folders).
     pub fn create_beside(out_dir: &Path) -> Result<StagingDir, GgufError> {
-        let path = sibling(out_dir, "import")?;
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| GgufError::io(parent, e))?;
-        }
-        if path.exists() {
-            // Left by an earlier run of this process id that was killed.
-            fs::remove_dir_all(&path).map_err(|e| GgufError::io(&path, e))?;
-        }
-        fs::create_dir(&path).map_err(|e| GgufError::io(&path, e))?;
-        Ok(StagingDir { path, done: false })
+        taso_artifact::StagingDir::create_beside(out_dir, "import")
+            .map(StagingDir)
+            .map_err(|e| GgufError::io(out_dir, e))
     }
 
     /// The staging folder.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     /// Writes `bytes` to `name` in the staging folder.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), GgufError> {
-        let path = self.path.join(name);
+        let path = self.path().join(name);
         fs::write(&path, bytes).map_err(|e| GgufError::io(path, e))
     }
 
@@ -70,36 +55,78 @@ impl StagingDir {
 
     /// Renames the staging folder to `out_dir`. An empty `out_dir` is removed first; a
     /// non-empty one only with `force`, after being moved aside, so that a failure keeps it.
-    pub fn replace(mut self, out_dir: &Path, force: bool) -> Result<(), GgufError> {
-        let io_error = |e| GgufError::io(out_dir, e);
-        let mut old = None;
-        if out_dir.symlink_metadata().is_ok() {
-            if is_absent_or_empty(out_dir)? {
-                fs::remove_dir(out_dir).map_err(io_error)?;
-            } else if force {
-                let aside = sibling(out_dir, "old")?;
-                fs::rename(out_dir, &aside).map_err(io_error)?;
-                old = Some(aside);
-            } else {
-                return Err(GgufError::OutputExists {
-                    path: out_dir.to_path_buf(),
-                });
-            }
+    pub fn replace(self, out_dir: &Path, force: bool) -> Result<(), GgufError> {
+        self.0.replace(out_dir, force).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => GgufError::OutputExists {
+                path: out_dir.to_path_buf(),
+            },
+            _ => GgufError::io(out_dir, e),
+        })
+    }
+}
+
+/// Refuses an `out` file that exists, unless `force`.
+pub fn check_output_file(out: &Path, force: bool) -> Result<(), GgufError> {
+    if force || out.symlink_metadata().is_err() {
+        Ok(())
+    } else {
+        Err(GgufError::OutputFileExists {
+            path: out.to_path_buf(),
+        })
+    }
+}
+
+/// A `.<name>.export-<pid>` file beside the output, removed on drop unless it became the output.
+pub struct StagingFile {
+    path: PathBuf,
+    file: File,
+    done: bool,
+}
+
+impl StagingFile {
+    /// Creates the staging file (and the output's parent folders).
+    pub fn create_beside(out: &Path) -> Result<StagingFile, GgufError> {
+        let path = sibling(out, "export")?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| GgufError::io(parent, e))?;
         }
-        fs::rename(&self.path, out_dir).map_err(io_error)?;
+        // Truncates one left by an earlier run of this process id that was killed.
+        let file = File::create(&path).map_err(|e| GgufError::io(&path, e))?;
+        Ok(StagingFile {
+            path,
+            file,
+            done: false,
+        })
+    }
+
+    /// The staging file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open staging file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Syncs the staging file and renames it to `out`; an existing `out` is refused unless
+    /// `force`, and replaced atomically with it.
+    pub fn persist(mut self, out: &Path, force: bool) -> Result<(), GgufError> {
+        self.file
+            .sync_all()
+            .map_err(|e| GgufError::io(&self.path, e))?;
+        check_output_file(out, force)?;
+        fs::rename(&self.path, out).map_err(|e| GgufError::io(out, e))?;
         self.done = true;
-        if let Some(old) = old {
-            remove_any(&old).map_err(|e| GgufError::io(&old, e))?;
-        }
         Ok(())
     }
 }
 
-impl Drop for StagingDir {
+impl Drop for StagingFile {
     fn drop(&mut self) {
         if !self.done {
             // Nothing more can be done if removal fails; the error being handled matters more.
-            let _ = fs::remove_dir_all(&self.path);
+            let _ = fs::remove_file(&self.path);
         }
     }
 }
@@ -109,17 +136,12 @@ fn sibling(path: &Path, what: &str) -> Result<PathBuf, GgufError> {
     let name = path.file_name().ok_or_else(|| {
         GgufError::io(
             path,
-            io::Error::new(io::ErrorKind::InvalidInput, "the output must name a folder"),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the output path must end in a name",
+            ),
         )
     })?;
     let sibling = format!(".{}.{what}-{}", name.to_string_lossy(), std::process::id());
     Ok(path.with_file_name(sibling))
-}
-
-fn remove_any(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
-    }
 }

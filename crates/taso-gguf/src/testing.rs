@@ -1,6 +1,6 @@
-//! Small GGUF files for tests: a GGUF writer ([`GgufWriter`]), encoders for every supported
-//! ggml block type whose dequantised values follow from their fields ([`Q8_0Block`], ...),
-//! and a tiny LLaMA/Qwen2 model with a byte-level BPE vocabulary ([`write_tiny_model`]),
+//! Small GGUF files for tests, written with the library's [`GgufWriter`]: encoders for every
+//! supported ggml block type whose dequantised values follow from their fields ([`Q8_0Block`],
+//! ...), and a tiny LLaMA/Qwen2 model with a byte-level BPE vocabulary ([`write_tiny_model`]),
 //! whose expected Hugging Face tensors come back with it.
 //!
 //! The block encoders pack fields into ggml's bit layout; their `values()` compute the
@@ -13,158 +13,12 @@ use std::path::Path;
 
 use half::{bf16, f16};
 
+pub use crate::quantize::Q8_0Block;
+
 use crate::ggml_type::GgmlType;
 use crate::metadata::MetadataValue;
 use crate::names::unpermute_rows;
-
-/// One tensor as stored: GGUF name, dimensions innermost first, ggml type id, raw bytes.
-#[derive(Debug, Clone)]
-pub struct RawTensor {
-    /// GGUF name.
-    pub name: String,
-    /// Dimensions, innermost first.
-    pub dims: Vec<u64>,
-    /// ggml type id.
-    pub type_id: u32,
-    /// Block bytes.
-    pub bytes: Vec<u8>,
-}
-
-/// Builds a GGUF file in memory: version 3 unless set, alignment from `general.alignment`
-/// (default 32).
-#[derive(Debug, Clone)]
-pub struct GgufWriter {
-    /// The version written in the header.
-    pub version: u32,
-    metadata: Vec<(String, MetadataValue)>,
-    tensors: Vec<RawTensor>,
-}
-
-impl Default for GgufWriter {
-    fn default() -> Self {
-        GgufWriter {
-            version: 3,
-            metadata: Vec::new(),
-            tensors: Vec::new(),
-        }
-    }
-}
-
-impl GgufWriter {
-    /// Adds (or replaces) a metadata entry.
-    pub fn metadata(&mut self, key: &str, value: MetadataValue) -> &mut Self {
-        self.metadata.retain(|(k, _)| k != key);
-        self.metadata.push((key.to_string(), value));
-        self
-    }
-
-    /// Removes a metadata entry.
-    pub fn remove_metadata(&mut self, key: &str) -> &mut Self {
-        self.metadata.retain(|(k, _)| k != key);
-        self
-    }
-
-    /// Adds a tensor.
-    pub fn tensor(&mut self, tensor: RawTensor) -> &mut Self {
-        self.tensors.push(tensor);
-        self
-    }
-
-    /// The tensors added so far.
-    pub fn tensors_mut(&mut self) -> &mut Vec<RawTensor> {
-        &mut self.tensors
-    }
-
-    /// The file's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let alignment = match self.metadata.iter().find(|(k, _)| k == "general.alignment") {
-            Some((_, MetadataValue::U32(a))) => *a as usize,
-            _ => 32,
-        };
-        let mut out = b"GGUF".to_vec();
-        out.extend(self.version.to_le_bytes());
-        out.extend((self.tensors.len() as u64).to_le_bytes());
-        out.extend((self.metadata.len() as u64).to_le_bytes());
-        for (key, value) in &self.metadata {
-            put_string(&mut out, key);
-            out.extend(value.type_id().to_le_bytes());
-            put_value(&mut out, value);
-        }
-        let mut offset = 0;
-        for tensor in &self.tensors {
-            put_string(&mut out, &tensor.name);
-            out.extend((tensor.dims.len() as u32).to_le_bytes());
-            tensor.dims.iter().for_each(|d| out.extend(d.to_le_bytes()));
-            out.extend(tensor.type_id.to_le_bytes());
-            out.extend((offset as u64).to_le_bytes());
-            offset = (offset + tensor.bytes.len()).next_multiple_of(alignment);
-        }
-        for tensor in &self.tensors {
-            out.resize(out.len().next_multiple_of(alignment), 0);
-            out.extend(&tensor.bytes);
-        }
-        out
-    }
-
-    /// Writes the file.
-    pub fn write(&self, path: &Path) -> io::Result<()> {
-        std::fs::write(path, self.to_bytes())
-    }
-}
-
-fn put_string(out: &mut Vec<u8>, s: &str) {
-    out.extend((s.len() as u64).to_le_bytes());
-    out.extend(s.as_bytes());
-}
-
-fn put_value(out: &mut Vec<u8>, value: &MetadataValue) {
-    match value {
-        MetadataValue::U8(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::I8(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::U16(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::I16(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::U32(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::I32(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::F32(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::Bool(v) => out.push(u8::from(*v)),
-        MetadataValue::String(s) => put_string(out, s),
-        MetadataValue::Array(items) => {
-            let element_type = items.first().map_or(0, MetadataValue::type_id);
-            out.extend(element_type.to_le_bytes());
-            out.extend((items.len() as u64).to_le_bytes());
-            items.iter().for_each(|item| put_value(out, item));
-        }
-        MetadataValue::U64(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::I64(v) => out.extend(v.to_le_bytes()),
-        MetadataValue::F64(v) => out.extend(v.to_le_bytes()),
-    }
-}
-
-/// A `Q8_0` block: `x[i] = d·qs[i]`.
-#[derive(Debug, Clone)]
-pub struct Q8_0Block {
-    /// Scale.
-    pub d: f16,
-    /// Quants.
-    pub qs: [i8; 32],
-}
-
-impl Q8_0Block {
-    /// The packed bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = self.d.to_le_bytes().to_vec();
-        out.extend(self.qs.iter().map(|&q| q as u8));
-        out
-    }
-
-    /// The dequantised values.
-    pub fn values(&self) -> Vec<f32> {
-        self.qs
-            .iter()
-            .map(|&q| self.d.to_f32() * f32::from(q))
-            .collect()
-    }
-}
+use crate::writer::{GgufWriter, RawTensor};
 
 /// A `Q4_0` block: `x[i] = d·(qs[i] − 8)`, quants 0..16.
 #[derive(Debug, Clone)]
@@ -501,10 +355,8 @@ pub struct TinyGguf {
 /// Q6_K (layer 1), norms F32, an untied output F16 when asked.
 pub fn write_tiny_model(path: &Path, model: &TinyModel) -> io::Result<TinyGguf> {
     let tokens = tiny_tokens();
-    let mut writer = GgufWriter {
-        version: model.version,
-        ..GgufWriter::default()
-    };
+    let mut writer = GgufWriter::default();
+    writer.version = model.version;
     tiny_metadata(&mut writer, model, &tokens);
     let mut rng = SplitMix(7);
     let mut expected = BTreeMap::new();

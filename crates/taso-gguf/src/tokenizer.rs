@@ -8,6 +8,9 @@
 //! expressions; every other one (SmolLM's `smollm`, GPT-2 style) splits every digit on its own,
 //! then applies the byte-level split without a prefix space. Decoding is byte-level. When
 //! `tokenizer.ggml.add_bos_token` is true the BOS token is prepended to every sequence.
+//!
+//! For export, [`Vocabulary::to_metadata`] writes those keys back, and
+//! [`PreTokenizerKind::from_hf_json`] recognises the pre-tokenizers of `tokenizer.json`.
 
 use serde_json::{json, Value};
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
@@ -22,12 +25,16 @@ use tokenizers::{AddedToken, PostProcessorWrapper, SplitDelimiterBehavior, Token
 
 use crate::config::SpecialIds;
 use crate::error::GgufError;
-use crate::metadata::Metadata;
+use crate::metadata::{Metadata, MetadataValue};
 
+/// `tokenizer.ggml.token_type` of ordinary vocabulary entries.
+pub(crate) const NORMAL: i64 = 1;
 /// `tokenizer.ggml.token_type` of control tokens (`<|im_start|>`): special added tokens.
-const CONTROL: i64 = 3;
+pub(crate) const CONTROL: i64 = 3;
 /// `tokenizer.ggml.token_type` of user-defined tokens: plain added tokens.
-const USER_DEFINED: i64 = 4;
+pub(crate) const USER_DEFINED: i64 = 4;
+/// `tokenizer.ggml.token_type` of the `[PAD<id>]` fillers of ids the tokenizer does not use.
+pub(crate) const UNUSED: i64 = 5;
 
 /// Qwen2's split: contractions, letters with one leading non-letter, single digits,
 /// punctuation runs, newlines, other whitespace.
@@ -53,6 +60,42 @@ impl PreTokenizerKind {
             Some("qwen2" | "deepseek-r1-qwen") => PreTokenizerKind::Qwen2,
             Some("llama-bpe" | "llama3" | "llama-v3") => PreTokenizerKind::Llama3,
             _ => PreTokenizerKind::DigitsThenByteLevel,
+        }
+    }
+
+    /// The `tokenizer.ggml.pre` llama.cpp's converter writes for this kind.
+    pub fn gguf_pre(self) -> &'static str {
+        match self {
+            PreTokenizerKind::DigitsThenByteLevel => "smollm",
+            PreTokenizerKind::Qwen2 => "qwen2",
+            PreTokenizerKind::Llama3 => "llama-bpe",
+        }
+    }
+
+    /// The kind of a `tokenizer.json` `pre_tokenizer`: single digits then a byte-level split
+    /// with its regular expression (SmolLM2), or Qwen2's or Llama 3's split expression then a
+    /// byte-level step without one; `None` for any other, or a prefix space.
+    pub fn from_hf_json(pre_tokenizer: &Value) -> Option<PreTokenizerKind> {
+        let steps = match pre_tokenizer["type"].as_str()? {
+            "Sequence" => pre_tokenizer["pretokenizers"].as_array()?.as_slice(),
+            _ => std::slice::from_ref(pre_tokenizer),
+        };
+        let [first, byte_level] = steps else {
+            return None;
+        };
+        if byte_level["type"] != "ByteLevel" || byte_level["add_prefix_space"] == true {
+            return None;
+        }
+        match (first["type"].as_str()?, byte_level["use_regex"] == true) {
+            ("Digits", true) if first["individual_digits"] == true => {
+                Some(PreTokenizerKind::DigitsThenByteLevel)
+            }
+            ("Split", false) => match first["pattern"]["Regex"].as_str()? {
+                QWEN2_SPLIT => Some(PreTokenizerKind::Qwen2),
+                LLAMA3_SPLIT => Some(PreTokenizerKind::Llama3),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -115,7 +158,7 @@ impl Vocabulary {
             .collect::<Result<_, _>>()?;
         let token_types = match metadata.get("tokenizer.ggml.token_type") {
             Some(_) => metadata.integers("tokenizer.ggml.token_type")?,
-            None => vec![1; tokens.len()],
+            None => vec![NORMAL; tokens.len()],
         };
         if token_types.len() != tokens.len() {
             return Err(GgufError::Tokenizer {
@@ -135,6 +178,46 @@ impl Vocabulary {
                 .unwrap_or(false),
             pre_tokenizer: PreTokenizerKind::from_pre(metadata.opt_str("tokenizer.ggml.pre")?),
         })
+    }
+
+    /// The `tokenizer.ggml.*` metadata of this vocabulary (model `gpt2`, pre, tokens, token
+    /// types, merges as `"a b"`, add_bos_token), the reverse of
+    /// [`from_metadata`](Self::from_metadata).
+    pub fn to_metadata(&self) -> Vec<(String, MetadataValue)> {
+        let strings = |items: Vec<String>| {
+            MetadataValue::Array(items.into_iter().map(MetadataValue::String).collect())
+        };
+        let entries = [
+            ("model", MetadataValue::String("gpt2".to_string())),
+            (
+                "pre",
+                MetadataValue::String(self.pre_tokenizer.gguf_pre().to_string()),
+            ),
+            ("tokens", strings(self.tokens.clone())),
+            (
+                "token_type",
+                MetadataValue::Array(
+                    self.token_types
+                        .iter()
+                        .map(|&ty| MetadataValue::I32(ty as i32))
+                        .collect(),
+                ),
+            ),
+            (
+                "merges",
+                strings(
+                    self.merges
+                        .iter()
+                        .map(|(a, b)| format!("{a} {b}"))
+                        .collect(),
+                ),
+            ),
+            ("add_bos_token", MetadataValue::Bool(self.add_bos)),
+        ];
+        entries
+            .into_iter()
+            .map(|(key, value)| (format!("tokenizer.ggml.{key}"), value))
+            .collect()
     }
 
     /// The token string of `id`, if `id` is in the vocabulary.
@@ -250,5 +333,25 @@ fn split_merge(merge: &str) -> Result<(String, String), GgufError> {
 fn tokenizer_error(error: impl std::fmt::Display) -> GgufError {
     GgufError::Tokenizer {
         reason: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_recognised_in_tokenizer_json_and_named_back() {
+        for kind in [
+            PreTokenizerKind::DigitsThenByteLevel,
+            PreTokenizerKind::Qwen2,
+            PreTokenizerKind::Llama3,
+        ] {
+            let json = serde_json::to_value(kind.to_pre_tokenizer().unwrap()).unwrap();
+            assert_eq!(PreTokenizerKind::from_hf_json(&json), Some(kind), "{json}");
+            assert_eq!(PreTokenizerKind::from_pre(Some(kind.gguf_pre())), kind);
+        }
+        let gpt2 = json!({"type": "ByteLevel", "add_prefix_space": true, "use_regex": true});
+        assert_eq!(PreTokenizerKind::from_hf_json(&gpt2), None);
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use safetensors::SafeTensors;
 use serde_json::Value;
-use taso_gguf::testing::{write_tiny_model, GgufWriter, RawTensor, TinyGguf, TinyModel};
-use taso_gguf::{import_gguf, GgufError, GgufFile, MetadataValue};
+use taso_gguf::testing::{write_tiny_model, TinyGguf, TinyModel};
+use taso_gguf::{import_gguf, GgufError, GgufFile, GgufWriter, MetadataValue, RawTensor};
 use tokenizers::Tokenizer;
 
 struct Fixture {
