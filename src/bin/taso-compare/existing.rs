@@ -5,8 +5,20 @@
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use taso::run::ResolvedConfig;
 use taso::train::NEUTRAL_SETTINGS;
 use toml::{Table, Value};
+
+/// A run folder's `config.toml` as settings to compare with a resolved config: its paths taken
+/// from its own folder (how a run writes them), then its text as written (older runs wrote
+/// paths from the project root). Empty when there is no such file.
+pub fn read_settings(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let anchored = ResolvedConfig::load(path, &[]).map(|config| config.to_toml());
+    anchored.into_iter().chain([text]).collect()
+}
 
 /// Whether the run folder's `config.toml` (`existing`) asks for the same run as `asked`.
 pub fn same_settings(existing: &str, asked: &str) -> bool {
@@ -82,6 +94,27 @@ mod tests {
         assert!(err.to_string().contains("--tag"), "{err}");
         assert!(refuse_other_settings(Path::new("runs/x"), old, old).is_ok());
         assert!(!same_settings(old, new) && same_settings(old, old));
+    }
+
+    #[test]
+    fn a_run_folder_config_is_read_with_its_paths_from_its_own_folder_or_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display();
+        let path = dir.path().join("runs/rte/x/config.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "[run]\nmodel = \"../../../models/m\"\n").unwrap();
+        let asked = format!("[run]\nmodel = \"{root}/models/m\"\n");
+        let read = read_settings(&path);
+        assert!(
+            read.iter().any(|text| same_settings(text, &asked)),
+            "{read:?}"
+        );
+        std::fs::write(&path, "[run]\nmodel = \"models/m\"\n").unwrap();
+        let read = read_settings(&path);
+        assert!(read
+            .iter()
+            .any(|t| same_settings(t, "[run]\nmodel = \"models/m\"\n")));
+        assert!(read_settings(&dir.path().join("none.toml")).is_empty());
     }
 
     #[test]

@@ -149,11 +149,11 @@ impl<'a> Runner<'a> {
             }
         }
         let asked = config.to_toml();
-        let existing = std::fs::read_to_string(paths.config()).ok();
+        let existing = existing::read_settings(&paths.config());
         let same = existing
-            .as_deref()
-            .is_some_and(|text| existing::same_settings(text, &asked));
-        if let (false, false, Some(text)) = (same, self.report_only, &existing) {
+            .iter()
+            .any(|text| existing::same_settings(text, &asked));
+        if let (false, false, Some(text)) = (same, self.report_only, existing.first()) {
             existing::refuse_other_settings(&paths.dir, text, &asked)?;
         }
         let finished = same
