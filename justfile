@@ -86,6 +86,16 @@ gpu-bundle: build
 gpu-dry-run OUT="runs/gpu-dry": build
     benches/gpu.sh --dry-run {{OUT}}
 
+# Training against PyTorch + PEFT on the same batches (benches/train_peer.sh TASK ROUNDS): dense
+# LoRA r=1, r=8 and the TASO adapter, then each side's default batching; needs .venv-ref with peft.
+bench-train TASK="rte" ROUNDS="2": build
+    PYTHON=${PYTHON:-.venv-ref/bin/python} benches/train_peer.sh {{TASK}} {{ROUNDS}}
+
+# How training time and memory grow with sequence length, batch size and model size
+# (benches/train_scale.sh STEPS): TASO, a few steps at each point.
+bench-scale STEPS="6": build
+    benches/train_scale.sh {{STEPS}}
+
 # Peak memory with and without activation checkpointing: a finished run's first STEPS training
 # steps twice, side by side (benches/checkpoint_memory.sh RUN_DIR STEPS).
 bench-checkpoint RUN_DIR STEPS="4": build

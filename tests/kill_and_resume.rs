@@ -114,6 +114,7 @@ fn metrics_without_timings(paths: &RunPaths) -> serde_json::Value {
     object.remove("train_seconds");
     object.remove("examples_per_second");
     object.remove("tokens_per_second");
+    object.remove("peak_resident_bytes_by_epoch");
     metrics
 }
 

@@ -49,9 +49,11 @@ impl LinearAdapter for SparseLora {
             .linear(&self.a, None::<&Tensor>)
             * self.scale;
         let delta = low_rank.linear(&self.b, None::<&Tensor>);
-        in_base_kind(base_output, |base| match &self.rows {
-            Some(rows) => base.index_add(-1, rows, &delta),
-            None => base + delta,
+        // In place: the base output is this layer's own fresh tensor (a linear's backward does
+        // not need it), so no copy of the whole `[.., d_out]` output is made.
+        in_base_kind(base_output, |mut base| match &self.rows {
+            Some(rows) => base.index_add_(-1, rows, &delta),
+            None => base.g_add_(&delta),
         })
     }
 }
@@ -102,7 +104,7 @@ impl LinearAdapter for MaskedLora {
         let b = &self.b * &self.b_mask;
         let low_rank = input.to_kind(a.kind()).linear(&a, None::<&Tensor>) * self.scale;
         let delta = low_rank.linear(&b, None::<&Tensor>);
-        in_base_kind(base_output, |base| base + delta)
+        in_base_kind(base_output, |mut base| base.g_add_(&delta))
     }
 }
 

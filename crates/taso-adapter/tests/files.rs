@@ -91,14 +91,7 @@ fn an_artifact_of_another_kind_is_not_an_adapter() {
 #[test]
 fn the_peft_export_is_a_dense_lora_zero_outside_the_regions() {
     let set = adapters(LoraForm::Compact);
-    let dir = tempfile::tempdir().unwrap();
-    let head = vec![(
-        "classifier.weight".to_string(),
-        Tensor::ones([3, 32], (tch::Kind::Float, Device::Cpu)),
-    )];
-    let mut options = PeftOptions::seq_cls("bert", "tiny-bert");
-    options.modules_to_save = vec!["classifier".into()];
-    set.to_peft(dir.path(), &options, &head).unwrap();
+    let dir = exported(&set);
 
     let tensors = Tensor::read_safetensors(dir.path().join(PEFT_WEIGHTS)).unwrap();
     let get = |key: &str| {

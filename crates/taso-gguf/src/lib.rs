@@ -43,6 +43,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod dequant;
 mod error;

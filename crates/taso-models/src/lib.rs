@@ -78,7 +78,10 @@ pub use encoder::{
 pub use error::{ModelError, Result};
 pub use family::ModelFamily;
 pub use layers::{FreshInit, LayerNorm, Linear, LinearAdapter, LinearHost, RmsNorm};
-pub use memory::{available_memory, tensor_bytes, MemoryEstimate};
+pub use memory::{
+    available_memory, process_memory, release_free_memory, tensor_bytes, MemoryEstimate,
+    ProcessMemory,
+};
 pub use prompt_predict::{predict_prompts, GenerationConfig};
 pub use task::{head_kind_for, predict};
 pub use task_data::{PromptData, TaskData};

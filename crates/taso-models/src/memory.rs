@@ -144,6 +144,41 @@ fn cpu_available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// This process's resident memory now and at its highest so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessMemory {
+    /// Resident bytes now (`VmRSS`).
+    pub resident: u64,
+    /// The most resident bytes so far (`VmHWM`).
+    pub peak: u64,
+}
+
+/// This process's [`ProcessMemory`] from `/proc/self/status`; `None` where that cannot be read
+/// (not Linux).
+pub fn process_memory() -> Option<ProcessMemory> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some(ProcessMemory {
+        resident: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+    })
+}
+
+/// Hands the heap's free pages back to the system (glibc's `malloc_trim(0)`; nothing elsewhere).
+/// Batches of changing shapes leave freed activation buffers scattered over the heap, which
+/// glibc keeps mapped; trimming after each epoch keeps the resident size at what is in use.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap metadata; it takes no pointers of ours.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// `cudaMemGetInfo` of device `index`, looked up in the CUDA runtime libtorch loaded.
 fn cuda_free_memory(index: usize) -> Option<u64> {
     type SetDevice = unsafe extern "C" fn(i32) -> i32;

@@ -17,6 +17,7 @@
 //!   `metrics.json` ([`TrainMetrics`]);
 //! - [`taso_run::evaluate`]: each epoch's dev (and hold-out) scores, the same evaluation
 //!   `taso-eval` runs;
+//! - [`write_batch_plan`]: the run's batches in a file, for a peer trainer to step through;
 //! - [`run_stage`]: all of the above for a resolved config, as the `taso-train` binary runs it.
 //!
 //! Runs are reproducible: the same config gives the same weights, and a run resumed from a
@@ -32,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch_plan;
 mod budget;
 mod checkpoint;
 mod config;
@@ -47,6 +49,7 @@ mod stage;
 pub mod testing;
 mod trainer;
 
+pub use batch_plan::{write_batch_plan, BatchPlanSummary};
 pub use budget::Budget;
 pub use checkpoint::{checkpoint_path, list_checkpoints};
 pub use config::{StageConfig, TrainConfig, NEUTRAL_SETTINGS};

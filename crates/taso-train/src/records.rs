@@ -165,6 +165,12 @@ pub struct TrainMetrics {
     /// Training tokens (padding excluded) per second of training.
     #[serde(default)]
     pub tokens_per_second: f64,
+    /// The training process's peak resident memory so far at the end of each epoch it ran
+    /// (its training and evaluation included; after a resume, only the epochs since), in bytes;
+    /// empty where it cannot be read (not Linux). Freed memory goes back to the system at each
+    /// epoch's end, so it stays flat after the first epoch.
+    #[serde(default)]
+    pub peak_resident_bytes_by_epoch: Vec<u64>,
 }
 
 impl TrainMetrics {

@@ -7,7 +7,10 @@ use std::time::Instant;
 use taso_adapter::{AdapterSet, LoraForm};
 use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::{plan_batches, Split};
-use taso_models::{available_memory, tensor_bytes, LossScale, MemoryEstimate, TaskData, TaskModel};
+use taso_models::{
+    available_memory, process_memory, release_free_memory, tensor_bytes, LossScale, MemoryEstimate,
+    TaskData, TaskModel,
+};
 use tch::Tensor;
 
 use crate::budget::Budget;
@@ -62,6 +65,8 @@ pub struct Trainer<'a> {
     holdout: Option<TaskData>,
     steps_per_epoch: usize,
     progress: Progress,
+    /// This process's peak resident bytes so far at the end of each epoch it ran.
+    epoch_peaks: Vec<u64>,
 }
 
 impl<'a> Trainer<'a> {
@@ -124,6 +129,7 @@ impl<'a> Trainer<'a> {
             dev,
             holdout,
             steps_per_epoch,
+            epoch_peaks: Vec::new(),
             progress: Progress {
                 loss_scale: LossScale::for_dtype(run.dtype),
                 ..Progress::default()
@@ -362,8 +368,15 @@ impl<'a> Trainer<'a> {
             let text = scores.as_ref().map(format_scores);
             text.map_or(String::new(), |text| format!(", {part} {text}"))
         };
+        let peak = self.epoch_peak_memory();
+        let resident = peak.map_or(String::new(), |bytes| {
+            format!(
+                ", peak resident {:.2} GiB",
+                bytes as f64 / (1u64 << 30) as f64
+            )
+        });
         log.info(&format!(
-            "epoch {} (step {}): train loss {:.4}{}{}{}",
+            "epoch {} (step {}): train loss {:.4}{}{}{}{resident}",
             record.epoch,
             record.step,
             record.train_loss,
@@ -376,6 +389,16 @@ impl<'a> Trainer<'a> {
         progress.epoch_loss_sum = 0.0;
         progress.epoch_steps = 0;
         self.metrics().write(&paths.metrics())
+    }
+
+    /// The process's peak resident memory so far, at the end of an epoch (its training and
+    /// evaluation included), recorded for `metrics.json`; then the heap's free pages go back to
+    /// the system. `None` where the process's memory cannot be read.
+    fn epoch_peak_memory(&mut self) -> Option<u64> {
+        let peak = process_memory().map(|m| m.peak);
+        self.epoch_peaks.extend(peak);
+        release_free_memory();
+        peak
     }
 
     /// The scores of the model as it is now on `data` (dev or the hold-out).
@@ -445,12 +468,13 @@ impl<'a> Trainer<'a> {
             train_seconds: progress.train_seconds,
             examples_per_second: progress.examples_seen as f64 / progress.train_seconds.max(1e-9),
             tokens_per_second: progress.tokens_seen as f64 / progress.train_seconds.max(1e-9),
+            peak_resident_bytes_by_epoch: self.epoch_peaks.clone(),
         }
     }
 }
 
 /// The train, dev and (with `run.holdout`) hold-out examples, each checked to carry labels.
-fn labelled_splits(
+pub(crate) fn labelled_splits(
     ctx: &RunContext,
     config: &TrainConfig,
 ) -> Result<(TaskData, TaskData, Option<TaskData>), TrainError> {

@@ -367,6 +367,12 @@ fn step_caps_subsets_and_end_only_evaluation_shorten_the_run() {
     let evaluated: Vec<bool> = metrics.epochs.iter().map(|e| e.dev.is_some()).collect();
     assert_eq!(evaluated, [false, false, true], "only the end is evaluated");
     assert_eq!(metrics.best, metrics.last);
+    // The process's peak memory in each epoch (Linux).
+    assert_eq!(metrics.peak_resident_bytes_by_epoch.len(), 3);
+    assert!(metrics
+        .peak_resident_bytes_by_epoch
+        .iter()
+        .all(|&bytes| bytes > 0));
 }
 
 #[test]
@@ -537,5 +543,49 @@ fn checkpointed_training_learns_reproducibly() {
     assert!(
         first.iter().zip(&second).all(|(a, b)| a.equal(b)),
         "the same seed must train the same adapter, dropout included"
+    );
+}
+
+#[test]
+fn the_batch_plan_file_holds_the_batches_training_steps_through() {
+    let fixture = Fixture::new();
+    let ctx = fixture.context(fixture.run(Method::Lora, "plan"));
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 10,
+        max_steps: Some(11),
+        ..quick_config()
+    };
+    let path = fixture.path("plan.safetensors");
+    let plan = taso_train::write_batch_plan(&ctx, &config, &path).unwrap();
+    let train = ctx.split(Split::Train, config.train_subset).unwrap();
+    let per_epoch = train.len().div_ceil(10);
+    assert_eq!(plan.steps, (2 * per_epoch).min(11));
+    let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&path)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        tensors.len(),
+        4 * plan.steps,
+        "ids, mask, types and labels per step"
+    );
+    let rows: i64 = (0..plan.steps)
+        .map(|s| tensors[&format!("{s:05}.labels")].size()[0])
+        .sum();
+    assert_eq!(rows as usize, plan.examples);
+    let first = &tensors["00000.input_ids"];
+    assert_eq!(first.size(), tensors["00000.attention_mask"].size());
+    // The first batch is the training's first: the same rows as taso_data's plan gives.
+    let lengths = train.lengths();
+    let indices = &taso_data::plan_batches(&lengths, 10, config.batching, ctx.run.seed, 0)[0];
+    let taso_models::TaskBatch::Classification(batch) = train.batch(indices, tch::Device::Cpu)
+    else {
+        panic!("the tiny task is a classification task");
+    };
+    assert!(batch.input_ids.equal(first));
+    assert!(
+        !ctx.paths.training_marker().exists(),
+        "writing the plan trains nothing"
     );
 }

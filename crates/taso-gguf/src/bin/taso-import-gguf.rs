@@ -22,19 +22,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: taso-import-gguf: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    taso_gguf::cli::run_main("taso-import-gguf", || run(&args))
 }
 
 fn run(args: &Args) -> Result<()> {

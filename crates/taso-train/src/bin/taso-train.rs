@@ -3,9 +3,11 @@
 //! resolved `config.toml` into the run folder.
 
 use clap::Parser;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use taso_run::cli::StageArgs;
-use taso_train::run_stage;
+use taso_run::{RunContext, Sections};
+use taso_train::{run_stage, write_batch_plan};
 
 /// Train an adapter (or a baseline) as the config's `[run]` and `[train]` sections say.
 #[derive(Parser)]
@@ -16,6 +18,10 @@ struct Args {
     /// Continue from the newest checkpoint in the run folder (same as `--set train.resume=true`).
     #[arg(long)]
     resume: bool,
+    /// Write the batches the training would step through to this safetensors file, and train
+    /// nothing (for a peer trainer to run the same batches: benches/train_peer.sh).
+    #[arg(long, value_name = "FILE")]
+    write_batches: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -25,5 +31,18 @@ fn main() -> ExitCode {
         args.stage.overrides.push("train.resume=true".into());
     }
     args.stage
-        .run_binary("taso-train", |config| Ok(run_stage(config)?.summary()))
+        .run_binary("taso-train", |config| match &args.write_batches {
+            Some(path) => {
+                let Sections { run, train, .. } = config.sections()?;
+                let plan = write_batch_plan(&RunContext::new(run)?, &train, path)?;
+                Ok(format!(
+                    "wrote {}: {} batches, {} examples, {} tokens",
+                    path.display(),
+                    plan.steps,
+                    plan.examples,
+                    plan.tokens
+                ))
+            }
+            None => Ok(run_stage(config)?.summary()),
+        })
 }
