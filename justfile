@@ -106,3 +106,10 @@ bench-checkpoint RUN_DIR STEPS="4": build
 bench-forward TASK="rte":
     cargo bench --bench encoder_forward -- {{TASK}}
     if [ -x .venv-ref/bin/python ]; then .venv-ref/bin/python benches/peer/hf_forward.py {{TASK}}; else echo "no .venv-ref: skipping the transformers peer (see scripts/reference/make_fixtures.py)"; fi
+
+# Two ranks of taso-dist's example all-reduce on this machine (docs/distributed.md): under
+# torchrun where .venv's Python can import torch (the cuda flavour), else under
+# scripts/dist-run.sh (the cpu flavour, whose torch cannot be imported without CUDA libraries).
+dist-check:
+    cargo build -p taso-dist --example allreduce
+    if .venv/bin/python -c "import torch" 2>/dev/null; then .venv/bin/torchrun --no-python --nproc-per-node 2 target/debug/examples/allreduce; else echo "dist-check: .venv cannot import torch (cpu flavour): launching with scripts/dist-run.sh" >&2; scripts/dist-run.sh 2 target/debug/examples/allreduce; fi

@@ -16,6 +16,10 @@
 # TASO_TORCH=cpu (default) installs the CPU flavour (~530 MB): the torch wheel without its CUDA
 # dependencies plus the two small CUDA wheels libtorch_cpu.so links against.
 # TASO_TORCH=cuda installs the full wheel with every CUDA library (~2.8 GB) for GPU machines.
+# torchrun (.venv/bin/torchrun, the launcher of taso-dist's process groups) starts only in the
+# cuda flavour: Python's `import torch` loads libtorch_cuda.so and its CUDA libraries, which the
+# cpu flavour leaves out, so no pure-Python package can make it start there (torchrun itself
+# needs only typing-extensions beyond torch); scripts/dist-run.sh stands in for it on one node.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -16,7 +16,7 @@ const STAGES: [&str; 5] = [
     "taso-train",
     "taso-eval",
 ];
-const FOUNDATION: [&str; 7] = [
+const FOUNDATION: [&str; 8] = [
     "taso-artifact",
     "taso-data",
     "taso-models",
@@ -24,6 +24,7 @@ const FOUNDATION: [&str; 7] = [
     "taso-run",
     "taso-gguf",
     "taso-plot",
+    "taso-dist",
 ];
 
 /// Example crates under `examples/`: users of the libraries, bound by neither list.
