@@ -8,6 +8,10 @@ model := "models/all-MiniLM-L6-v2"
 # A task name (`rte` → configs/rte.toml) or a path to a config file.
 config := 'cfg() { if [ -f "$1" ]; then echo "$1"; elif [ -f "configs/$1.toml" ]; then echo "configs/$1.toml"; else echo "no config $1 (nor configs/$1.toml): give a task name of configs/ or a config file" >&2; exit 2; fi; }; cfg'
 
+# Starts NPROC ranks of a program: torchrun where .venv's Python can import torch (the cuda
+# flavour), else scripts/dist-run.sh (the cpu flavour's torch cannot be imported without CUDA).
+launch := 'launch() { if .venv/bin/python -c "import torch" 2>/dev/null; then n=$1; shift; .venv/bin/torchrun --no-python --nproc-per-node "$n" "$@"; else scripts/dist-run.sh "$@"; fi; }; launch'
+
 # List the recipes.
 default:
     @just --list
@@ -107,9 +111,13 @@ bench-forward TASK="rte":
     cargo bench --bench encoder_forward -- {{TASK}}
     if [ -x .venv-ref/bin/python ]; then .venv-ref/bin/python benches/peer/hf_forward.py {{TASK}}; else echo "no .venv-ref: skipping the transformers peer (see scripts/reference/make_fixtures.py)"; fi
 
-# Two ranks of taso-dist's example all-reduce on this machine (docs/distributed.md): under
-# torchrun where .venv's Python can import torch (the cuda flavour), else under
-# scripts/dist-run.sh (the cpu flavour, whose torch cannot be imported without CUDA libraries).
+# Two ranks of taso-dist's example all-reduce on this machine (docs/distributed.md).
 dist-check:
     cargo build -p taso-dist --example allreduce
-    if .venv/bin/python -c "import torch" 2>/dev/null; then .venv/bin/torchrun --no-python --nproc-per-node 2 target/debug/examples/allreduce; else echo "dist-check: .venv cannot import torch (cpu flavour): launching with scripts/dist-run.sh" >&2; scripts/dist-run.sh 2 target/debug/examples/allreduce; fi
+    {{launch}} 2 target/debug/examples/allreduce
+
+# Scoring, training and evaluation shared by the ranks, rank 0 writing; regions and the
+# adapter-init (seconds) in one process. Set run.threads so that NPROC × threads fits the cores.
+# The pipeline data-parallel on NPROC local processes (docs/distributed.md).
+pipeline-parallel TASK NPROC="2" *ARGS: build
+    c=$({{config}} {{TASK}}); {{launch}} {{NPROC}} target/release/taso-score --config "$c" {{ARGS}}; for stage in regions lora; do target/release/taso-$stage --config "$c" {{ARGS}}; done; for stage in train eval; do {{launch}} {{NPROC}} target/release/taso-$stage --config "$c" {{ARGS}}; done

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use taso::models::testing::{run_captured, TinyDecoderArch, TinyDecoderSpec, TinySpec};
-use taso::run::testing::workspace_binary;
+use taso::run::testing::{run_ranks, workspace_binary};
 
 const STAGES: [&str; 5] = ["score", "regions", "lora", "train", "eval"];
 
@@ -301,5 +302,34 @@ fn a_trained_decoder_exports_merged_and_through_peft_and_back() {
         let (ok, log) = stage("eval", &config, &["--adapter", imported.to_str().unwrap()]);
         assert!(ok, "{arch:?}: {log}");
         assert_eq!(eval_metric(&run, "accuracy"), accuracy, "{arch:?}");
+    }
+}
+
+#[test]
+fn two_ranks_evaluate_a_decoder_as_one_process_does() {
+    for task in [YES_NO_TASK, SUM_TASK] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = pipeline(dir.path(), TinyDecoderArch::Llama, task, "shared eval");
+        let single = std::fs::read_to_string(run.join("predictions.tsv")).unwrap();
+        std::fs::remove_file(run.join("predictions.tsv")).unwrap();
+        let config = dir.path().join("run.toml");
+        let ranks = run_ranks(2, Duration::from_secs(120), |_| {
+            let mut command = Command::new(workspace_binary("taso-eval"));
+            command.args(["--config", config.to_str().unwrap()]);
+            command
+        });
+        for (rank, (ok, log)) in ranks.iter().enumerate() {
+            assert!(ok, "rank {rank}: {log}");
+        }
+        assert!(
+            ranks[0].1.contains("data-parallel: rank 0 of 2"),
+            "{}",
+            ranks[0].1
+        );
+        let shared = std::fs::read_to_string(run.join("predictions.tsv")).unwrap();
+        assert_eq!(
+            single, shared,
+            "choices and generations gathered in example order"
+        );
     }
 }

@@ -65,8 +65,8 @@ def read_adapter_init(path):
         return matrices, int(meta["taso.extra.rank"]), float(meta["taso.extra.alpha"]), float(meta["taso.extra.scale"])
 
 
-def build(args, kind):
-    matrices, rank, alpha, scale = read_adapter_init(args.adapter_init)
+def load(args, kind):
+    """The frozen base model (f32, eager attention) and the prefix of its adapted modules."""
     common = dict(dtype=torch.float32, attn_implementation="eager")
     if kind == "causal":
         model, prefix = AutoModelForCausalLM.from_pretrained(args.model, **common), ""
@@ -75,6 +75,12 @@ def build(args, kind):
         prefix = model.base_model_prefix + "."
     for p in model.parameters():
         p.requires_grad_(False)
+    return model, prefix
+
+
+def build(args, kind):
+    matrices, rank, alpha, scale = read_adapter_init(args.adapter_init)
+    model, prefix = load(args, kind)
     if args.method == "lora":
         config = peft.LoraConfig(
             r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=[prefix + n for n in matrices],
@@ -136,15 +142,8 @@ def score(args, kind, batches):
     """Importance as taso-score computes it: the frozen base model (eval mode: no dropout), the
     gradient of each batch's loss with respect to every adapted weight, `|W · G|` summed."""
     matrices, *_ = read_adapter_init(args.adapter_init)
-    common = dict(dtype=torch.float32, attn_implementation="eager")
-    if kind == "causal":
-        model, prefix = AutoModelForCausalLM.from_pretrained(args.model, **common), ""
-    else:
-        model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=args.labels, **common)
-        prefix = model.base_model_prefix + "."
+    model, prefix = load(args, kind)
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     weights = [model.get_submodule(prefix + name).weight for name in matrices]
     for w in weights:
         w.requires_grad_(True)

@@ -120,7 +120,8 @@ impl EvalReport {
 /// Evaluates the adapter file `adapter` (default: the run folder's file that `config.adapter`
 /// names, or no adapter for `adapter = "none"`) on `config.split`, writes `predictions.tsv`, the
 /// `eval` entry of `metrics.json` and the `report.md` section, and returns the report with the
-/// loaded adapter (`None` for the base model alone).
+/// loaded adapter (`None` for the base model alone). In a data-parallel run the ranks share the
+/// examples and rank 0 alone writes.
 pub fn evaluate_run(
     ctx: &RunContext,
     config: &EvalConfig,
@@ -171,6 +172,9 @@ pub fn evaluate_run(
         classes: evaluation.classes,
         predictions: evaluation.predictions,
     };
+    if !ctx.is_main() {
+        return Ok((report, trained));
+    }
     paths.create().map_err(|source| EvalError::Io {
         path: paths.dir.clone(),
         source,

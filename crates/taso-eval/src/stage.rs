@@ -43,7 +43,9 @@ pub fn run_stage(config: &ResolvedConfig, adapter: Option<&Path>) -> Result<Outc
     let mut ctx = RunContext::new(run)?;
     ctx.generation = generate;
     let (report, trained) = evaluate_run(&ctx, &eval, adapter)?;
-    config.write(&ctx.paths.config())?;
+    if ctx.is_main() {
+        config.write(&ctx.paths.config())?;
+    }
     Ok(Outcome {
         report,
         trained,

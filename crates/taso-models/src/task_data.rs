@@ -77,6 +77,27 @@ impl TaskData {
         }
     }
 
+    /// The examples at `indices`, in that order (a data-parallel rank's share of a split).
+    pub fn subset(&self, indices: &[usize]) -> TaskData {
+        match self {
+            TaskData::Classification(s) => TaskData::Classification(TokenizedSplit {
+                encodings: indices.iter().map(|&i| s.encodings[i].clone()).collect(),
+                labels: indices.iter().map(|&i| s.labels[i]).collect(),
+                pad_id: s.pad_id,
+            }),
+            TaskData::Prompt(p) => TaskData::Prompt(PromptData {
+                split: PromptSplit {
+                    encodings: indices
+                        .iter()
+                        .map(|&i| p.split.encodings[i].clone())
+                        .collect(),
+                    pad_id: p.split.pad_id,
+                },
+                examples: indices.iter().map(|&i| p.examples[i].clone()).collect(),
+            }),
+        }
+    }
+
     /// Whether every example has a label (or gold answer).
     pub fn is_labeled(&self) -> bool {
         match self {

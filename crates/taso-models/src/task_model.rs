@@ -61,6 +61,19 @@ impl TaskBatch {
             TaskBatch::Causal(b) => b.rows(),
         }
     }
+
+    /// How many terms the batch's loss is the mean of: rows of a classification batch, answer
+    /// tokens of a causal one. Data-parallel training weighs each rank's share by it.
+    pub fn loss_terms(&self) -> i64 {
+        match self {
+            TaskBatch::Classification(b) => b.input_ids.size()[0],
+            TaskBatch::Causal(b) => b
+                .label_ids
+                .ne(IGNORE_INDEX)
+                .sum(Kind::Int64)
+                .int64_value(&[]),
+        }
+    }
 }
 
 /// A run's model: an encoder with its task head, or a decoder with its (frozen) LM head.

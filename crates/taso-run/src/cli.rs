@@ -12,8 +12,11 @@ use crate::config::ResolvedConfig;
 /// on a terminal (a log file gets plain text): the first line of every taso binary's `main`.
 pub fn init_logging() {
     use std::io::IsTerminal;
+    // The ranks of a data-parallel run other than 0 report warnings and errors only.
+    let quiet = std::env::var("RANK").is_ok_and(|rank| rank.trim() != "0");
+    let level = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -16,6 +16,7 @@ use taso_models::{
 };
 
 use crate::error::RunError;
+use crate::parallel::{data_parallel, DataParallel};
 use crate::settings::{RunPaths, RunSettings};
 
 type Result<T> = std::result::Result<T, RunError>;
@@ -54,6 +55,8 @@ pub struct RunContext {
     /// How free-form answers of prompt tasks are generated (the config's `[generate]`; the
     /// stage binaries set it, default otherwise).
     pub generation: GenerationConfig,
+    /// This process's place in a data-parallel run (launched by `torchrun`); `None` otherwise.
+    pub parallel: Option<&'static DataParallel>,
 }
 
 impl RunContext {
@@ -86,7 +89,14 @@ impl RunContext {
             device,
             fingerprint,
             generation: GenerationConfig::default(),
+            parallel: data_parallel()?,
         })
+    }
+
+    /// Whether this process writes the run's files: always, except on the ranks other than 0
+    /// of a data-parallel run.
+    pub fn is_main(&self) -> bool {
+        self.parallel.is_none_or(DataParallel::is_main)
     }
 
     /// What a stage requires of the run folder's `kind` artifact: this model, this task, made

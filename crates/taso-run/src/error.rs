@@ -26,6 +26,9 @@ pub enum RunError {
     /// libtorch reported an error.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A data-parallel run could not join its process group, or a collective failed.
+    #[error("data-parallel run: {0}")]
+    Distributed(#[from] taso_dist::DistError),
     /// An artifact holds something this stage cannot use.
     #[error("{}: {reason}", .path.display())]
     BadArtifact {

@@ -4,10 +4,11 @@ use taso_data::{
     compute_metrics, majority_accuracy, AnswerSpec, AnyTask, ClassReport, Label, LabelSpec,
     Predictions, PromptAnswer, PromptPredictions,
 };
-use taso_models::{predict, predict_prompts, TaskData, TaskModel};
+use taso_models::{predict as predict_classes, predict_prompts, TaskData, TaskModel};
 
 use crate::context::{RunContext, RunTokenizer};
 use crate::error::RunError;
+use crate::parallel::DataParallel;
 use crate::records::Scores;
 
 /// Predictions of either kind of task, in example order.
@@ -36,50 +37,37 @@ pub struct Evaluation {
 
 /// Predicts every example of `data` of the run `ctx` (eval mode, no gradients, length-sorted
 /// batches of `batch_size`; prompt tasks by candidate likelihood or greedy generation as
-/// `ctx.generation` says) and computes the task's metrics if the split is labeled.
+/// `ctx.generation` says) and computes the task's metrics if the split is labeled. In a
+/// data-parallel run each rank predicts every `world_size`-th example and every rank gets all
+/// the predictions back.
 pub fn evaluate(
     ctx: &RunContext,
     model: &TaskModel,
     data: &TaskData,
     batch_size: usize,
 ) -> Result<Evaluation, RunError> {
-    let labeled = data.is_labeled();
-    let (predictions, scores) = match (&ctx.task, model, data, &ctx.tokenizer) {
+    let predictions = match ctx.parallel.filter(|p| p.world_size() > 1) {
+        Some(parallel) => {
+            let mine: Vec<usize> = (0..data.len()).filter(|&i| parallel.owns(i)).collect();
+            let share = predict(ctx, model, &data.subset(&mine), batch_size)?;
+            gather(parallel, data.len(), &mine, share)?
+        }
+        None => predict(ctx, model, data, batch_size)?,
+    };
+    let scores = match (&ctx.task, data, &predictions) {
+        _ if !data.is_labeled() => None,
         (
             AnyTask::Classification(task),
-            TaskModel::Classifier(model),
             TaskData::Classification(split),
-            _,
+            TaskPredictions::Classification(p),
         ) => {
-            let predictions = predict(model, split, batch_size, ctx.device);
-            let scores = match split.gold() {
-                Some(gold) => Some(compute_metrics(&task.metrics, &predictions, &gold)?),
-                None => None,
-            };
-            (TaskPredictions::Classification(predictions), scores)
+            let gold = split.gold().expect("a labeled split has gold labels");
+            Some(compute_metrics(&task.metrics, p, &gold)?)
         }
-        (
-            AnyTask::Prompt(task),
-            TaskModel::CausalLm(model),
-            TaskData::Prompt(prompt),
-            RunTokenizer::Prompt(tokenizer),
-        ) => {
-            let predictions = predict_prompts(
-                model,
-                task,
-                &prompt.split,
-                tokenizer,
-                batch_size,
-                &ctx.generation,
-            )?;
-            let scores = if labeled {
-                Some(task.score(&predictions, &prompt.examples)?)
-            } else {
-                None
-            };
-            (TaskPredictions::Prompt(predictions), scores)
+        (AnyTask::Prompt(task), TaskData::Prompt(prompt), TaskPredictions::Prompt(p)) => {
+            Some(task.score(p, &prompt.examples)?)
         }
-        _ => unreachable!("RunContext pairs task, tokenizer, data and model"),
+        _ => unreachable!("RunContext pairs task, data and predictions"),
     };
     let gold = gold_classes(data);
     Ok(Evaluation {
@@ -89,6 +77,67 @@ pub fn evaluate(
         majority: gold.as_deref().and_then(majority_accuracy),
         predictions,
         scores,
+    })
+}
+
+/// The predictions for every example of `data`, in example order.
+fn predict(
+    ctx: &RunContext,
+    model: &TaskModel,
+    data: &TaskData,
+    batch_size: usize,
+) -> Result<TaskPredictions, RunError> {
+    Ok(match (&ctx.task, model, data, &ctx.tokenizer) {
+        (_, TaskModel::Classifier(model), TaskData::Classification(split), _) => {
+            TaskPredictions::Classification(predict_classes(model, split, batch_size, ctx.device))
+        }
+        (
+            AnyTask::Prompt(task),
+            TaskModel::CausalLm(model),
+            TaskData::Prompt(prompt),
+            RunTokenizer::Prompt(tokenizer),
+        ) => TaskPredictions::Prompt(predict_prompts(
+            model,
+            task,
+            &prompt.split,
+            tokenizer,
+            batch_size,
+            &ctx.generation,
+        )?),
+        _ => unreachable!("RunContext pairs task, tokenizer, data and model"),
+    })
+}
+
+/// Every rank's predictions of its examples (`mine`), put together in example order.
+fn gather(
+    parallel: &DataParallel,
+    len: usize,
+    mine: &[usize],
+    share: TaskPredictions,
+) -> Result<TaskPredictions, RunError> {
+    let ids = |ids: Vec<usize>| ids.into_iter().map(|id| id as f64).collect::<Vec<_>>();
+    let as_ids = |values: Vec<f64>| values.into_iter().map(|v| v as usize).collect();
+    Ok(match share {
+        TaskPredictions::Classification(Predictions::Classes(p)) => {
+            TaskPredictions::Classification(Predictions::Classes(as_ids(parallel.gather_values(
+                len,
+                mine,
+                &ids(p),
+            )?)))
+        }
+        TaskPredictions::Classification(Predictions::Scores(p)) => {
+            let values: Vec<f64> = p.into_iter().map(f64::from).collect();
+            let all = parallel.gather_values(len, mine, &values)?;
+            TaskPredictions::Classification(Predictions::Scores(
+                all.into_iter().map(|v| v as f32).collect(),
+            ))
+        }
+        TaskPredictions::Prompt(PromptPredictions::Choices(p)) => TaskPredictions::Prompt(
+            PromptPredictions::Choices(as_ids(parallel.gather_values(len, mine, &ids(p))?)),
+        ),
+        TaskPredictions::Prompt(PromptPredictions::Generations(texts)) => TaskPredictions::Prompt(
+            PromptPredictions::Generations(parallel.gather_texts(len, mine, &texts)?),
+        ),
     })
 }
 

@@ -12,6 +12,9 @@
 //! - [`import_peft`], [`export_peft`] and [`export_merged`]: a run's adapter from and to a
 //!   PEFT LoRA folder, and merged into a Hugging Face model folder (`taso-import-peft`,
 //!   `taso-export`).
+//! - [`DataParallel`]: this process's place in a data-parallel run launched by `torchrun`
+//!   (joined once, through `taso-dist`): which batches are this rank's, sums over the ranks,
+//!   [`evaluate`] sharded over them.
 //! - [`set_metrics_entry`] and [`write_report_section`]: a run's `metrics.json` and
 //!   `report.md`, which several stages write into.
 //! - `cli` (feature `cli`, on by default; libraries turn it off): the binaries' shared shell —
@@ -28,6 +31,7 @@ mod context;
 mod error;
 mod evaluate;
 mod exchange;
+mod parallel;
 mod records;
 pub mod sections;
 mod settings;
@@ -43,6 +47,7 @@ pub use exchange::{
     export_merged, export_peft, import_peft, ImportedPeft, MergedExport, EXPORT_RECORD,
     MERGED_WEIGHTS, SOURCE,
 };
+pub use parallel::{data_parallel, DataParallel};
 pub use records::{format_scores, read_metrics, set_metrics_entry, write_report_section, Scores};
 pub use sections::Sections;
 pub use settings::{Method, RunPaths, RunSettings};

@@ -300,3 +300,56 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Runs `command(rank)` as ranks `0..ranks` of a data-parallel group on 127.0.0.1, as torchrun
+/// would start them (`RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `MASTER_ADDR`, a free `MASTER_PORT`,
+/// and a 60 s collective timeout); kills a rank still running after `limit`. Returns each
+/// rank's success and stderr.
+pub fn run_ranks(
+    ranks: usize,
+    limit: std::time::Duration,
+    command: impl Fn(usize) -> std::process::Command,
+) -> Vec<(bool, String)> {
+    use std::process::Stdio;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
+        .to_string();
+    let children: Vec<_> = (0..ranks)
+        .map(|rank| {
+            command(rank)
+                .env("RANK", rank.to_string())
+                .env("LOCAL_RANK", rank.to_string())
+                .env("WORLD_SIZE", ranks.to_string())
+                .env("MASTER_ADDR", "127.0.0.1")
+                .env("MASTER_PORT", &port)
+                .env("TASO_DIST_TIMEOUT_S", "60")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("a rank starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| finish_within(child, limit))
+        .collect()
+}
+
+/// Waits for `child`, killing it (and failing) after `limit`; its success and stderr.
+pub fn finish_within(mut child: std::process::Child, limit: std::time::Duration) -> (bool, String) {
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("the child's status").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("a child process ran longer than {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("the child's output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

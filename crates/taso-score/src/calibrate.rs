@@ -10,13 +10,15 @@ use taso_models::{available_memory, LinearHost, LossScale, MemoryEstimate, TaskB
 
 /// Passes of one batch at ever smaller loss scales before scoring gives up.
 const MAX_RETRIES: usize = 16;
-use taso_run::RunContext;
+use taso_run::{RunContext, RunError};
 use tch::Tensor;
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
 /// training split (or of one shard of it), dropout off, the head initialised exactly as the
 /// trainer will (fresh from `run.seed`, [`RunContext::load_model`]) and optionally warmed up
-/// first (classifiers only: a decoder keeps its own LM head, so warm-up is refused).
+/// first (classifiers only: a decoder keeps its own LM head, so warm-up is refused). In a
+/// data-parallel run ([`RunContext::parallel`]) the ranks share the batches and every rank
+/// returns the sum over all of them.
 pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
     let split = ctx.split_where(Split::Train, |i| {
         config
@@ -85,13 +87,23 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     tracing::info!("memory for scoring (estimate): {}", memory.describe());
     memory.check_fits(available_memory(device), device, "scoring")?;
     let loss_scale = LossScale::for_dtype(run.dtype);
+    // Data-parallel: each rank scores every world_size-th batch; the sums are added up after.
+    let share: Vec<&TaskBatch> = batches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ctx.parallel.is_none_or(|p| p.owns(*i)))
+        .map(|(_, batch)| batch)
+        .collect();
     accumulate(
         &model,
         &mut scorer,
-        &batches,
+        &share,
         config.checkpoint_activations,
         loss_scale,
     )?;
+    if let Some(parallel) = ctx.parallel {
+        scorer.reduce_sums(|sum| parallel.all_reduce_sum(sum).map_err(RunError::from))?;
+    }
     let matrices = scorer.finish(config.dtype)?;
     Ok(Importance {
         matrices,
@@ -159,7 +171,7 @@ fn warm_up_head(
 fn accumulate(
     model: &TaskModel,
     scorer: &mut Scorer,
-    batches: &[TaskBatch],
+    batches: &[&TaskBatch],
     checkpointed: bool,
     mut loss_scale: LossScale,
 ) -> Result<(), ScoreError> {

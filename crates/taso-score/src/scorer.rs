@@ -222,6 +222,26 @@ impl Scorer {
             .sum()
     }
 
+    /// Applies `reduce` to every running sum in place — e.g. a sum over the ranks of a
+    /// data-parallel run, each of which accumulated its own batches: the sums of every
+    /// estimator and store are plain sums over passes, so adding them up gives the scores of all
+    /// the batches.
+    pub fn reduce_sums<E>(
+        &mut self,
+        mut reduce: impl FnMut(&mut Tensor) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for entry in &mut self.entries {
+            match &mut entry.sum {
+                RunningSum::Full(sum) => reduce(sum)?,
+                RunningSum::Marginals { row, col } => {
+                    reduce(row)?;
+                    reduce(col)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Backward passes accumulated so far.
     pub fn passes(&self) -> usize {
         self.passes

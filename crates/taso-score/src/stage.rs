@@ -17,6 +17,11 @@ use crate::{merge, score_task, ScoreError};
 pub enum Outcome {
     /// The run's method needs no importance scores (`lora`, `bitfit`, ...): nothing to do.
     NothingToDo(Method),
+    /// This rank of a data-parallel run scored its share of the batches; rank 0 wrote the sum.
+    Shared {
+        /// This process's rank.
+        rank: usize,
+    },
     /// The task was scored and the artifact written.
     Written {
         /// The scores.
@@ -50,6 +55,11 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
     tracing::info!(task = %ctx.run.task, model = %ctx.run.model.display(), device = ?ctx.device, "scoring");
     let start = Instant::now();
     let importance = score_task(&ctx, &score_config)?;
+    if let Some(parallel) = ctx.parallel.filter(|p| !p.is_main()) {
+        return Ok(Outcome::Shared {
+            rank: parallel.rank(),
+        });
+    }
     let meta = ArtifactMeta::new(
         ArtifactKind::Importance,
         env!("CARGO_PKG_NAME"),
@@ -104,6 +114,9 @@ impl Outcome {
         match self {
             Outcome::NothingToDo(method) => {
                 format!("taso-score: method {method} needs no importance scores; nothing to do")
+            }
+            Outcome::Shared { rank } => {
+                format!("taso-score: rank {rank} scored its share; rank 0 wrote the scores")
             }
             Outcome::Written {
                 importance,

@@ -24,6 +24,10 @@ pub struct StageConfig {
     pub holdout: usize,
     /// How the adapter factors are stored while training (`[lora] form`).
     pub lora_form: LoraForm,
+    /// The processes of a data-parallel run (1 otherwise): a checkpoint resumes only with as
+    /// many. Absent in artifacts from before data-parallel training, which had one.
+    #[serde(default = "one_process")]
+    pub world_size: usize,
     /// The `[train]` section, with `resume` off (it does not change the result).
     pub train: TrainConfig,
 }
@@ -40,15 +44,25 @@ pub const NEUTRAL_SETTINGS: &[&str] = &[
     "train.resume",
 ];
 
+fn one_process() -> usize {
+    1
+}
+
 impl StageConfig {
     /// The stage config of a run.
-    pub fn new(run: &RunSettings, lora_form: LoraForm, train: &TrainConfig) -> Self {
+    pub fn new(
+        run: &RunSettings,
+        lora_form: LoraForm,
+        train: &TrainConfig,
+        world_size: usize,
+    ) -> Self {
         Self {
             method: run.method,
             seed: run.seed,
             max_len: run.max_len,
             holdout: run.holdout,
             lora_form,
+            world_size,
             train: TrainConfig {
                 resume: false,
                 ..train.clone()
@@ -94,13 +108,13 @@ mod tests {
     fn stage_configs_name_their_differences_but_ignore_resume_and_logging() {
         let run = RunSettings::default();
         let train = TrainConfig::default();
-        let ours = StageConfig::new(&run, LoraForm::Compact, &train);
+        let ours = StageConfig::new(&run, LoraForm::Compact, &train, 1);
         let resumed = TrainConfig {
             resume: true,
             log_every: 1,
             ..train.clone()
         };
-        let same = StageConfig::new(&run, LoraForm::Compact, &resumed);
+        let same = StageConfig::new(&run, LoraForm::Compact, &resumed, 1);
         assert!(ours.differences(&same).is_empty());
         let other = StageConfig::new(
             &RunSettings {
@@ -110,9 +124,13 @@ mod tests {
             },
             LoraForm::Compact,
             &TrainConfig { lr: 1e-3, ..train },
+            2,
         );
         let differences = ours.differences(&other);
-        assert_eq!(differences.len(), 3, "{differences:?}");
+        assert_eq!(differences.len(), 4, "{differences:?}");
+        assert!(differences
+            .iter()
+            .any(|d| d.starts_with("world_size: 1 now, 2")));
         assert!(differences.iter().any(|d| d.starts_with("seed: 0 now, 3")));
         assert!(differences
             .iter()
@@ -121,14 +139,16 @@ mod tests {
     }
 
     #[test]
-    fn a_stage_config_from_before_the_holdout_reads_as_none_held_out() {
+    fn a_stage_config_from_before_the_holdout_and_data_parallel_reads_as_such() {
         let ours = StageConfig::new(
             &RunSettings::default(),
             LoraForm::Compact,
             &Default::default(),
+            1,
         );
         let mut json = serde_json::to_value(&ours).unwrap();
         json.as_object_mut().unwrap().remove("holdout");
+        json.as_object_mut().unwrap().remove("world_size");
         let old: StageConfig = serde_json::from_value(json).unwrap();
         assert!(ours.differences(&old).is_empty());
     }

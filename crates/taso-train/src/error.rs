@@ -54,6 +54,9 @@ pub enum TrainError {
         /// A tenth of the configured `train.lr`.
         suggested: f64,
     },
+    /// A data-parallel step cannot go on (the ranks disagree on what they train).
+    #[error("data-parallel training: {0}")]
+    Distributed(String),
     /// A checkpoint cannot be resumed with the current settings.
     #[error("cannot resume from {}: {reason}", .path.display())]
     Resume {

@@ -30,7 +30,8 @@ impl Outcome {
 
 /// Runs stage 4 for the resolved config: checks the whole config first, then
 /// trains (resuming from the newest checkpoint if `train.resume` is set) and writes the resolved
-/// `config.toml` beside the outputs.
+/// `config.toml` beside the outputs. Under `torchrun` the ranks train data-parallel and rank 0
+/// alone writes files.
 pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, TrainError> {
     let Sections {
         run,
@@ -46,7 +47,9 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, TrainError> {
         .check_writable()
         .map_err(|e| TrainError::io(dir, e))?;
     let metrics = train(&ctx, &train_config, lora.form)?;
-    config.write(&ctx.paths.config())?;
+    if ctx.is_main() {
+        config.write(&ctx.paths.config())?;
+    }
     Ok(Outcome {
         metrics,
         dir: ctx.paths.dir.clone(),

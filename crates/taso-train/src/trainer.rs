@@ -9,9 +9,9 @@ use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta};
 use taso_data::{plan_batches, Split};
 use taso_models::{
     available_memory, process_memory, release_free_memory, tensor_bytes, LossScale, MemoryEstimate,
-    TaskData, TaskModel,
+    TaskBatch, TaskData, TaskModel,
 };
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::budget::Budget;
 use crate::checkpoint::{list_checkpoints, restore_checkpoint, write_checkpoint};
@@ -23,7 +23,8 @@ use crate::progress_log::StepLog;
 use crate::records::{EpochRecord, LearningRates, ParamCounts, Progress, TrainMetrics};
 use crate::schedule::Schedule;
 use taso_run::{
-    evaluate, format_scores, write_report_section, write_trained, RunContext, Scores, TrainedState,
+    evaluate, format_scores, write_report_section, write_trained, DataParallel, RunContext,
+    RunError, Scores, TrainedState,
 };
 
 /// The heading of the trainer's section in `report.md`.
@@ -114,7 +115,12 @@ impl<'a> Trainer<'a> {
         let mut trainer = Self {
             ctx,
             config,
-            stage: StageConfig::new(run, form, config),
+            stage: StageConfig::new(
+                run,
+                form,
+                config,
+                ctx.parallel.map_or(1, |p| p.world_size()),
+            ),
             model,
             adapters,
             init_digest,
@@ -135,9 +141,12 @@ impl<'a> Trainer<'a> {
                 ..Progress::default()
             },
         };
-        mark_unfinished(ctx)?;
-        if !(config.resume && trainer.resume()?) {
-            remove_earlier_outputs(ctx)?;
+        let resumed = config.resume && trainer.resume()?;
+        if ctx.is_main() {
+            mark_unfinished(ctx)?;
+            if !resumed {
+                remove_earlier_outputs(ctx)?;
+            }
         }
         Ok(trainer)
     }
@@ -192,6 +201,9 @@ impl<'a> Trainer<'a> {
         let marker = self.ctx.paths.training_marker();
         self.run_steps()?;
         let metrics = self.metrics();
+        if !self.ctx.is_main() {
+            return Ok(metrics);
+        }
         metrics.write(&self.ctx.paths.metrics())?;
         let mut report = metrics.report();
         if metrics.draw_curves(&self.ctx.paths.curves())? {
@@ -235,7 +247,7 @@ impl<'a> Trainer<'a> {
                     self.finish_epoch(epoch, evaluate, &log)?;
                 }
                 let every = self.config.checkpoint_every;
-                if every > 0 && self.progress.step.is_multiple_of(every) {
+                if every > 0 && self.progress.step.is_multiple_of(every) && self.ctx.is_main() {
                     let meta = self.meta(ArtifactKind::Checkpoint)?;
                     write_checkpoint(
                         &self.ctx.paths.checkpoints(),
@@ -263,13 +275,14 @@ impl<'a> Trainer<'a> {
         // Dropout draws from libtorch's global generator: seeding it per step makes a resumed
         // run draw what an uninterrupted one does.
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
-        let batch = self.train.batch(indices, self.ctx.device);
-        let checkpointed = self.config.checkpoint_activations;
         let scale = self.progress.loss_scale.scale;
-        let value = self
-            .model
-            .loss_backward(&batch, true, checkpointed, scale)?
-            .double_value(&[]);
+        let value = match self.ctx.parallel.filter(|p| p.world_size() > 1) {
+            Some(parallel) => self.parallel_backward(parallel, indices, scale)?,
+            None => {
+                let batch = self.train.batch(indices, self.ctx.device);
+                self.backward(&batch, scale)?
+            }
+        };
         self.check_finite("loss", value, factor)?;
         let tensors = self.trainable.tensors();
         unscale(&tensors, scale);
@@ -304,6 +317,67 @@ impl<'a> Trainer<'a> {
         progress.train_seconds += started.elapsed().as_secs_f64();
         log.step(progress.step, value, self.config.lr * factor, indices.len());
         Ok(())
+    }
+
+    /// Back-propagates the batch's mean loss times `scale` (dropout on); returns the loss.
+    fn backward(&self, batch: &TaskBatch, scale: f64) -> Result<f64, TrainError> {
+        let checkpointed = self.config.checkpoint_activations;
+        Ok(self
+            .model
+            .loss_backward(batch, true, checkpointed, scale)?
+            .double_value(&[]))
+    }
+
+    /// The backward pass of one data-parallel step on the global batch `indices`: this rank
+    /// takes its slice, back-propagates its loss weighted by its share of the batch's loss
+    /// terms (rows, or a decoder's answer tokens), and one all-reduce of every trainable
+    /// gradient adds the ranks' parts up, so that every rank holds the gradient of the whole
+    /// batch's mean loss (times `scale`), as one process would. Returns the batch's mean loss.
+    fn parallel_backward(
+        &self,
+        parallel: &DataParallel,
+        indices: &[usize],
+        scale: f64,
+    ) -> Result<f64, TrainError> {
+        let slice = parallel.slice(indices);
+        // A rank without examples in a short last batch runs one at weight 0, so that it
+        // holds gradients (zeros) like the others.
+        let (rows, weight) = match slice.is_empty() {
+            true => (&indices[..1], 0.0),
+            false => (slice, 1.0),
+        };
+        let batch = self.train.batch(rows, self.ctx.device);
+        let terms = weight * batch.loss_terms() as f64;
+        let loss = self.backward(&batch, scale * terms)?;
+        let mut sums = Tensor::from_slice(&[terms, loss * terms]);
+        parallel.all_reduce_sum(&mut sums).map_err(RunError::from)?;
+        let sums = Vec::<f64>::try_from(&sums)?;
+        let (total_terms, total_loss) = (sums[0], sums[1]);
+        let grads: Vec<Tensor> = self.trainable.tensors().iter().map(|t| t.grad()).collect();
+        if let Some(at) = grads.iter().position(|g| !g.defined()) {
+            return Err(TrainError::Distributed(format!(
+                "the trainable tensor {} got no gradient on rank {}",
+                self.trainable.params()[at].name,
+                parallel.rank()
+            )));
+        }
+        let parts: Vec<Tensor> = grads
+            .iter()
+            .map(|g| g.to_kind(Kind::Float).reshape([-1]))
+            .collect();
+        let mut flat = Tensor::cat(&parts, 0);
+        parallel.all_reduce_sum(&mut flat).map_err(RunError::from)?;
+        let flat = flat / total_terms;
+        let mut offset = 0;
+        tch::no_grad(|| {
+            for grad in &grads {
+                let numel = grad.numel() as i64;
+                let mut grad = grad.shallow_clone();
+                grad.copy_(&flat.narrow(0, offset, numel).view_as(&grad));
+                offset += numel;
+            }
+        });
+        Ok(total_loss / total_terms)
     }
 
     /// The peak learning rate of `group`.
@@ -354,14 +428,19 @@ impl<'a> Trainer<'a> {
             }
         }
         let paths = &self.ctx.paths;
-        self.write_adapter(&paths.adapter(), &record)?;
+        let main = self.ctx.is_main();
+        if main {
+            self.write_adapter(&paths.adapter(), &record)?;
+        }
         let best_score = self.progress.best.as_ref().and_then(EpochRecord::selection);
         let best_score = best_score.map_or(f64::NEG_INFINITY, |b| self.main_score(b));
         let improved = record
             .selection()
             .is_some_and(|scores| self.main_score(scores) > best_score);
-        if improved {
+        if improved && main {
             self.write_adapter(&paths.adapter_best(), &record)?;
+        }
+        if improved {
             self.progress.best = Some(record.clone());
         }
         let scores = |part: &str, scores: &Option<Scores>| {
@@ -388,6 +467,9 @@ impl<'a> Trainer<'a> {
         progress.epochs.push(record);
         progress.epoch_loss_sum = 0.0;
         progress.epoch_steps = 0;
+        if !main {
+            return Ok(());
+        }
         self.metrics().write(&paths.metrics())
     }
 
