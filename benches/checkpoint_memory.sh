@@ -12,6 +12,8 @@ run_dir=${1:?usage: benches/checkpoint_memory.sh RUN_DIR [STEPS] [--set ...]}
 steps=${2:-4}
 shift $(($# < 2 ? $# : 2))
 model=$(awk -F' *= *' '$1 == "model" { gsub(/"/, "", $2); print $2; exit }' "$run_dir/config.toml")
+# A run folder's config names the model from its own folder (older ones from the project root).
+case $model in /*) ;; *) [ -e "$run_dir/$model" ] && model=$run_dir/$model ;; esac
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 task=$(basename "$(dirname "$run_dir")")
