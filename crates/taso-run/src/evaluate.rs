@@ -46,7 +46,7 @@ pub fn evaluate(
     data: &TaskData,
     batch_size: usize,
 ) -> Result<Evaluation, RunError> {
-    let predictions = match ctx.parallel.filter(|p| p.world_size() > 1) {
+    let predictions = match ctx.parallel {
         Some(parallel) => {
             let mine: Vec<usize> = (0..data.len()).filter(|&i| parallel.owns(i)).collect();
             let share = predict(ctx, model, &data.subset(&mine), batch_size)?;

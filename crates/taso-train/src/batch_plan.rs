@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use taso_artifact::{write_safetensors, TensorData};
-use taso_data::plan_batches;
 use taso_models::TaskBatch;
 use tch::{Device, Tensor};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::trainer::labelled_splits;
+use crate::trainer::{epoch_batches, labelled_splits, run_length};
 use taso_run::RunContext;
 
 /// What [`write_batch_plan`] wrote.
@@ -39,8 +38,7 @@ pub fn write_batch_plan(
     config.validate()?;
     let (train, _, _) = labelled_splits(ctx, config)?;
     let lengths = train.lengths();
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total = (config.epochs * steps_per_epoch).min(config.max_steps.unwrap_or(usize::MAX));
+    let (_, total) = run_length(config, train.len());
     let mut tensors = Vec::new();
     let mut summary = BatchPlanSummary {
         steps: 0,
@@ -49,15 +47,7 @@ pub fn write_batch_plan(
     };
     let mut kind = "classification";
     'epochs: for epoch in 0..config.epochs {
-        let seed = ctx.run.seed;
-        let plan = plan_batches(
-            &lengths,
-            config.batch_size,
-            config.batching,
-            seed,
-            epoch as u64,
-        );
-        for indices in plan {
+        for indices in epoch_batches(config, &lengths, ctx.run.seed, epoch) {
             if summary.steps == total {
                 break 'epochs;
             }

@@ -109,8 +109,7 @@ impl<'a> Trainer<'a> {
             trainable.numel(Group::Base),
             base_model,
         );
-        let steps_per_epoch = train.len().div_ceil(config.batch_size);
-        let total = (config.epochs * steps_per_epoch).min(config.max_steps.unwrap_or(usize::MAX));
+        let (steps_per_epoch, total) = run_length(config, train.len());
         let optimizer = AdamW::new(&trainable.tensors(), config.weight_decay);
         let mut trainer = Self {
             ctx,
@@ -231,13 +230,7 @@ impl<'a> Trainer<'a> {
             if self.progress.step >= total {
                 break;
             }
-            let plan = plan_batches(
-                &lengths,
-                self.config.batch_size,
-                self.config.batching,
-                seed,
-                epoch as u64,
-            );
+            let plan = epoch_batches(self.config, &lengths, seed, epoch);
             let done = self.progress.step - epoch * self.steps_per_epoch;
             for (index, indices) in plan.iter().enumerate().skip(done) {
                 self.step(indices, &mut log)?;
@@ -276,7 +269,7 @@ impl<'a> Trainer<'a> {
         // run draw what an uninterrupted one does.
         tch::manual_seed(self.ctx.run.seed.wrapping_add(index as u64) as i64);
         let scale = self.progress.loss_scale.scale;
-        let value = match self.ctx.parallel.filter(|p| p.world_size() > 1) {
+        let value = match self.ctx.parallel {
             Some(parallel) => self.parallel_backward(parallel, indices, scale)?,
             None => {
                 let batch = self.train.batch(indices, self.ctx.device);
@@ -331,7 +324,7 @@ impl<'a> Trainer<'a> {
     /// The backward pass of one data-parallel step on the global batch `indices`: this rank
     /// takes its slice, back-propagates its loss weighted by its share of the batch's loss
     /// terms (rows, or a decoder's answer tokens), and one all-reduce of every trainable
-    /// gradient adds the ranks' parts up, so that every rank holds the gradient of the whole
+    /// gradient (with the loss terms and loss sums) adds the ranks' parts up, so that every rank holds the gradient of the whole
     /// batch's mean loss (times `scale`), as one process would. Returns the batch's mean loss.
     fn parallel_backward(
         &self,
@@ -349,10 +342,6 @@ impl<'a> Trainer<'a> {
         let batch = self.train.batch(rows, self.ctx.device);
         let terms = weight * batch.loss_terms() as f64;
         let loss = self.backward(&batch, scale * terms)?;
-        let mut sums = Tensor::from_slice(&[terms, loss * terms]);
-        parallel.all_reduce_sum(&mut sums).map_err(RunError::from)?;
-        let sums = Vec::<f64>::try_from(&sums)?;
-        let (total_terms, total_loss) = (sums[0], sums[1]);
         let grads: Vec<Tensor> = self.trainable.tensors().iter().map(|t| t.grad()).collect();
         if let Some(at) = grads.iter().position(|g| !g.defined()) {
             return Err(TrainError::Distributed(format!(
@@ -361,12 +350,17 @@ impl<'a> Trainer<'a> {
                 parallel.rank()
             )));
         }
-        let parts: Vec<Tensor> = grads
+        // One buffer, one all-reduce: every gradient, then this rank's loss terms and loss sum.
+        let mut parts: Vec<Tensor> = grads
             .iter()
             .map(|g| g.to_kind(Kind::Float).reshape([-1]))
             .collect();
+        parts.push(Tensor::from_slice(&[terms as f32, (loss * terms) as f32]));
         let mut flat = Tensor::cat(&parts, 0);
         parallel.all_reduce_sum(&mut flat).map_err(RunError::from)?;
+        let numel = flat.size()[0];
+        let sums = Vec::<f64>::try_from(flat.narrow(0, numel - 2, 2).to_kind(Kind::Double))?;
+        let (total_terms, total_loss) = (sums[0], sums[1]);
         let flat = flat / total_terms;
         let mut offset = 0;
         tch::no_grad(|| {
@@ -553,6 +547,31 @@ impl<'a> Trainer<'a> {
             peak_resident_bytes_by_epoch: self.epoch_peaks.clone(),
         }
     }
+}
+
+/// Optimizer steps per epoch over `examples` training examples, and in the whole run
+/// (`epochs` of them, cut at `max_steps`).
+pub(crate) fn run_length(config: &TrainConfig, examples: usize) -> (usize, usize) {
+    let per_epoch = examples.div_ceil(config.batch_size);
+    let total = (config.epochs * per_epoch).min(config.max_steps.unwrap_or(usize::MAX));
+    (per_epoch, total)
+}
+
+/// The batches (example indices) of 0-based `epoch`, in the order training steps through them:
+/// fixed by the seed and the epoch.
+pub(crate) fn epoch_batches(
+    config: &TrainConfig,
+    lengths: &[usize],
+    seed: u64,
+    epoch: usize,
+) -> Vec<Vec<usize>> {
+    plan_batches(
+        lengths,
+        config.batch_size,
+        config.batching,
+        seed,
+        epoch as u64,
+    )
 }
 
 /// The train, dev and (with `run.holdout`) hold-out examples, each checked to carry labels.
