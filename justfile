@@ -81,11 +81,12 @@ decoder-study TASK PART="all" *ARGS: build
 bench-jobs TASK="rte" STEPS="40": build
     benches/jobs.sh {{TASK}} {{STEPS}}
 
-# The GPU check (benches/gpu.sh): the stripped release binaries it needs, in .gpu-bin/, to carry to
-# a GPU machine with the tokenizer; there: TASO_BIN=.gpu-bin benches/gpu.sh OUT. `just gpu-dry-run`
-# runs it on the CPU with tiny shapes.
+# The GPU check (benches/gpu.sh): the stripped release binaries it needs and the CUDA-against-CPU
+# tests of taso-models (as cuda-tests), in .gpu-bin/, to carry to a GPU machine with the tokenizer;
+# there: TASO_BIN=.gpu-bin benches/gpu.sh OUT. `just gpu-dry-run` runs it on the CPU with tiny shapes.
 gpu-bundle: build
-    mkdir -p .gpu-bin && for b in forward score regions lora train; do strip -o .gpu-bin/taso-$b target/release/taso-$b; done && du -sh .gpu-bin
+    mkdir -p .gpu-bin && for b in forward score regions lora train; do strip -o .gpu-bin/taso-$b target/release/taso-$b; done
+    t=$(cargo test --release -p taso-models --test cuda --no-run 2>&1 | grep -o 'target/release/deps/cuda-[0-9a-f]*' | tail -1) && strip -o .gpu-bin/cuda-tests "$t" && du -sh .gpu-bin
 
 gpu-dry-run OUT="runs/gpu-dry": build
     benches/gpu.sh --dry-run {{OUT}}

@@ -2,11 +2,12 @@
 # The GPU check of docs/results.md ("On a GPU"), in one run of at most 8 minutes on one H200:
 #   1. parity: a tiny random Qwen2 through taso-forward on the CPU and the GPU, f32 and bf16, and
 #      against transformers on the GPU;
-#   2. training: TASO and dense LoRA r=1 / r=8 in bf16 on a decoder with Qwen2.5-1.5B's shapes
+#   2. data-parallel on the device: scoring and training on 2 ranks against 1 process;
+#   3. training: TASO and dense LoRA r=1 / r=8 in bf16 on a decoder with Qwen2.5-1.5B's shapes
 #      (random weights made there from benches/gpu/qwen2.5-1.5b.json), the same steps of the same
 #      shapes with transformers + PEFT, side by side: tokens/s, step time, peak GPU memory, the
 #      ratio ours / PEFT and model FLOP utilisation;
-#   3. scoring 512 calibration examples on the same model.
+#   4. scoring 512 calibration examples on the same model.
 # It prints one markdown table and leaves it in OUT/gpu.md, the stages' output in OUT/gpu.log.
 #
 # Usage: benches/gpu.sh [--dry-run] [OUT]
@@ -65,6 +66,11 @@ row ""
 row "| run | against | gap |"
 row "|---|---|---|"
 quiet "$python" "$tools" make-model "$root/benches/gpu/tiny.json" "$tokenizer" "$work/tiny"
+# The CUDA-against-CPU tests of taso-models (`just gpu-bundle` puts them beside the binaries).
+if [ "$device" != cpu ] && [ -x "$bin/cuda-tests" ]; then
+  if "$bin/cuda-tests" --test-threads 1 >>"$log" 2>&1; then verdict=passed; else verdict="FAILED (log: gpu.log)"; fi
+  row "| taso-models tests/cuda.rs (tiny decoder logits, encoder head gradients, f32 and bf16) | CPU | $verdict |"
+fi
 printf '{"text": "The capital of France is Paris, and the capital of Italy is"}\n{"text": "the the"}\n' >"$work/inputs.jsonl"
 forward() { quiet "$bin/taso-forward" --model "$work/tiny" --input "$work/inputs.jsonl" --out "$work/$1.safetensors" --device "$2" --dtype "$3"; }
 forward cpu-f32 cpu f32
@@ -76,6 +82,65 @@ if [ "$has_hf" = 1 ]; then
   row "| $device f32 | transformers f32 | $("$python" "$tools" hf-compare "$work/tiny" "$work/dev-f32.safetensors" 2>>"$log") |"
 else
   row "| transformers | — | skipped: no python3 with torch, transformers and peft |"
+fi
+
+# Data-parallel on the device: 2 ranks (torchrun when python3 has torch, else scripts/dist-run.sh;
+# Gloo, device tensors through host copies) against one process, on the tiny Qwen2 in f32:
+# scoring 4 batches, then training 6 steps from the same adapter-init.
+row ""
+against_cpu=""; [ "$device" = cpu ] || against_cpu=", and training against the CPU"
+row "## Data-parallel on the $device (tiny Qwen2, f32, 2 ranks against 1 process)$against_cpu"
+row ""
+row "| stage | largest difference |"
+row "|---|---|"
+if "$python" -c 'import torch.distributed.run' 2>/dev/null; then
+  launch=("$python" -m torch.distributed.run --no-python --nproc-per-node 2 --master-port 29517)
+else
+  launch=(env MASTER_PORT=29517 "$root/scripts/dist-run.sh" 2)
+fi
+quiet "$python" "$tools" make-task "$work/tiny-data" 32 64
+for name in dp-one dp-two dp-cpu; do
+  on=$device; [ $name = dp-cpu ] && on=cpu
+  cat >"$work/$name.toml" <<TOML
+[run]
+task = "$work/tiny-data/synthetic.toml"
+model = "$work/tiny"
+data_dir = "$work/tiny-data"
+runs_dir = "$work/runs"
+name = "$name"
+device = "$on"
+max_len = 48
+threads = 1
+targets = ["self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"]
+
+[score]
+batches = 4
+batch_size = 8
+
+[regions]
+heatmaps = false
+
+[train]
+epochs = 1
+max_steps = 6
+batch_size = 8
+train_subset = 48
+dev_subset = 8
+TOML
+done
+one="$work/runs/synthetic/dp-one"
+two="$work/runs/synthetic/dp-two"
+for stage in score regions lora train; do quiet "$bin/taso-$stage" --config "$work/dp-one.toml"; done
+quiet "${launch[@]}" "$bin/taso-score" --config "$work/dp-two.toml"
+row "| scoring: importance | $("$python" "$tools" max-diff "$one/importance.safetensors" "$two/importance.safetensors") |"
+cp "$one/importance.safetensors" "$one/regions.safetensors" "$one/adapter-init.safetensors" "$two/"
+quiet "${launch[@]}" "$bin/taso-train" --config "$work/dp-two.toml"
+row "| training 6 steps: adapter | $("$python" "$tools" max-diff "$one/adapter.safetensors" "$two/adapter.safetensors") |"
+if [ "$device" != cpu ]; then
+  cpu="$work/runs/synthetic/dp-cpu"
+  mkdir -p "$cpu" && cp "$one/importance.safetensors" "$one/regions.safetensors" "$one/adapter-init.safetensors" "$cpu/"
+  quiet "$bin/taso-train" --config "$work/dp-cpu.toml"
+  row "| training 6 steps, 1 process: adapter on the CPU against the $device | $("$python" "$tools" max-diff "$cpu/adapter.safetensors" "$one/adapter.safetensors") |"
 fi
 
 quiet "$python" "$tools" make-model "$root/benches/gpu/$shapes.json" "$tokenizer" "$work/model"
@@ -164,5 +229,7 @@ print(f"| {name} | {ours:.0f} | {peft_cells[0]} | {ratio} | {ours_step * 1e3:.0f
 PY
 done
 row ""
-row "Scoring $((score_batches * score_rows)) calibration examples (TASO, bf16 model): ${score_seconds} s"
+# As many as taso-score took (the whole training split when it is shorter than the batches asked).
+scored=$(grep -o '[0-9]* calibration examples' "$log" | tail -1)
+row "Scoring $scored (TASO, bf16 model, batches of $score_rows rows): ${score_seconds} s"
 echo "table: $table"

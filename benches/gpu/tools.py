@@ -5,6 +5,8 @@
   make-task OUT WORDS EXAMPLES          a synthetic prompt task: every prompt WORDS tokens long
   compare A B                           largest difference between two taso-forward outputs,
                                         relative to A's largest magnitude
+  max-diff A B                          largest difference between the same-named tensors of two
+                                        artifacts, and that relative to A's largest magnitude
   hf-compare MODEL OURS                 the same against transformers in f32 (on the GPU when
                                         there is one), on the input ids OURS holds
   peft MODEL RANK ROWS LENGTH STEPS     transformers + PEFT LoRA training steps on the same shapes
@@ -116,6 +118,14 @@ def make_task(out, words, examples):
     open(os.path.join(out, "synthetic.toml"), "w").write(task)
 
 
+def float_tensor_names(path):
+    """The names of a safetensors file's f32 and bf16 tensors."""
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+    return [n for n, e in header.items() if n != "__metadata__" and e["dtype"] in ("F32", "BF16")]
+
+
 def read_safetensors(path, name):
     """One f32 or bf16 tensor of a safetensors file, as a flat list of floats."""
     with open(path, "rb") as f:
@@ -138,6 +148,22 @@ def read_safetensors(path, name):
 def compare(a, b):
     x, y = read_safetensors(a, "logits"), read_safetensors(b, "logits")
     print(f"{relative_gap(x, y):.2e}")
+
+
+def max_diff(a, b):
+    """Largest |a - b| over the float tensors both artifacts hold (the same names must have the
+    same sizes), then that relative to the largest |a|."""
+    names = [n for n in float_tensor_names(a) if n in set(float_tensor_names(b))]
+    if not names:
+        raise SystemExit(f"{a} and {b} share no float tensor")
+    gap, peak = 0.0, 0.0
+    for name in names:
+        x, y = read_safetensors(a, name), read_safetensors(b, name)
+        if len(x) != len(y):
+            raise SystemExit(f"{name}: {len(x)} values in {a}, {len(y)} in {b}")
+        gap = max(gap, max(abs(p - q) for p, q in zip(x, y)))
+        peak = max(peak, max(abs(v) for v in x))
+    print(f"{gap:.1e} ({gap / peak if peak else 0.0:.1e} of the largest)")
 
 
 def relative_gap(reference, other):
@@ -214,6 +240,8 @@ if __name__ == "__main__":
         make_task(args[0], int(args[1]), int(args[2]))
     elif command == "compare":
         compare(*args)
+    elif command == "max-diff":
+        max_diff(*args)
     elif command == "hf-compare":
         hf_compare(*args)
     elif command == "peft":

@@ -51,21 +51,31 @@ impl LinearAdapter for SparseLora {
         let delta = low_rank.linear(&self.b, None::<&Tensor>);
         // In place: the base output is this layer's own fresh tensor (a linear's backward does
         // not need it), so no copy of the whole `[.., d_out]` output is made.
-        in_base_kind(base_output, |mut base| match &self.rows {
-            Some(rows) => base.index_add_(-1, rows, &delta),
-            None => base.g_add_(&delta),
-        })
+        match &self.rows {
+            Some(rows) => add_rows(base_output, rows, &delta),
+            None => add_all(base_output, &delta),
+        }
     }
 }
 
 /// Adds an f32 adapter term to a base output of any kind as PEFT does under a bf16 or f16
-/// model: the sum in f32, the result back in the base's kind.
-fn in_base_kind(base_output: Tensor, add: impl FnOnce(Tensor) -> Tensor) -> Tensor {
+/// model: the sum in f32, rounded once to the base's kind. An in-place add of mixed kinds does
+/// exactly that (it computes in the promoted kind), with no f32 copy of the output.
+fn add_all(mut base_output: Tensor, delta: &Tensor) -> Tensor {
+    base_output.g_add_(delta)
+}
+
+/// Like [`add_all`], on the output columns `rows` only. `index_add_` takes one kind, so a bf16
+/// or f16 output makes the sum in an f32 copy and rounds it back.
+fn add_rows(mut base_output: Tensor, rows: &Tensor, delta: &Tensor) -> Tensor {
     let kind = base_output.kind();
     if kind == Kind::Float {
-        return add(base_output);
+        return base_output.index_add_(-1, rows, delta);
     }
-    add(base_output.to_kind(Kind::Float)).to_kind(kind)
+    base_output
+        .to_kind(Kind::Float)
+        .index_add_(-1, rows, delta)
+        .to_kind(kind)
 }
 
 /// Masked dense LoRA: `y = base + s · x (A ⊙ M_A)ᵀ (B ⊙ M_B)ᵀ` with dense `A ∈ R^{r×d_in}`,
@@ -104,7 +114,7 @@ impl LinearAdapter for MaskedLora {
         let b = &self.b * &self.b_mask;
         let low_rank = input.to_kind(a.kind()).linear(&a, None::<&Tensor>) * self.scale;
         let delta = low_rank.linear(&b, None::<&Tensor>);
-        in_base_kind(base_output, |mut base| base.g_add_(&delta))
+        add_all(base_output, &delta)
     }
 }
 

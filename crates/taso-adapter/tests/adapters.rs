@@ -165,3 +165,69 @@ fn regions_for_another_model_are_refused_before_anything_is_attached() {
     let err = set.attach(&mut model).unwrap_err();
     assert!(matches!(err, AdapterError::ShapeMismatch { .. }), "{err}");
 }
+
+/// Fixed values of `shape` that no other test's random draws can change: sin(0.7·i + phase).
+fn wave(shape: &[i64], phase: f64) -> Tensor {
+    let count = shape.iter().product::<i64>();
+    (Tensor::arange(count, (Kind::Float, Device::Cpu)) * 0.7 + phase)
+        .sin()
+        .view(shape)
+}
+
+/// Forward output and the gradients of input, A and B of a bf16 layer with an adapter on
+/// output `rows`: through `adapt`, or (`reference`) by the formula — the f32 sum rounded once.
+fn bf16_layer(rows: &[i64], reference: bool) -> Vec<Tensor> {
+    let (d_out, d_in, rank) = (6i64, 5i64, 2i64);
+    let weight = wave(&[d_out, d_in], 1.0).to_kind(Kind::BFloat16);
+    let x = wave(&[2, 3, d_in], 2.0).set_requires_grad(true);
+    let (a, b) = (
+        wave(&[rank, d_in], 3.0),
+        wave(&[rows.len() as i64, rank], 4.0),
+    );
+    let region = MatrixRegion {
+        target: Target {
+            name: "layer".into(),
+            d_out: d_out as usize,
+            d_in: d_in as usize,
+        },
+        rows: rows.to_vec(),
+        cols: (0..d_in).collect(),
+    };
+    let matrix = MatrixAdapter::new(region, LoraForm::Compact, 2, a, b).unwrap();
+    let input = x.to_kind(Kind::BFloat16);
+    let base = input.linear(&weight, None::<&Tensor>);
+    let out = if reference {
+        let low_rank = input
+            .to_kind(Kind::Float)
+            .linear(matrix.a(), None::<&Tensor>)
+            * 0.5;
+        let delta = low_rank.linear(matrix.b(), None::<&Tensor>);
+        let rows = Tensor::from_slice(rows);
+        let sum = base.to_kind(Kind::Float).index_add(-1, &rows, &delta);
+        sum.to_kind(Kind::BFloat16)
+    } else {
+        matrix.adapter(0.5).adapt(&input, base)
+    };
+    assert_eq!(out.kind(), Kind::BFloat16);
+    let upstream = wave(&out.size(), 5.0);
+    (out.to_kind(Kind::Float) * upstream)
+        .sum(Kind::Float)
+        .backward();
+    vec![
+        out.to_kind(Kind::Float),
+        x.grad(),
+        matrix.a().grad(),
+        matrix.b().grad(),
+    ]
+}
+
+#[test]
+fn a_half_precision_layer_gets_the_f32_update_rounded_once() {
+    for rows in [vec![0, 1, 2, 3, 4, 5], vec![1, 4]] {
+        let (ours, reference) = (bf16_layer(&rows, false), bf16_layer(&rows, true));
+        let names = ["output", "input gradient", "A gradient", "B gradient"];
+        for (name, (x, y)) in names.iter().zip(ours.iter().zip(&reference)) {
+            assert_eq!(max_abs_diff(x, y), 0.0, "{name} with rows {rows:?}");
+        }
+    }
+}

@@ -65,7 +65,9 @@ impl RunContext {
     pub fn new(run: RunSettings) -> Result<Self> {
         run.validate()?;
         set_threads(run.threads);
-        let device = parse_device(&run.device)?;
+        let parallel = data_parallel()?;
+        let named = parse_device(&run.device)?;
+        let device = parallel.map_or(named, |group| group.device_for(named, &run.device));
         let task = load_any_task(&run.task)?;
         let family = ModelFamily::of_dir(&run.model)?;
         let path = run.model.join("tokenizer.json");
@@ -89,7 +91,7 @@ impl RunContext {
             device,
             fingerprint,
             generation: GenerationConfig::default(),
-            parallel: data_parallel()?,
+            parallel,
         })
     }
 

@@ -17,6 +17,7 @@ use tch::{Device, Kind, Tensor};
 pub struct DataParallel {
     group: Mutex<ProcessGroup>,
     rank: usize,
+    local_rank: usize,
     world_size: usize,
 }
 
@@ -34,6 +35,7 @@ pub fn data_parallel() -> Result<Option<&'static DataParallel>, DistError> {
     let group = ProcessGroup::from_env(Device::Cpu)?.map(|group| {
         let parallel = DataParallel {
             rank: group.rank(),
+            local_rank: group.local_rank(),
             world_size: group.world_size(),
             group: Mutex::new(group),
         };
@@ -50,6 +52,15 @@ impl DataParallel {
     /// This process's rank, in `0..world_size()`.
     pub fn rank(&self) -> usize {
         self.rank
+    }
+
+    /// The device this rank computes on, given the one the config names: a plain `cuda` (or
+    /// `auto` that found a GPU) means GPU `LOCAL_RANK` modulo the GPUs visible, so that
+    /// `torchrun --nproc-per-node N` on an N-GPU node puts one rank on each; `cuda:N` and the
+    /// CPU stay as named.
+    pub fn device_for(&self, named: Device, spec: &str) -> Device {
+        let gpus = || tch::Cuda::device_count().max(0) as usize;
+        rank_device(named, spec, self.local_rank, gpus)
     }
 
     /// The number of processes.
@@ -146,5 +157,57 @@ impl DataParallel {
                 String::from_utf8_lossy(&bytes[starts[at]..starts[at] + sizes[at]]).into_owned()
             })
             .collect())
+    }
+}
+
+/// [`DataParallel::device_for`] given the local rank and how to count the GPUs.
+fn rank_device(named: Device, spec: &str, local_rank: usize, gpus: impl Fn() -> usize) -> Device {
+    match named {
+        Device::Cuda(0) if matches!(spec, "cuda" | "auto") => {
+            Device::Cuda(local_rank % gpus().max(1))
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_cuda_puts_each_local_rank_on_its_own_gpu() {
+        let eight = || 8;
+        assert_eq!(
+            rank_device(Device::Cuda(0), "cuda", 3, eight),
+            Device::Cuda(3)
+        );
+        assert_eq!(
+            rank_device(Device::Cuda(0), "auto", 5, eight),
+            Device::Cuda(5)
+        );
+        // More ranks than GPUs share them round robin; one GPU takes every rank.
+        assert_eq!(
+            rank_device(Device::Cuda(0), "cuda", 10, eight),
+            Device::Cuda(2)
+        );
+        assert_eq!(
+            rank_device(Device::Cuda(0), "cuda", 1, || 1),
+            Device::Cuda(0)
+        );
+    }
+
+    #[test]
+    fn a_named_gpu_and_the_cpu_stay_as_named() {
+        let eight = || 8;
+        assert_eq!(
+            rank_device(Device::Cuda(0), "cuda:0", 3, eight),
+            Device::Cuda(0)
+        );
+        assert_eq!(
+            rank_device(Device::Cuda(6), "cuda:6", 3, eight),
+            Device::Cuda(6)
+        );
+        assert_eq!(rank_device(Device::Cpu, "cpu", 3, eight), Device::Cpu);
+        assert_eq!(rank_device(Device::Cpu, "auto", 3, || 0), Device::Cpu);
     }
 }

@@ -355,7 +355,9 @@ impl<'a> Trainer<'a> {
             .iter()
             .map(|g| g.to_kind(Kind::Float).reshape([-1]))
             .collect();
-        parts.push(Tensor::from_slice(&[terms as f32, (loss * terms) as f32]));
+        parts.push(
+            Tensor::from_slice(&[terms as f32, (loss * terms) as f32]).to_device(self.ctx.device),
+        );
         let mut flat = Tensor::cat(&parts, 0);
         parallel.all_reduce_sum(&mut flat).map_err(RunError::from)?;
         let numel = flat.size()[0];
