@@ -9,8 +9,9 @@ model := "models/all-MiniLM-L6-v2"
 config := 'cfg() { if [ -f "$1" ]; then echo "$1"; elif [ -f "configs/$1.toml" ]; then echo "configs/$1.toml"; else echo "no config $1 (nor configs/$1.toml): give a task name of configs/ or a config file" >&2; exit 2; fi; }; cfg'
 
 # Starts NPROC ranks of a program: torchrun where .venv's Python can import torch (the cuda
-# flavour), else scripts/dist-run.sh (the cpu flavour's torch cannot be imported without CUDA).
-launch := 'launch() { if .venv/bin/python -c "import torch" 2>/dev/null; then n=$1; shift; .venv/bin/torchrun --no-python --nproc-per-node "$n" "$@"; else scripts/dist-run.sh "$@"; fi; }; launch'
+# flavour) or .venv-torchrun's can (TASO_TORCHRUN=1 scripts/bootstrap.sh), else
+# scripts/dist-run.sh (the cpu flavour's torch cannot be imported without CUDA).
+launch := 'launch() { n=$1; shift; for v in .venv .venv-torchrun; do if "$v/bin/python" -c "import torch" 2>/dev/null; then "$v/bin/torchrun" --no-python --nproc-per-node "$n" "$@"; return; fi; done; scripts/dist-run.sh "$n" "$@"; }; launch'
 
 # List the recipes.
 default:

@@ -19,7 +19,9 @@
 # torchrun (.venv/bin/torchrun, the launcher of taso-dist's process groups) starts only in the
 # cuda flavour: Python's `import torch` loads libtorch_cuda.so and its CUDA libraries, which the
 # cpu flavour leaves out, so no pure-Python package can make it start there (torchrun itself
-# needs only typing-extensions beyond torch); scripts/dist-run.sh stands in for it on one node.
+# needs only typing-extensions beyond torch); scripts/dist-run.sh stands in for it on one node,
+# and TASO_TORCHRUN=1 adds .venv-torchrun, a venv with the full wheel whose torchrun launches
+# the cpu flavour's binaries.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -107,7 +109,19 @@ if [ -n "$data_src" ]; then
     [ "$(readlink data/shared 2>/dev/null)" = "$data_src" ] || ln -sfn "$data_src" data/shared
 fi
 
-# 6. hand over
+# 6. torchrun for the cpu flavour, on request (TASO_TORCHRUN=1; CI asks for it): .venv's torch
+#    cannot be imported there, so torchrun comes from a venv of its own with the full wheel
+#    (~2.6 GB). It only launches: the ranks are the project's binaries on .venv's libtorch.
+if [ "${TASO_TORCHRUN:-0}" = 1 ] && ! .venv/bin/python -c "import torch" 2>/dev/null &&
+    [ "$(cat .venv-torchrun/.taso-torch 2>/dev/null)" != "$TORCH_VERSION" ]; then
+    say "installing torchrun (torch $TORCH_VERSION with its CUDA libraries, ~2.6 GB) into .venv-torchrun"
+    rm -rf .venv-torchrun
+    "$PY" -m venv .venv-torchrun
+    .venv-torchrun/bin/python -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION"
+    echo "$TORCH_VERSION" >.venv-torchrun/.taso-torch
+fi
+
+# 7. hand over
 export PATH="$PWD/.venv/bin:$PATH"
 if [ $# -gt 0 ]; then exec "$@"; fi
 say "ready"

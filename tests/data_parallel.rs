@@ -1,6 +1,7 @@
 //! Data-parallel scoring and training as torchrun launches them: two processes of the stage
 //! binaries on 127.0.0.1 (Gloo), given `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT`,
-//! against one process on the same batches. Every child is bounded in time.
+//! against one process on the same batches; and under torchrun itself where a venv has it
+//! (`TASO_TORCHRUN=1 scripts/bootstrap.sh`, as CI runs). Every child is bounded in time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -98,6 +99,89 @@ fn copy_inputs(from: &RunPaths, to: &RunPaths) {
     }
 }
 
+/// The importance of two runs is the same up to float summation order.
+fn assert_same_importance(one: &RunPaths, two: &RunPaths) {
+    let single = Artifact::open_any(&one.importance()).unwrap();
+    let shared = Artifact::open_any(&two.importance()).unwrap();
+    assert_eq!(single.meta.extra, shared.meta.extra);
+    let difference = max_difference(&one.importance(), &two.importance());
+    let largest = tensors(&one.importance())
+        .iter()
+        .map(|(_, t)| t.abs().max().double_value(&[]))
+        .fold(0.0, f64::max);
+    assert!(
+        difference <= 1e-5 * largest,
+        "importance differs by {difference} (largest {largest})"
+    );
+}
+
+/// The trained adapters of two runs are the same within 1e-6.
+fn assert_same_adapter(one: &RunPaths, two: &RunPaths) {
+    let difference = max_difference(&one.adapter(), &two.adapter());
+    assert!(difference <= 1e-6, "the adapters differ by {difference}");
+}
+
+/// The torchrun of the project's venvs whose Python imports torch: `.venv` in the cuda flavour,
+/// `.venv-torchrun` where `TASO_TORCHRUN=1 scripts/bootstrap.sh` added it to the cpu flavour.
+fn torchrun() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [".venv", ".venv-torchrun"]
+        .iter()
+        .map(|venv| root.join(venv).join("bin"))
+        .find(|bin| {
+            Command::new(bin.join("python"))
+                .args(["-c", "import torch"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        })
+        .map(|bin| bin.join("torchrun"))
+}
+
+/// Runs stage `name` as `torchrun --standalone --nproc-per-node 2 --no-python` starts it (the
+/// rendezvous on a free port, torchrun's agent hosting the store); returns its log.
+fn run_torchrun(torchrun: &Path, name: &str, config: &Path) -> String {
+    let child = Command::new(torchrun)
+        .args(["--standalone", "--nproc-per-node", "2", "--no-python"])
+        .arg(workspace_binary(&format!("taso-{name}")))
+        .arg("--config")
+        .arg(config)
+        .env("TASO_DIST_TIMEOUT_S", "60")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ok, log) = finish_within(child, LIMIT);
+    assert!(ok, "torchrun taso-{name}: {log}");
+    assert!(log.contains("data-parallel: rank 0 of 2"), "{log}");
+    log
+}
+
+#[test]
+fn torchrun_launches_the_stages_as_one_process_runs_them() {
+    let Some(torchrun) = torchrun() else {
+        assert_ne!(
+            std::env::var("TASO_TORCHRUN").as_deref(),
+            Ok("1"),
+            "TASO_TORCHRUN=1 asks for torchrun, but no venv's Python imports torch: run TASO_TORCHRUN=1 scripts/bootstrap.sh"
+        );
+        eprintln!("skipped: no torchrun (TASO_TORCHRUN=1 scripts/bootstrap.sh installs one)");
+        return;
+    };
+    let fixture = fixture_without_dropout();
+    let (one, one_paths) = config_of(&fixture, "one");
+    for name in ["score", "regions", "lora", "train"] {
+        run_once(name, &one, &[]);
+    }
+    let (two, two_paths) = config_of(&fixture, "two");
+    run_torchrun(&torchrun, "score", &two);
+    assert_same_importance(&one_paths, &two_paths);
+    let (trained, trained_paths) = config_of(&fixture, "trained");
+    copy_inputs(&one_paths, &trained_paths);
+    run_torchrun(&torchrun, "train", &trained);
+    assert_same_adapter(&one_paths, &trained_paths);
+}
+
 #[test]
 fn two_ranks_score_and_train_as_one_process_does() {
     let fixture = fixture_without_dropout();
@@ -113,26 +197,14 @@ fn two_ranks_score_and_train_as_one_process_does() {
         log.contains("scoring batch 2/2"),
         "each rank scores 2 of the 4 batches: {log}"
     );
-    let single = Artifact::open_any(&one_paths.importance()).unwrap();
-    let shared = Artifact::open_any(&two_paths.importance()).unwrap();
-    assert_eq!(single.meta.extra, shared.meta.extra);
-    let difference = max_difference(&one_paths.importance(), &two_paths.importance());
-    let largest = tensors(&one_paths.importance())
-        .iter()
-        .map(|(_, t)| t.abs().max().double_value(&[]))
-        .fold(0.0, f64::max);
-    assert!(
-        difference <= 1e-5 * largest,
-        "importance differs by {difference} (largest {largest})"
-    );
+    assert_same_importance(&one_paths, &two_paths);
 
     // Training from the same adapter-init: each rank takes half of every batch of 20 (the last
     // batch of 4 too); the gradients are summed before every step, dev is evaluated in shares.
     let (trained, trained_paths) = config_of(&fixture, "trained");
     copy_inputs(&one_paths, &trained_paths);
     run_parallel("train", &trained, &[]);
-    let difference = max_difference(&one_paths.adapter(), &trained_paths.adapter());
-    assert!(difference <= 1e-6, "the adapters differ by {difference}");
+    assert_same_adapter(&one_paths, &trained_paths);
     let metrics = |paths: &RunPaths| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(paths.metrics()).unwrap()).unwrap()
     };
