@@ -471,11 +471,11 @@ fn choices_vary_per_example_and_render_a_block() {
     let split = PromptSplit::new(&tokenizer(dir.path(), 64), &task, &examples).unwrap();
     let rows = split.candidate_rows();
     assert_eq!(rows.len(), 11);
-    let batch = split.candidate_batch(&rows);
-    assert_eq!(
-        batch.loss_mask.iter().sum::<i64>(),
-        11,
-        "one label token per candidate row"
+    let candidates: usize = split.encodings.iter().map(|e| e.answer_ids.len()).sum();
+    assert_eq!(candidates, 11, "one row per candidate");
+    assert!(
+        split.candidates_are_single_tokens(),
+        "the letters are one token each"
     );
     // A model that always scores the last candidate highest gets examples 2 and 3 right.
     let scores: Vec<f64> = rows.iter().map(|r| r.candidate as f64).collect();

@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 use taso_data::{
-    plan_eval_batches, restore_order, CandidateRow, PromptPredictions, PromptSplit, PromptTaskSpec,
+    plan_eval_batches, restore_order, PromptPredictions, PromptSplit, PromptTaskSpec,
     PromptTokenizer,
 };
 use tch::{Device, Kind, Tensor};
 
-use crate::decoder::{CausalLm, DecoderInput, GreedySettings};
+use crate::decoder::{left_padded, CausalLm, DecoderInput, GreedySettings, KvCache};
 use crate::error::Result;
-use crate::task_model::{answer_log_probs, CausalTensors};
+use crate::task_model::CausalTensors;
 
 /// How free-form answers are generated (`[generate]`); every key is optional.
 ///
@@ -62,41 +62,151 @@ fn pick_candidates(model: &CausalLm, split: &PromptSplit, batch_size: usize) -> 
     let scores = if split.candidates_are_single_tokens() {
         single_token_scores(model, split, batch_size)?
     } else {
-        row_scores(model, split, &rows, batch_size)?
+        cached_prompt_scores(model, split, batch_size)?
     };
     Ok(split.pick_candidates(&rows, &scores))
 }
 
-/// The summed answer log-probability of every row, one forward per row (any candidate lengths).
-fn row_scores(
+/// The summed log-probability of every candidate given its prompt, over
+/// [`PromptSplit::candidate_rows`], for candidates of any length: each batch of `batch_size`
+/// prompts runs once, its keys and values are copied to one row per candidate, and only the
+/// candidates' tokens run after them.
+fn cached_prompt_scores(
     model: &CausalLm,
     split: &PromptSplit,
-    rows: &[CandidateRow],
     batch_size: usize,
 ) -> Result<Vec<f64>> {
-    let plan = plan_eval_batches(&split.candidate_lengths(rows), batch_size);
-    let device = model.decoder.device();
-    let mut scores = vec![0.0; rows.len()];
+    let lengths: Vec<usize> = split.encodings.iter().map(|e| e.prompt_ids.len()).collect();
+    let plan = plan_eval_batches(&lengths, batch_size);
+    let mut per_example = Vec::with_capacity(split.len());
     tch::no_grad(|| -> Result<()> {
         for indices in &plan {
-            let batch_rows: Vec<_> = indices.iter().map(|&i| rows[i]).collect();
-            let batch = CausalTensors::new(&split.candidate_batch(&batch_rows), device);
-            let (log_probs, row) = answer_log_probs(model, &batch)?;
-            let sums = Tensor::zeros([batch.rows()], (Kind::Float, device))
-                .index_add(0, &row, &log_probs)
-                .to_kind(Kind::Double)
-                .to_device(Device::Cpu);
-            for (&index, sum) in indices.iter().zip(Vec::<f64>::try_from(&sums)?) {
-                scores[index] = sum;
-            }
+            per_example.extend(batch_candidate_scores(model, split, indices)?);
         }
         Ok(())
     })?;
-    Ok(scores)
+    Ok(restore_order(&plan, per_example).concat())
 }
 
-/// The same scores as [`row_scores`] over [`PromptSplit::candidate_rows`] when every candidate
-/// is one token, from one forward per example: the log-softmax after the prompt's last token.
+/// For each example of `indices`, the summed log-probability of each of its candidates.
+fn batch_candidate_scores(
+    model: &CausalLm,
+    split: &PromptSplit,
+    indices: &[usize],
+) -> Result<Vec<Vec<f64>>> {
+    let device = model.decoder.device();
+    let ids = |tokens: &[u32]| -> Vec<i64> { tokens.iter().map(|&t| i64::from(t)).collect() };
+    let prompts: Vec<Vec<i64>> = indices
+        .iter()
+        .map(|&i| ids(&split.encodings[i].prompt_ids))
+        .collect();
+    // One row per (example, candidate): which prompt it continues, and the candidate's ids.
+    let (owners, answers): (Vec<i64>, Vec<Vec<i64>>) = indices
+        .iter()
+        .enumerate()
+        .flat_map(|(row, &i)| {
+            let answers = &split.encodings[i].answer_ids;
+            answers.iter().map(move |a| (row as i64, ids(a)))
+        })
+        .unzip();
+    let (prompt_ids, prompt_mask) = left_padded(&prompts, device);
+    let mut cache = KvCache::new();
+    let hidden = model
+        .decoder
+        .forward_cached(&prompt_ids, &prompt_mask, &mut cache)?
+        .last_hidden_state;
+    let first = model
+        .logits(&hidden.select(1, -1))
+        .log_softmax(-1, Kind::Float);
+    let vocab = first.size()[1];
+    let cells: Vec<i64> = owners
+        .iter()
+        .zip(&answers)
+        .map(|(&owner, answer)| owner * vocab + answer[0])
+        .collect();
+    let mut sums = first
+        .view([-1])
+        .index_select(0, &Tensor::from_slice(&cells).to_device(device));
+    if answers.iter().any(|a| a.len() > 1) {
+        let owners = Tensor::from_slice(&owners).to_device(device);
+        let rest = continuation_log_probs(model, &answers, &prompt_mask, &owners, &cache)?;
+        sums += rest;
+    }
+    let sums = Vec::<f64>::try_from(sums.to_kind(Kind::Double).to_device(Device::Cpu))?;
+    let mut sums = sums.into_iter();
+    Ok(indices
+        .iter()
+        .map(|&i| {
+            let count = split.encodings[i].answer_ids.len();
+            sums.by_ref().take(count).collect()
+        })
+        .collect())
+}
+
+/// Per row, the log-probability of its candidate's tokens after the first, given the prompt
+/// `owners[row]` (whose keys and values `cache` holds, masked by `prompt_mask`) and the tokens
+/// before: the candidates (all but their last token) run as one right-padded batch after a
+/// copy of the prompts' cache.
+fn continuation_log_probs(
+    model: &CausalLm,
+    answers: &[Vec<i64>],
+    prompt_mask: &Tensor,
+    owners: &Tensor,
+    cache: &KvCache,
+) -> Result<Tensor> {
+    let device = prompt_mask.device();
+    let width = answers.iter().map(Vec::len).max().unwrap_or(1) - 1;
+    let (mut feed, mut mask) = (Vec::new(), Vec::new());
+    let (mut places, mut targets, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, answer) in answers.iter().enumerate() {
+        let fed = answer.len() - 1;
+        feed.extend(
+            answer[..fed]
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0, width - fed)),
+        );
+        mask.extend((0..width).map(|j| i64::from(j < fed)));
+        for (j, &target) in answer[1..].iter().enumerate() {
+            places.push((row * width + j) as i64);
+            targets.push(target);
+            rows.push(row as i64);
+        }
+    }
+    let shape = [answers.len() as i64, width as i64];
+    let on_device = |values: &[i64]| Tensor::from_slice(values).to_device(device);
+    let feed = on_device(&feed).view(shape);
+    let mask = Tensor::cat(
+        &[
+            prompt_mask.index_select(0, owners),
+            on_device(&mask).view(shape),
+        ],
+        1,
+    );
+    let mut cache = cache.select_rows(owners);
+    let hidden = model
+        .decoder
+        .forward_cached(&feed, &mask, &mut cache)?
+        .last_hidden_state;
+    let states = hidden
+        .view([-1, hidden.size()[2]])
+        .index_select(0, &on_device(&places));
+    let log_probs = model
+        .logits(&states)
+        .log_softmax(-1, Kind::Float)
+        .gather(1, &on_device(&targets).unsqueeze(1), false)
+        .squeeze_dim(1);
+    Ok(
+        Tensor::zeros([answers.len() as i64], (Kind::Float, device)).index_add(
+            0,
+            &on_device(&rows),
+            &log_probs,
+        ),
+    )
+}
+
+/// The same scores as [`cached_prompt_scores`] when every candidate is one token, from one
+/// forward per example without a cache: the log-softmax after the prompt's last token.
 fn single_token_scores(
     model: &CausalLm,
     split: &PromptSplit,
@@ -208,40 +318,120 @@ fn cut_at_stop(text: &str, stop: &[String]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_forward_per_prompt_scores_single_token_candidates_as_one_per_row() {
+    fn tiny_decoder() -> (tempfile::TempDir, CausalLm) {
         let dir = tempfile::tempdir().unwrap();
         crate::testing::TinyDecoderSpec::default()
             .write(dir.path())
             .unwrap();
         let model = CausalLm::load(dir.path(), Device::Cpu).unwrap();
-        let encoding = |prompt: &[u32], answers: &[u32]| taso_data::PromptEncoding {
-            prompt_ids: prompt.to_vec(),
-            answer_ids: answers.iter().map(|&a| vec![a]).collect(),
-            gold: Some(0),
-            truncated: 0,
-        };
-        // Prompts of different lengths (padding inside a batch), 2 to 4 candidates each.
-        let split = PromptSplit {
-            encodings: vec![
-                encoding(&[2, 30, 31, 32, 33, 3], &[7, 8]),
-                encoding(&[2, 40], &[9, 10, 11, 12]),
-                encoding(&[2, 41, 42, 43], &[7, 8, 9]),
-                encoding(&[2, 50, 51], &[8, 7]),
-            ],
+        (dir, model)
+    }
+
+    fn split(examples: &[(&[u32], &[&[u32]])]) -> PromptSplit {
+        let encodings = examples
+            .iter()
+            .map(|(prompt, answers)| taso_data::PromptEncoding {
+                prompt_ids: prompt.to_vec(),
+                answer_ids: answers.iter().map(|a| a.to_vec()).collect(),
+                gold: Some(0),
+                truncated: 0,
+            })
+            .collect();
+        PromptSplit {
+            encodings,
             pad_id: 0,
-        };
-        assert!(split.candidates_are_single_tokens());
-        let rows = split.candidate_rows();
-        let per_row = row_scores(&model, &split, &rows, 3).unwrap();
-        let shared = single_token_scores(&model, &split, 3).unwrap();
-        assert_eq!(per_row.len(), shared.len());
-        for (a, b) in per_row.iter().zip(&shared) {
-            assert!((a - b).abs() < 1e-5, "per-row {a} vs shared-prompt {b}");
         }
-        assert!(per_row.iter().all(|&s| s < 0.0));
+    }
+
+    /// The reference: every prompt + candidate as its own unpadded sequence through the plain
+    /// forward, the candidate's log-probabilities summed; rows as [`PromptSplit::candidate_rows`].
+    fn one_sequence_per_row(model: &CausalLm, split: &PromptSplit) -> Vec<f64> {
+        let mut scores = Vec::new();
+        for row in split.candidate_rows() {
+            let e = &split.encodings[row.example];
+            let answer = &e.answer_ids[row.candidate];
+            let ids: Vec<i64> = e
+                .prompt_ids
+                .iter()
+                .chain(answer)
+                .map(|&t| i64::from(t))
+                .collect();
+            let ids = Tensor::from_slice(&ids).unsqueeze(0);
+            let mask = ids.ones_like();
+            let input = DecoderInput {
+                input_ids: &ids,
+                attention_mask: &mask,
+            };
+            let hidden = tch::no_grad(|| model.decoder.forward(&input, false))
+                .unwrap()
+                .last_hidden_state;
+            let log_probs = model
+                .logits(&hidden.squeeze_dim(0))
+                .log_softmax(-1, Kind::Float);
+            let start = e.prompt_ids.len() - 1;
+            let score: f64 = answer
+                .iter()
+                .enumerate()
+                .map(|(j, &t)| log_probs.double_value(&[(start + j) as i64, i64::from(t)]))
+                .sum();
+            scores.push(score);
+        }
+        scores
+    }
+
+    fn assert_close(reference: &[f64], ours: &[f64]) {
+        assert_eq!(reference.len(), ours.len());
+        for (a, b) in reference.iter().zip(ours) {
+            assert!((a - b).abs() < 1e-4, "one sequence per row {a} vs ours {b}");
+        }
+        assert!(reference.iter().all(|&s| s < 0.0));
+    }
+
+    #[test]
+    fn one_forward_per_prompt_scores_single_token_candidates_as_one_per_row() {
+        let (_dir, model) = tiny_decoder();
+        // Prompts of different lengths (padding inside a batch), 2 to 4 candidates each.
+        let split = split(&[
+            (&[2, 30, 31, 32, 33, 3], &[&[7], &[8]]),
+            (&[2, 40], &[&[9], &[10], &[11], &[12]]),
+            (&[2, 41, 42, 43], &[&[7], &[8], &[9]]),
+            (&[2, 50, 51], &[&[8], &[7]]),
+        ]);
+        assert!(split.candidates_are_single_tokens());
+        let reference = one_sequence_per_row(&model, &split);
+        assert_close(&reference, &single_token_scores(&model, &split, 3).unwrap());
+        assert_close(
+            &reference,
+            &cached_prompt_scores(&model, &split, 3).unwrap(),
+        );
+        let rows = split.candidate_rows();
         assert_eq!(
-            split.pick_candidates(&rows, &per_row),
+            split.pick_candidates(&rows, &reference),
+            pick_candidates(&model, &split, 2).unwrap()
+        );
+    }
+
+    #[test]
+    fn candidates_of_several_tokens_continue_the_cached_prompt() {
+        let (_dir, model) = tiny_decoder();
+        // Candidates of 1 to 4 tokens beside each other, prompts of different lengths.
+        let split = split(&[
+            (&[2, 30, 31, 32, 33, 3], &[&[7, 8, 9], &[8]]),
+            (&[2, 40], &[&[9, 10], &[10, 9], &[11, 12, 13, 14]]),
+            (&[2, 41, 42, 43], &[&[7], &[8, 7]]),
+            (&[2, 50, 51], &[&[8, 8, 8], &[7, 7, 7]]),
+        ]);
+        assert!(!split.candidates_are_single_tokens());
+        let reference = one_sequence_per_row(&model, &split);
+        for batch_size in [1, 3, 4] {
+            assert_close(
+                &reference,
+                &cached_prompt_scores(&model, &split, batch_size).unwrap(),
+            );
+        }
+        let rows = split.candidate_rows();
+        assert_eq!(
+            split.pick_candidates(&rows, &reference),
             pick_candidates(&model, &split, 2).unwrap()
         );
     }

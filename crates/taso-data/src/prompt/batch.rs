@@ -1,10 +1,10 @@
 //! A prompt split tokenized once, cut into padded causal-LM batches.
 //!
-//! A row is a prompt followed by one answer. Training rows pair each example with its gold answer;
-//! scoring rows pair each example with every candidate, so that a model's summed log-probability of
-//! each candidate's tokens picks the prediction ([`PromptSplit::pick_candidates`]). Plans come from
+//! A training row is a prompt followed by its gold answer. Scoring pairs each example with every
+//! candidate ([`PromptSplit::candidate_rows`]), so that a model's summed log-probability of each
+//! candidate's tokens picks the prediction ([`PromptSplit::pick_candidates`]). Plans come from
 //! the usual planners ([`crate::plan_batches`], [`crate::plan_eval_batches`]) over
-//! [`PromptSplit::training_lengths`] or [`PromptSplit::candidate_lengths`].
+//! [`PromptSplit::training_lengths`] or the prompts' lengths.
 
 use super::read::PromptExample;
 use super::spec::PromptTaskSpec;
@@ -32,7 +32,7 @@ pub struct CausalBatch {
     pub label_ids: Vec<i64>,
 }
 
-/// One scoring row: example `example` followed by its candidate `candidate`.
+/// One scored pair: example `example` and its candidate `candidate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateRow {
     /// Index of the example in the split.
@@ -131,36 +131,8 @@ impl PromptSplit {
             .collect()
     }
 
-    /// Token count of each row (for [`crate::plan_eval_batches`]).
-    pub fn candidate_lengths(&self, rows: &[CandidateRow]) -> Vec<usize> {
-        rows.iter()
-            .map(|row| {
-                let e = &self.encodings[row.example];
-                e.prompt_ids.len() + e.answer_ids[row.candidate].len()
-            })
-            .collect()
-    }
-
-    /// The scoring batch of `rows`: each prompt followed by one candidate, the candidate masked.
-    ///
-    /// # Panics
-    /// If a row is out of range.
-    pub fn candidate_batch(&self, rows: &[CandidateRow]) -> CausalBatch {
-        pad_causal(
-            rows.iter().map(|row| {
-                let e = &self.encodings[row.example];
-                (
-                    e.prompt_ids.as_slice(),
-                    e.answer_ids[row.candidate].as_slice(),
-                )
-            }),
-            self.pad_id,
-        )
-    }
-
-    /// Whether every candidate of every example is one token: then one forward of each prompt
-    /// scores all of its candidates (the logits after the prompt's last token), instead of one
-    /// forward per candidate.
+    /// Whether every candidate of every example is one token: then the logits after each
+    /// prompt's last token score all of its candidates, and no candidate token need run.
     pub fn candidates_are_single_tokens(&self) -> bool {
         self.encodings
             .iter()
@@ -293,10 +265,7 @@ mod tests {
         let split = split();
         let rows = split.candidate_rows();
         assert_eq!(rows.len(), 5, "2 + 3 candidates");
-        assert_eq!(split.candidate_lengths(&rows), [4, 5, 3, 4, 3]);
-        let batch = split.candidate_batch(&rows[3..4]);
-        assert_eq!(batch.input_ids, [1, 12, 21, 22]);
-        assert_eq!(batch.loss_mask, [0, 0, 1, 1]);
+        assert_eq!((rows[3].example, rows[3].candidate), (1, 1));
         // Scores in a shuffled row order; example 1 ties its candidates 0 and 2: the first wins.
         let order = [4, 1, 2, 0, 3];
         let shuffled: Vec<CandidateRow> = order.iter().map(|&i| rows[i]).collect();

@@ -25,6 +25,17 @@ impl KvCache {
         self.len() == 0
     }
 
+    /// A cache holding, for each entry of `rows` (`[n]` i64 on the cache's device), a copy of
+    /// that sequence's keys and values: several continuations of one prompt start from it.
+    pub fn select_rows(&self, rows: &Tensor) -> KvCache {
+        let layers = self
+            .layers
+            .iter()
+            .map(|(k, v)| (k.index_select(0, rows), v.index_select(0, rows)))
+            .collect();
+        KvCache { layers }
+    }
+
     /// Appends block `layer`'s new keys and values and returns all of them.
     pub(crate) fn extend(
         &mut self,

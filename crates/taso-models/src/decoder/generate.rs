@@ -132,7 +132,7 @@ fn record(
 }
 
 /// The prompts left-padded with id 0 into `[batch, longest]` ids and attention mask.
-fn left_padded(prompts: &[Vec<i64>], device: Device) -> (Tensor, Tensor) {
+pub(crate) fn left_padded(prompts: &[Vec<i64>], device: Device) -> (Tensor, Tensor) {
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let mut ids = Vec::with_capacity(prompts.len() * longest);
     let mut mask = Vec::with_capacity(prompts.len() * longest);

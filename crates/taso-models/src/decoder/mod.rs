@@ -9,5 +9,6 @@ mod rope;
 
 pub use cache::KvCache;
 pub use config::{DecoderArch, DecoderConfig, Llama3RopeScaling};
+pub(crate) use generate::left_padded;
 pub use generate::{Finish, Generated, GreedySettings};
 pub use model::{CausalLm, Decoder, DecoderInput, DecoderOutput};
