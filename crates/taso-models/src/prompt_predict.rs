@@ -128,9 +128,18 @@ fn batch_candidate_scores(
         .view([-1])
         .index_select(0, &Tensor::from_slice(&cells).to_device(device));
     if answers.iter().any(|a| a.len() > 1) {
-        let owners = Tensor::from_slice(&owners).to_device(device);
-        let rest = continuation_log_probs(model, &answers, &prompt_mask, &owners, &cache)?;
-        sums += rest;
+        // As many candidate rows at a time as the batch has prompts: the copies of the prompts'
+        // keys and values stay the size of the cache itself.
+        let chunk = indices.len();
+        let rest = answers
+            .chunks(chunk)
+            .zip(owners.chunks(chunk))
+            .map(|(answers, owners)| {
+                let owners = Tensor::from_slice(owners).to_device(device);
+                continuation_log_probs(model, answers, &prompt_mask, &owners, &cache)
+            })
+            .collect::<Result<Vec<Tensor>>>()?;
+        sums += Tensor::cat(&rest, 0);
     }
     let sums = Vec::<f64>::try_from(sums.to_kind(Kind::Double).to_device(Device::Cpu))?;
     let mut sums = sums.into_iter();
@@ -146,7 +155,7 @@ fn batch_candidate_scores(
 /// Per row, the log-probability of its candidate's tokens after the first, given the prompt
 /// `owners[row]` (whose keys and values `cache` holds, masked by `prompt_mask`) and the tokens
 /// before: the candidates (all but their last token) run as one right-padded batch after a
-/// copy of the prompts' cache.
+/// copy of their prompts' cache (zeros when every candidate is one token).
 fn continuation_log_probs(
     model: &CausalLm,
     answers: &[Vec<i64>],
@@ -156,6 +165,9 @@ fn continuation_log_probs(
 ) -> Result<Tensor> {
     let device = prompt_mask.device();
     let width = answers.iter().map(Vec::len).max().unwrap_or(1) - 1;
+    if width == 0 {
+        return Ok(Tensor::zeros([answers.len() as i64], (Kind::Float, device)));
+    }
     let (mut feed, mut mask) = (Vec::new(), Vec::new());
     let (mut places, mut targets, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for (row, answer) in answers.iter().enumerate() {
