@@ -59,7 +59,7 @@ impl DataParallel {
     /// `torchrun --nproc-per-node N` on an N-GPU node puts one rank on each; `cuda:N` and the
     /// CPU stay as named.
     pub fn device_for(&self, named: Device, spec: &str) -> Device {
-        let gpus = || tch::Cuda::device_count().max(0) as usize;
+        let gpus = || usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
         rank_device(named, spec, self.local_rank, gpus)
     }
 

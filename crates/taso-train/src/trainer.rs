@@ -324,8 +324,9 @@ impl<'a> Trainer<'a> {
     /// The backward pass of one data-parallel step on the global batch `indices`: this rank
     /// takes its slice, back-propagates its loss weighted by its share of the batch's loss
     /// terms (rows, or a decoder's answer tokens), and one all-reduce of every trainable
-    /// gradient (with the loss terms and loss sums) adds the ranks' parts up, so that every rank holds the gradient of the whole
-    /// batch's mean loss (times `scale`), as one process would. Returns the batch's mean loss.
+    /// gradient (with the loss terms and loss sums) adds the ranks' parts up, so that every
+    /// rank holds the gradient of the whole batch's mean loss (times `scale`), as one process
+    /// would. Returns the batch's mean loss.
     fn parallel_backward(
         &self,
         parallel: &DataParallel,
