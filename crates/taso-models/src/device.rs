@@ -66,9 +66,15 @@ pub fn parse_device(spec: &str) -> Result<Device> {
 }
 
 /// Sets libtorch's intra-op thread count: `Some(n)` as given, `None` one per available core.
+/// The first call also sizes rayon's global pool (this crate's CPU dropout draws its masks
+/// there) to the same count; later calls leave the pool as it is.
 pub fn set_threads(threads: Option<usize>) -> usize {
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     tch::set_num_threads(n as i32);
+    // Fails only when the pool already exists (sized by an earlier call or by its first use).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
     n
 }
 

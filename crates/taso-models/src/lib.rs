@@ -48,6 +48,7 @@ mod batch;
 mod checkpoint;
 mod decoder;
 mod device;
+mod dropout;
 mod dtype;
 mod encoder;
 mod error;

@@ -2,6 +2,7 @@
 //! `BertForSequenceClassification` and `RobertaForSequenceClassification` compute them.
 
 use super::{open_builder, Encoder, EncoderArch, EncoderConfig, EncoderInput, Pooler};
+use crate::dropout::dropout;
 use crate::dtype::ComputeDtype;
 use crate::error::Result;
 use crate::layers::{Builder, FreshInit, Linear, LinearHost};
@@ -155,11 +156,11 @@ impl SequenceClassifier {
                     .pool(hidden)
                     .expect("a BERT classifier always has a pooler")
                     .to_kind(Kind::Float);
-                classifier.forward(&pooled.dropout(p, train))
+                classifier.forward(&dropout(&pooled, p, train))
             }
             Head::Roberta { dense, out_proj } => {
-                let first = hidden.select(1, 0).to_kind(Kind::Float).dropout(p, train);
-                out_proj.forward(&dense.forward(&first).tanh().dropout(p, train))
+                let first = dropout(&hidden.select(1, 0).to_kind(Kind::Float), p, train);
+                out_proj.forward(&dropout(&dense.forward(&first).tanh(), p, train))
             }
         }
     }

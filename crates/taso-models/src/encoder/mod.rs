@@ -7,6 +7,7 @@ pub use config::{Activation, EncoderArch, EncoderConfig};
 pub use head::{HeadInit, HeadKind, SequenceClassifier};
 
 use crate::checkpoint::Stack;
+use crate::dropout::dropout;
 use crate::dtype::ComputeDtype;
 use crate::error::Result;
 use crate::layers::{Builder, FreshInit, LayerNorm, Linear, LinearHost};
@@ -227,9 +228,11 @@ impl Encoder {
         let sum = Tensor::embedding(&self.word_embeddings, ids, -1, false, false)
             + Tensor::embedding(&self.position_embeddings, &positions, -1, false, false)
             + Tensor::embedding(&self.token_type_embeddings, &token_types, -1, false, false);
-        self.embeddings_norm
-            .forward(&sum)
-            .dropout(self.config.hidden_dropout_prob, train)
+        dropout(
+            &self.embeddings_norm.forward(&sum),
+            self.config.hidden_dropout_prob,
+            train,
+        )
     }
 
     /// BERT counts positions from 0; RoBERTa from `pad + 1`, skipping padding tokens.
@@ -254,11 +257,11 @@ impl Encoder {
         let attention = self.attention(layer, x, mask, train);
         let x = layer
             .attention_norm
-            .forward(&(layer.attention_output.forward(&attention).dropout(p, train) + x));
+            .forward(&(dropout(&layer.attention_output.forward(&attention), p, train) + x));
         let inner = activate(self.config.hidden_act, &layer.intermediate.forward(&x));
         layer
             .output_norm
-            .forward(&(layer.output.forward(&inner).dropout(p, train) + &x))
+            .forward(&(dropout(&layer.output.forward(&inner), p, train) + &x))
     }
 
     fn attention(&self, layer: &EncoderLayer, x: &Tensor, mask: &Tensor, train: bool) -> Tensor {
@@ -270,15 +273,42 @@ impl Encoder {
             split(layer.key.forward(x)),
             split(layer.value.forward(x)),
         );
-        let dropout = if train {
-            self.config.attention_probs_dropout_prob
-        } else {
-            0.0
+        let p = match train {
+            true => self.config.attention_probs_dropout_prob,
+            false => 0.0,
         };
-        Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), dropout, false, None, false)
+        let context = match p > 0.0 {
+            true => eager_attention(&q, &k, &v, mask, p),
+            false => Tensor::scaled_dot_product_attention(
+                &q,
+                &k,
+                &v,
+                Some(mask),
+                0.0,
+                false,
+                None,
+                false,
+            ),
+        };
+        context
             .transpose(1, 2)
             .reshape([batch, seq, self.config.hidden_size])
     }
+}
+
+/// Attention written out as Hugging Face's eager BERT computes it — `softmax(q kᵀ/√d + mask)`,
+/// dropout, `· v` — for training with attention dropout. On the CPU,
+/// `scaled_dot_product_attention` with dropout takes its math path, whose safe softmax makes
+/// three more passes over the `[batch, heads, seq, seq]` probabilities (docs/results.md,
+/// "Training against PyTorch + PEFT"). `mask` is the boolean key mask of [`attention_mask`].
+fn eager_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, p: f64) -> Tensor {
+    let kind = q.kind();
+    let scale = (q.size()[3] as f64).sqrt().recip();
+    let additive = Tensor::zeros(mask.size(), (kind, mask.device()))
+        .masked_fill(&mask.logical_not(), f64::NEG_INFINITY);
+    let scores = (q * scale).matmul(&k.transpose(-2, -1)) + additive;
+    let probs = scores.softmax(-1, Kind::Float).to_kind(kind);
+    dropout(&probs, p, true).matmul(v)
 }
 
 impl LinearHost for Encoder {
