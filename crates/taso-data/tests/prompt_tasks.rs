@@ -474,7 +474,10 @@ fn choices_vary_per_example_and_render_a_block() {
     let candidates: usize = split.encodings.iter().map(|e| e.answer_ids.len()).sum();
     assert_eq!(candidates, 11, "one row per candidate");
     assert!(
-        split.candidates_are_single_tokens(),
+        split
+            .encodings
+            .iter()
+            .all(|e| e.answer_ids.iter().all(|a| a.len() == 1)),
         "the letters are one token each"
     );
     // A model that always scores the last candidate highest gets examples 2 and 3 right.

@@ -10,7 +10,6 @@ use tch::{Device, Kind, Tensor};
 
 use crate::decoder::{left_padded, CausalLm, DecoderInput, GreedySettings, KvCache};
 use crate::error::Result;
-use crate::task_model::CausalTensors;
 
 /// How free-form answers are generated (`[generate]`); every key is optional.
 ///
@@ -58,24 +57,16 @@ pub fn predict_prompts(
 }
 
 fn pick_candidates(model: &CausalLm, split: &PromptSplit, batch_size: usize) -> Result<Vec<usize>> {
-    let rows = split.candidate_rows();
-    let scores = if split.candidates_are_single_tokens() {
-        single_token_scores(model, split, batch_size)?
-    } else {
-        cached_prompt_scores(model, split, batch_size)?
-    };
-    Ok(split.pick_candidates(&rows, &scores))
+    let scores = candidate_scores(model, split, batch_size)?;
+    Ok(split.pick_candidates(&split.candidate_rows(), &scores))
 }
 
 /// The summed log-probability of every candidate given its prompt, over
 /// [`PromptSplit::candidate_rows`], for candidates of any length: each batch of `batch_size`
-/// prompts runs once, its keys and values are copied to one row per candidate, and only the
-/// candidates' tokens run after them.
-fn cached_prompt_scores(
-    model: &CausalLm,
-    split: &PromptSplit,
-    batch_size: usize,
-) -> Result<Vec<f64>> {
+/// prompts runs once; the log-softmax after each prompt scores the candidates' first tokens,
+/// and where a candidate has more, the prompts' keys and values are copied to one row per
+/// candidate and only the candidates' tokens run after them.
+fn candidate_scores(model: &CausalLm, split: &PromptSplit, batch_size: usize) -> Result<Vec<f64>> {
     let lengths: Vec<usize> = split.encodings.iter().map(|e| e.prompt_ids.len()).collect();
     let plan = plan_eval_batches(&lengths, batch_size);
     let mut per_example = Vec::with_capacity(split.len());
@@ -110,11 +101,22 @@ fn batch_candidate_scores(
         })
         .unzip();
     let (prompt_ids, prompt_mask) = left_padded(&prompts, device);
+    // The prompts' keys and values are kept only when a candidate continues past its first token.
+    let continued = answers.iter().any(|a| a.len() > 1);
     let mut cache = KvCache::new();
-    let hidden = model
-        .decoder
-        .forward_cached(&prompt_ids, &prompt_mask, &mut cache)?
-        .last_hidden_state;
+    let hidden = match continued {
+        true => model
+            .decoder
+            .forward_cached(&prompt_ids, &prompt_mask, &mut cache)?,
+        false => {
+            let input = DecoderInput {
+                input_ids: &prompt_ids,
+                attention_mask: &prompt_mask,
+            };
+            model.decoder.forward(&input, false)?
+        }
+    }
+    .last_hidden_state;
     let first = model
         .logits(&hidden.select(1, -1))
         .log_softmax(-1, Kind::Float);
@@ -127,7 +129,7 @@ fn batch_candidate_scores(
     let mut sums = first
         .view([-1])
         .index_select(0, &Tensor::from_slice(&cells).to_device(device));
-    if answers.iter().any(|a| a.len() > 1) {
+    if continued {
         // As many candidate rows at a time as the batch has prompts: the copies of the prompts'
         // keys and values stay the size of the cache itself.
         let chunk = indices.len();
@@ -215,64 +217,6 @@ fn continuation_log_probs(
             &log_probs,
         ),
     )
-}
-
-/// The same scores as [`cached_prompt_scores`] when every candidate is one token, from one
-/// forward per example without a cache: the log-softmax after the prompt's last token.
-fn single_token_scores(
-    model: &CausalLm,
-    split: &PromptSplit,
-    batch_size: usize,
-) -> Result<Vec<f64>> {
-    let lengths: Vec<usize> = split.encodings.iter().map(|e| e.prompt_ids.len()).collect();
-    let plan = plan_eval_batches(&lengths, batch_size);
-    let device = model.decoder.device();
-    let mut per_example = Vec::with_capacity(split.len());
-    tch::no_grad(|| -> Result<()> {
-        for indices in &plan {
-            let batch = CausalTensors::new(&split.prompt_batch(indices), device);
-            let log_probs = next_token_log_probs(model, &batch)?;
-            let vocab = log_probs.size()[1];
-            let cells: Vec<i64> = indices
-                .iter()
-                .enumerate()
-                .flat_map(|(row, &example)| {
-                    let answers = &split.encodings[example].answer_ids;
-                    answers
-                        .iter()
-                        .map(move |answer| row as i64 * vocab + i64::from(answer[0]))
-                })
-                .collect();
-            let picked = log_probs
-                .view([-1])
-                .index_select(0, &Tensor::from_slice(&cells).to_device(device))
-                .to_kind(Kind::Double)
-                .to_device(Device::Cpu);
-            let mut picked = Vec::<f64>::try_from(&picked)?.into_iter();
-            for &example in indices {
-                let count = split.encodings[example].answer_ids.len();
-                per_example.push(picked.by_ref().take(count).collect::<Vec<f64>>());
-            }
-        }
-        Ok(())
-    })?;
-    Ok(restore_order(&plan, per_example).concat())
-}
-
-/// The log-softmax over the vocabulary after each row's last real token (`[rows, vocab]`) of a
-/// right-padded batch.
-fn next_token_log_probs(model: &CausalLm, batch: &CausalTensors) -> Result<Tensor> {
-    let input = DecoderInput {
-        input_ids: &batch.input_ids,
-        attention_mask: &batch.attention_mask,
-    };
-    let hidden = model.decoder.forward(&input, false)?.last_hidden_state;
-    let width = hidden.size()[2];
-    let last = (batch.attention_mask.sum_dim_intlist(1, false, Kind::Int64) - 1)
-        .view([-1, 1, 1])
-        .expand([-1, 1, width], false);
-    let states = hidden.gather(1, &last, false).squeeze_dim(1);
-    Ok(model.logits(&states).log_softmax(-1, Kind::Float))
 }
 
 fn generate(
@@ -400,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn one_forward_per_prompt_scores_single_token_candidates_as_one_per_row() {
+    fn single_token_candidates_are_scored_from_one_forward_per_prompt() {
         let (_dir, model) = tiny_decoder();
         // Prompts of different lengths (padding inside a batch), 2 to 4 candidates each.
         let split = split(&[
@@ -409,13 +353,8 @@ mod tests {
             (&[2, 41, 42, 43], &[&[7], &[8], &[9]]),
             (&[2, 50, 51], &[&[8], &[7]]),
         ]);
-        assert!(split.candidates_are_single_tokens());
         let reference = one_sequence_per_row(&model, &split);
-        assert_close(&reference, &single_token_scores(&model, &split, 3).unwrap());
-        assert_close(
-            &reference,
-            &cached_prompt_scores(&model, &split, 3).unwrap(),
-        );
+        assert_close(&reference, &candidate_scores(&model, &split, 3).unwrap());
         let rows = split.candidate_rows();
         assert_eq!(
             split.pick_candidates(&rows, &reference),
@@ -433,12 +372,11 @@ mod tests {
             (&[2, 41, 42, 43], &[&[7], &[8, 7]]),
             (&[2, 50, 51], &[&[8, 8, 8], &[7, 7, 7]]),
         ]);
-        assert!(!split.candidates_are_single_tokens());
         let reference = one_sequence_per_row(&model, &split);
         for batch_size in [1, 3, 4] {
             assert_close(
                 &reference,
-                &cached_prompt_scores(&model, &split, batch_size).unwrap(),
+                &candidate_scores(&model, &split, batch_size).unwrap(),
             );
         }
         let rows = split.candidate_rows();

@@ -131,27 +131,6 @@ impl PromptSplit {
             .collect()
     }
 
-    /// Whether every candidate of every example is one token: then the logits after each
-    /// prompt's last token score all of its candidates, and no candidate token need run.
-    pub fn candidates_are_single_tokens(&self) -> bool {
-        self.encodings
-            .iter()
-            .all(|e| !e.answer_ids.is_empty() && e.answer_ids.iter().all(|a| a.len() == 1))
-    }
-
-    /// The prompts of `examples` alone, right-padded (no answer, so no loss positions).
-    ///
-    /// # Panics
-    /// If an example is out of range.
-    pub fn prompt_batch(&self, examples: &[usize]) -> CausalBatch {
-        pad_causal(
-            examples
-                .iter()
-                .map(|&i| (self.encodings[i].prompt_ids.as_slice(), &[][..])),
-            self.pad_id,
-        )
-    }
-
     /// The predicted candidate of every example: the highest of its rows' `scores` (summed answer
     /// log-probabilities), the first on ties. `rows` and `scores` are parallel and must cover
     /// every candidate of every example (e.g. [`Self::candidate_rows`] in any order).
@@ -272,25 +251,6 @@ mod tests {
         let scores = [-1.0, -0.5, -1.0, -2.0, -3.0];
         assert_eq!(split.pick_candidates(&shuffled, &scores), [1, 0]);
         assert_eq!(split.gold().unwrap(), [1, 0]);
-    }
-
-    #[test]
-    fn prompt_batches_hold_the_prompts_alone() {
-        let split = split();
-        assert!(
-            !split.candidates_are_single_tokens(),
-            "example 0 has a two-token candidate"
-        );
-        let batch = split.prompt_batch(&[1, 0]);
-        assert_eq!((batch.batch_size, batch.seq_len), (2, 3));
-        assert_eq!(batch.input_ids, [1, 12, 0, 1, 10, 11]);
-        assert_eq!(batch.attention_mask, [1, 1, 0, 1, 1, 1]);
-        assert!(batch.label_ids.iter().all(|&l| l == IGNORE_INDEX));
-        let single = PromptSplit {
-            encodings: vec![encoding(&[1, 2], &[&[3], &[4], &[5]], Some(2))],
-            pad_id: 0,
-        };
-        assert!(single.candidates_are_single_tokens());
     }
 
     #[test]
