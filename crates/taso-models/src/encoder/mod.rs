@@ -277,18 +277,11 @@ impl Encoder {
             true => self.config.attention_probs_dropout_prob,
             false => 0.0,
         };
-        let context = match p > 0.0 {
+        let context = match p > 0.0 && x.device() == Device::Cpu {
             true => eager_attention(&q, &k, &v, mask, p),
-            false => Tensor::scaled_dot_product_attention(
-                &q,
-                &k,
-                &v,
-                Some(mask),
-                0.0,
-                false,
-                None,
-                false,
-            ),
+            false => {
+                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false)
+            }
         };
         context
             .transpose(1, 2)
@@ -297,10 +290,10 @@ impl Encoder {
 }
 
 /// Attention written out as Hugging Face's eager BERT computes it — `softmax(q kᵀ/√d + mask)`,
-/// dropout, `· v` — for training with attention dropout. On the CPU,
-/// `scaled_dot_product_attention` with dropout takes its math path, whose safe softmax makes
-/// three more passes over the `[batch, heads, seq, seq]` probabilities (docs/results.md,
-/// "Training against PyTorch + PEFT"). `mask` is the boolean key mask of [`attention_mask`].
+/// dropout, `· v` — for training with attention dropout on the CPU, so that the probabilities'
+/// mask comes from [`dropout`] (libtorch's fused attention would draw its own, one element at a
+/// time; docs/results.md, "Training against PyTorch + PEFT"). On a GPU the fused kernel keeps
+/// its dropout. `mask` is the boolean key mask of [`attention_mask`].
 fn eager_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, p: f64) -> Tensor {
     let kind = q.kind();
     let scale = (q.size()[3] as f64).sqrt().recip();
