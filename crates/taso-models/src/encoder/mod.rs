@@ -364,3 +364,29 @@ pub(crate) fn open_builder(
     let weights = WeightMap::load(dir, arch.prefix(), &config.model_type, device)?;
     Ok(Builder::new(weights, dtype.kind()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eager_attention_matches_the_fused_kernel_where_dropout_keeps_everything() {
+        let shape = [2, 3, 5, 4];
+        let draw = || Tensor::randn(shape, (Kind::Float, Device::Cpu));
+        let (q, k, v) = (draw(), draw(), draw());
+        // The second sequence has two padding keys.
+        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 1, 1, 1, 0, 0]).view([2, 5]);
+        let input = EncoderInput {
+            input_ids: &mask,
+            attention_mask: &mask,
+            token_type_ids: None,
+        };
+        let mask = attention_mask(&input);
+        let fused =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&mask), 0.0, false, None, false);
+        // p = 1e-12 drops an element only on a 2^-32 draw: the mask is all kept, scaled by ~1.
+        let eager = eager_attention(&q, &k, &v, &mask, 1e-12);
+        let gap = (eager - fused).abs().max().double_value(&[]);
+        assert!(gap < 1e-6, "{gap}");
+    }
+}
