@@ -29,11 +29,8 @@ pub(crate) fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
         return x.dropout(p, train);
     }
     let key = Tensor::randint(i64::MAX, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]);
-    let noise = keep_noise(&x.size(), 1.0 - p, key as u64);
-    match x.kind() {
-        Kind::Float => x * noise,
-        kind => x * noise.to_kind(kind),
-    }
+    // `to_kind` is the tensor itself for f32; bf16 and f16 get the mask in their kind.
+    x * keep_noise(&x.size(), 1.0 - p, key as u64).to_kind(x.kind())
 }
 
 /// A fresh f32 tensor of `size` holding `1 / keep` with probability `keep` and 0 otherwise.
