@@ -1,11 +1,12 @@
 //! Draws the taso project's charts as PNG files, from plain data.
 //!
 //! The crate knows nothing about the other taso crates: callers hand it numbers and labels.
-//! It draws two kinds of chart:
+//! It draws three kinds of chart:
 //!
 //! * [`method_bars`]: one bar per method (mean ± std over runs), for comparing methods on a task;
 //! * [`run_curves`]: a two-panel figure of one training run, training loss per epoch on the left
-//!   and the dev / hold-out metric per epoch on the right, with the best epoch marked.
+//!   and the dev / hold-out metric per epoch on the right, with the best epoch marked;
+//! * [`line_chart`]: lines over a whole-number axis on one panel, e.g. a share per layer.
 //!
 //! Text is drawn with the DejaVu Sans font embedded in the crate (`assets/DejaVuSans.ttf`, under
 //! the Bitstream Vera licence in `assets/DejaVuSans-LICENSE.txt`), so no system font is needed.
@@ -21,5 +22,5 @@ mod error;
 mod render;
 
 pub use bars::{method_bars, MethodBar};
-pub use curves::{run_curves, Curve};
+pub use curves::{line_chart, run_curves, Curve};
 pub use error::PlotError;

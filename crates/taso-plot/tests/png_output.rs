@@ -3,7 +3,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use taso_plot::{method_bars, run_curves, Curve, MethodBar, PlotError};
+use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar, PlotError};
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -85,6 +85,34 @@ fn run_curves_writes_a_1000_by_450_png_and_creates_the_folder() {
     ];
     run_curves(&path, "sst2 / taso", &loss, &metrics, "accuracy").unwrap();
     assert_eq!(decoded_size(&path), (1000, 450));
+}
+
+#[test]
+fn line_chart_writes_a_900_by_500_png_with_eight_curves_over_thirty_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coverage-by-layer.png");
+    let curves: Vec<_> = (0..8)
+        .map(|c| {
+            let points: Vec<_> = (0..30)
+                .map(|layer| (layer as f64, 2.0 + c as f64 + (layer % 7) as f64))
+                .collect();
+            curve(&format!("mlp.proj_{c}"), &points)
+        })
+        .collect();
+    line_chart(&path, "coverage per layer", "layer", "share (%)", &curves).unwrap();
+    assert_eq!(decoded_size(&path), (900, 500));
+}
+
+#[test]
+fn line_chart_refuses_no_curves_and_non_finite_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.png");
+    let err = line_chart(&path, "t", "layer", "%", &[]).unwrap_err();
+    assert!(matches!(err, PlotError::Empty(_)), "{err}");
+    let bad = [curve("q_proj", &[(0.0, 1.0), (1.0, f64::INFINITY)])];
+    let err = line_chart(&path, "t", "layer", "%", &bad).unwrap_err();
+    assert!(err.to_string().contains("curve `q_proj`"), "{err}");
+    assert!(!path.exists());
 }
 
 #[test]

@@ -15,8 +15,10 @@
 //! - [`select`]: core entries and a value per row and column ([`line_values`]);
 //! - [`allocate`]: splitting the budget (`uniform`, `global`, `random`);
 //! - [`coverage`]: importance inside the kept blocks vs random blocks;
+//! - [`cross`]: a run's kept blocks measured under another importance (another task's);
 //! - [`plan`]: all of the above as one pure function ([`select_regions`], [`dense_regions`]);
-//! - [`heatmap`], [`report`]: the PNG heat-maps and `regions.md`;
+//! - [`heatmap`], [`layer_chart`], [`report`]: the PNG heat-maps, the coverage-per-layer chart
+//!   and `regions.md`;
 //! - [`model`]: the targets of a base model, from its safetensors header (dense `lora` runs);
 //! - [`stage`]: one run on a run folder ([`run_stage`]), used by the `taso-regions` binary.
 //!
@@ -43,9 +45,11 @@
 pub mod allocate;
 pub mod config;
 pub mod coverage;
+pub mod cross;
 mod error;
 pub mod heatmap;
 pub mod importance;
+pub mod layer_chart;
 pub mod model;
 pub mod plan;
 pub mod report;
@@ -53,6 +57,7 @@ pub mod select;
 pub mod stage;
 
 pub use config::{Allocation, Budget, LineRule, Normalize, RegionsConfig, Shape};
+pub use cross::{coverage_under, regions_coverage, CrossCoverage};
 pub use error::RegionsError;
 pub use importance::{read_importance, ScoreMatrix};
 pub use plan::{dense_regions, select_regions};

@@ -59,11 +59,20 @@ impl Totals {
     }
 }
 
-/// The Markdown report; `heatmaps` is the folder of the heat-maps, if any were drawn.
-pub fn render(regions: &Regions, provenance: &Provenance, heatmaps: Option<&str>) -> String {
+/// The pictures drawn beside the report, as paths relative to the run folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pictures<'a> {
+    /// The folder of the heat-maps, if any were drawn.
+    pub heatmaps: Option<&'a str>,
+    /// The coverage-per-layer chart, if it was drawn.
+    pub layer_chart: Option<&'a str>,
+}
+
+/// The Markdown report, linking the `pictures` drawn beside it.
+pub fn render(regions: &Regions, provenance: &Provenance, pictures: Pictures) -> String {
     let totals = Totals::of(regions);
     let mut out = String::from("# Core regions (taso-regions)\n\n");
-    out += &settings(regions, &totals, provenance, heatmaps);
+    out += &settings(regions, &totals, provenance, pictures);
     out += "\n";
     out += &table(regions, &totals);
     if totals.coverage.is_some() {
@@ -72,12 +81,12 @@ pub fn render(regions: &Regions, provenance: &Provenance, heatmaps: Option<&str>
     out
 }
 
-/// The header's bullet list: how the regions were chosen, the budget, the heat-maps.
+/// The header's bullet list: how the regions were chosen, the budget, the pictures.
 fn settings(
     regions: &Regions,
     totals: &Totals,
     provenance: &Provenance,
-    heatmaps: Option<&str>,
+    pictures: Pictures,
 ) -> String {
     let mut out = String::new();
     match provenance {
@@ -123,11 +132,17 @@ fn settings(
             "- coverage: exact share of the matrix's importance inside the kept R × C block\n"
         };
     }
-    if let Some(dir) = heatmaps {
+    if let Some(dir) = pictures.heatmaps {
         let _ = writeln!(
             out,
             "- heat-maps: `{dir}/<matrix>.png` (log colour scale; strips mark kept rows, left, \
              and columns, top)"
+        );
+    }
+    if let Some(file) = pictures.layer_chart {
+        let _ = writeln!(
+            out,
+            "- coverage per layer and matrix type, against random blocks: `{file}`"
         );
     }
     out
@@ -229,7 +244,11 @@ mod tests {
             config: &config,
             estimated: true,
         };
-        let text = render(&regions(), &provenance, Some("heatmaps"));
+        let pictures = Pictures {
+            heatmaps: Some("heatmaps"),
+            layer_chart: Some("coverage-by-layer.png"),
+        };
+        let text = render(&regions(), &provenance, pictures);
         assert!(
             text.contains("| a | 2 / 4 | 1 / 2 | 50.0% | 25.0% | 2.0× |"),
             "{text}"
@@ -238,6 +257,12 @@ mod tests {
         assert!(text.contains("| **total** (1 adapted) | 2 / 8 | 1 / 4 | 50.0% | 25.0% | 2.0× |"));
         assert!(text.contains("budget 10 adapter parameters (`budget = lora-r1`); used 6 (60.0%)"));
         assert!(text.contains("**estimated**") && text.contains("heatmaps/<matrix>.png"));
+        assert!(text.contains("against random blocks: `coverage-by-layer.png`"));
+        let bare = render(&regions(), &provenance, Pictures::default());
+        assert!(
+            !bare.contains("heat-maps") && !bare.contains("per layer"),
+            "{bare}"
+        );
     }
 
     #[test]

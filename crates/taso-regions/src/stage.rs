@@ -1,5 +1,5 @@
 //! One run of stage 2 on a run folder: read the config and the importance, select, write the
-//! `regions` artifact, the resolved config, `regions.md` and the heat-maps.
+//! `regions` artifact, the resolved config, `regions.md`, the heat-maps and the coverage chart.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -13,9 +13,10 @@ use crate::config::{Allocation, RegionsConfig};
 use crate::error::RegionsError;
 use crate::heatmap;
 use crate::importance::{read_importance, ScoreMatrix};
+use crate::layer_chart::{write_layer_chart, LAYER_CHART_FILE};
 use crate::model::model_targets;
 use crate::plan::{dense_regions, select_regions};
-use crate::report::{self, percent, Provenance, Totals};
+use crate::report::{self, percent, Pictures, Provenance, Totals};
 use taso_artifact::Regions;
 
 /// The report file written beside the artifact.
@@ -45,6 +46,8 @@ pub struct Written {
     pub digest: String,
     /// The heat-maps drawn.
     pub heatmaps: Vec<PathBuf>,
+    /// The coverage-per-layer chart, when drawn (heat-maps on, matrices in two or more layers).
+    pub layer_chart: Option<PathBuf>,
     /// Whether coverage was estimated from marginals (no full scores).
     pub coverage_estimated: bool,
 }
@@ -66,13 +69,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
         tracing::info!("method random-regions: allocation set to \"random\"");
         settings.allocation = Allocation::Random;
     }
-    let fingerprint = model_fingerprint(&run.model).map_err(|source| RegionsError::Artifact {
-        what: format!(
-            "fingerprinting the base model (run.model = {})",
-            run.model.display()
-        ),
-        source,
-    })?;
+    let fingerprint = base_fingerprint(&run)?;
     let paths = run.paths();
     let Selection {
         regions,
@@ -87,6 +84,10 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
     } else {
         Vec::new()
     };
+    let chart_path = paths.dir.join(LAYER_CHART_FILE);
+    let layer_chart = (settings.heatmaps
+        && write_layer_chart(&chart_path, &regions.coverage, &run.targets)?)
+    .then_some(chart_path);
     let coverage_estimated = scores.iter().any(|m| m.scores.is_none());
     let provenance = match run.method {
         Method::Lora => Provenance::Dense,
@@ -95,15 +96,31 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
             estimated: coverage_estimated,
         },
     };
-    write_report(&paths.dir, &regions, &provenance, !heatmaps.is_empty())?;
+    let pictures = Pictures {
+        heatmaps: (!heatmaps.is_empty()).then_some(HEATMAP_DIR),
+        layer_chart: layer_chart.is_some().then_some(LAYER_CHART_FILE),
+    };
+    write_report(&paths.dir, &regions, &provenance, pictures)?;
     Ok(Outcome::Written(Written {
         method: run.method,
         regions,
         paths,
         digest,
         heatmaps,
+        layer_chart,
         coverage_estimated,
     }))
+}
+
+/// The fingerprint of the run's base model (`run.model`), which its artifacts must carry.
+pub(crate) fn base_fingerprint(run: &RunSettings) -> Result<String, RegionsError> {
+    model_fingerprint(&run.model).map_err(|source| RegionsError::Artifact {
+        what: format!(
+            "fingerprinting the base model (run.model = {})",
+            run.model.display()
+        ),
+        source,
+    })
 }
 
 /// Writes `regions.safetensors` (atomically) into the run folder, made for the model
@@ -182,9 +199,9 @@ fn write_report(
     dir: &Path,
     regions: &Regions,
     provenance: &Provenance,
-    with_heatmaps: bool,
+    pictures: Pictures,
 ) -> Result<(), RegionsError> {
-    let text = report::render(regions, provenance, with_heatmaps.then_some(HEATMAP_DIR));
+    let text = report::render(regions, provenance, pictures);
     let path = dir.join(REPORT_FILE);
     write_atomic(&path, text.as_bytes())
         .map_err(|e| file_error("cannot write the report", &path, e))
@@ -242,6 +259,9 @@ impl Written {
                 self.heatmaps.len(),
                 self.paths.dir.join(HEATMAP_DIR).display()
             );
+        }
+        if let Some(chart) = &self.layer_chart {
+            let _ = write!(out, "; coverage per layer: {}", chart.display());
         }
         out
     }

@@ -264,6 +264,9 @@ fn taso_selects_the_planted_lines_and_writes_every_output() {
         "{report}"
     );
     assert!(report.contains("exact share"), "{report}");
+    assert!(report.contains("`coverage-by-layer.png`"), "{report}");
+    let chart = image::open(run.paths.dir.join("coverage-by-layer.png")).unwrap();
+    assert_eq!((chart.width(), chart.height()), (900, 500));
     let resolved = fs::read_to_string(run.paths.config()).unwrap();
     assert!(
         resolved.contains("[regions]") && resolved.contains("rank = 2"),
@@ -285,6 +288,51 @@ fn taso_selects_the_planted_lines_and_writes_every_output() {
 }
 
 #[test]
+fn coverage_under_another_importance_reads_only_and_groups_by_matrix_type() {
+    let run = Run::new("taso", "heatmaps = false");
+    write_importance(&run.paths.importance(), &run.fingerprint(), false);
+    succeeded(&run.run(&[]));
+    let before = fs::read(run.paths.regions()).unwrap();
+    let other = run.paths.dir.join("other-importance.safetensors");
+    write_importance(&other, &run.fingerprint(), false);
+    let out = Command::new(env!("CARGO_BIN_EXE_taso-regions"))
+        .arg("--config")
+        .arg(&run.config)
+        .arg("--coverage-under")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let stdout = succeeded(&out);
+    // The same scores under both names: the two shares agree, row by row.
+    for line in stdout
+        .lines()
+        .filter(|l| l.starts_with("| attention") || l.starts_with("| **all"))
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], cells[4], "{stdout}");
+    }
+    assert!(stdout.contains("| attention.self.query | 2 |"), "{stdout}");
+    assert!(stdout.contains("| **all** | 8 |"), "{stdout}");
+    assert_eq!(fs::read(run.paths.regions()).unwrap(), before);
+
+    let foreign = run.paths.dir.join("foreign-importance.safetensors");
+    write_importance(&foreign, "sha256:another-model", false);
+    let out = Command::new(env!("CARGO_BIN_EXE_taso-regions"))
+        .arg("--config")
+        .arg(&run.config)
+        .arg("--coverage-under")
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    let stderr = failed(&out);
+    assert!(
+        stderr.contains("foreign-importance.safetensors"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
 fn random_regions_are_seeded_and_overrides_apply() {
     let run = Run::new("random-regions", "heatmaps = false");
     let parent = write_importance(&run.paths.importance(), &run.fingerprint(), false);
@@ -295,6 +343,7 @@ fn random_regions_are_seeded_and_overrides_apply() {
     succeeded(&run.run(&["run.seed=6"]));
     assert_ne!(run.regions(Some(&parent)).matrices, first.matrices);
     assert!(!run.paths.dir.join("heatmaps").exists());
+    assert!(!run.paths.dir.join("coverage-by-layer.png").exists());
     let artifact = Artifact::open_any(&run.paths.regions()).unwrap();
     assert_eq!(artifact.meta.config["allocation"], "random");
 }
