@@ -242,6 +242,13 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     let global =
         std::fs::read_to_string(runs.join("tiny/cmp-taso-global-lr1e-2-s0/config.toml")).unwrap();
     assert!(global.contains("allocation = \"global\""), "{global}");
+    // Seed 0 scores once for both of its lrs: the second run takes the first one's importance.
+    assert_eq!(log.matches("scored alike").count(), 1, "{log}");
+    let importance = |lr: &str| {
+        let run = runs.join(format!("tiny/cmp-taso-global-lr{lr}-s0"));
+        std::fs::read(run.join("importance.safetensors")).unwrap()
+    };
+    assert_eq!(importance("3e-3"), importance("1e-2"));
     let table = std::fs::read_to_string(runs.join("tiny/compare/sweep.md")).unwrap();
     for row in ["| lora-r1 |", "| taso-global |", "--sweep-seeds 1"] {
         assert!(table.contains(row), "{row} missing:\n{table}");

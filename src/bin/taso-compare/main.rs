@@ -11,6 +11,7 @@ mod existing;
 mod record;
 mod render;
 mod runner;
+mod shared_scores;
 mod variant;
 
 use anyhow::{bail, Context, Result};

@@ -1,8 +1,10 @@
 //! Making a comparison's runs. Each method at one lr and seed is a run folder
 //! `cmp-[TAG-]<method>-lr<lr>-s<seed>`: a finished one is reused, the others go through the five
 //! stage binaries, `--jobs` at a time (each job with its share of the CPU threads and its output
-//! in the run's `stages.log`). Every folder is checked before any run starts.
+//! in the run's `stages.log`). Every folder is checked before any run starts. Runs that would
+//! score alike score once ([`shared_scores`](crate::shared_scores)).
 
+use crate::shared_scores::{score_key, share_importance};
 use crate::{existing, record::Record, variant::Variant, Outcome};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -55,6 +57,11 @@ struct Planned {
     resumable: bool,
     /// Its place in the whole comparison, `[k/N]`.
     at: String,
+    /// Its resolved settings, as its folder's `config.toml` will hold them.
+    asked: String,
+    /// What its importance depends on (`None`: it scores nothing), shared by the runs whose
+    /// importance is the same file.
+    score_key: Option<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -111,7 +118,7 @@ impl<'a> Runner<'a> {
                 record.keep(&plan.name, &plan.paths)?;
             }
         }
-        make_all(&pending, self.jobs, self.record.as_ref())?;
+        make_all(&pending, &plans, self.jobs, self.record.as_ref())?;
         for i in todo {
             plans[i].finished = Some(RunMetrics::read(&plans[i].paths.metrics())?);
         }
@@ -149,6 +156,7 @@ impl<'a> Runner<'a> {
             }
         }
         let asked = config.to_toml();
+        let score_key = score_key(&config)?;
         let existing = existing::read_settings(&paths.config());
         let same = existing
             .iter()
@@ -170,14 +178,22 @@ impl<'a> Runner<'a> {
             paths,
             finished,
             resumable,
+            asked,
+            score_key,
         })
     }
 }
 
-/// Makes `plans`, `jobs` at a time, in order, keeping each in `record` as soon as it finishes.
+/// Makes `plans`, `jobs` at a time, in order, keeping each in `record` as soon as it finishes;
+/// a run takes its importance from any of `siblings` (the whole comparison) that holds the same.
 /// After a failure no further run starts; the runs under way finish (their work is kept), then
 /// the first failure is returned.
-fn make_all(plans: &[&Planned], jobs: usize, record: Option<&Record>) -> Result<()> {
+fn make_all(
+    plans: &[&Planned],
+    siblings: &[Planned],
+    jobs: usize,
+    record: Option<&Record>,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let logged = jobs > 1;
@@ -190,7 +206,7 @@ fn make_all(plans: &[&Planned], jobs: usize, record: Option<&Record>) -> Result<
                 let Some(plan) = plans.get(next.fetch_add(1, Ordering::SeqCst)) else {
                     break;
                 };
-                let made = plan.make(logged).and_then(|()| {
+                let made = plan.make(siblings, logged).and_then(|()| {
                     record.map_or(Ok(()), |record| record.keep(&plan.name, &plan.paths))
                 });
                 if let Err(error) = made {
@@ -213,9 +229,10 @@ fn make_all(plans: &[&Planned], jobs: usize, record: Option<&Record>) -> Result<
 
 impl Planned {
     /// Runs the five stages, or, when an interrupted run left checkpoints (its earlier stages
-    /// had finished), continues training from the newest and evaluates. `logged`: the stages'
-    /// output goes to the run's `stages.log` instead of this terminal.
-    fn make(&self, logged: bool) -> Result<()> {
+    /// had finished), continues training from the newest and evaluates. Scoring is skipped when
+    /// one of `siblings` already holds this run's importance. `logged`: the stages' output goes
+    /// to the run's `stages.log` instead of this terminal.
+    fn make(&self, siblings: &[Planned], logged: bool) -> Result<()> {
         let dir = self.paths.dir.display();
         let log = logged.then(|| self.paths.dir.join("stages.log"));
         match &log {
@@ -229,8 +246,11 @@ impl Planned {
                 self.at
             );
         } else {
+            let shared = self.take_shared_importance(siblings)?;
             for binary in PREPARE {
-                run_stage(binary, &self.args, &[], log.as_deref())?;
+                if !(shared && binary == "taso-score") {
+                    run_stage(binary, &self.args, &[], log.as_deref())?;
+                }
             }
         }
         let flags: &[&str] = if self.resumable { &["--resume"] } else { &[] };
@@ -241,6 +261,33 @@ impl Planned {
             println!("{} finished {dir} in {took}", self.at);
         }
         Ok(())
+    }
+
+    /// Links into this run's folder the importance of a sibling with the same score key whose
+    /// folder holds that file beside a `config.toml` of the sibling's own settings (so those
+    /// settings made it); whether one was found.
+    fn take_shared_importance(&self, siblings: &[Planned]) -> Result<bool> {
+        let Some(key) = &self.score_key else {
+            return Ok(false);
+        };
+        let source = siblings.iter().find(|s| {
+            s.score_key.as_ref() == Some(key)
+                && s.paths.dir != self.paths.dir
+                && s.paths.importance().is_file()
+                && existing::read_settings(&s.paths.config())
+                    .iter()
+                    .any(|text| existing::same_settings(text, &s.asked))
+        });
+        let Some(source) = source else {
+            return Ok(false);
+        };
+        share_importance(&source.paths.importance(), &self.paths.importance())?;
+        println!(
+            "{} scored alike: importance taken from {} (same [run] and [score] settings)",
+            self.at,
+            source.paths.dir.display()
+        );
+        Ok(true)
     }
 }
 
