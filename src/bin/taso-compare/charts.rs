@@ -1,5 +1,5 @@
-//! `--plot`: charts beside the table — each method's best-epoch dev metric with error bars
-//! over seeds, and the per-epoch curves (loss, hold-out and dev metric) of each method's first
+//! `--plot`: charts beside the table — each method's metric with error bars over seeds (the
+//! `taso-eval` figure where every run has one, else the best-epoch dev), and the per-epoch curves (loss, hold-out and dev metric) of each method's first
 //! reported run, so that where a method loses can be seen.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use taso::train::epoch_curves;
 use taso_plot::{method_bars, run_curves, MethodBar};
 
 use crate::render::mean_std;
-use crate::MethodResult;
+use crate::{MethodResult, Outcome};
 
 /// Draws `<table stem>.png` and `<table stem>-curves-<method>.png` beside `table`; returns the
 /// files written.
@@ -24,8 +24,9 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
     };
     let stem = table.with_extension("");
     let bars_path = stem.with_extension("png");
-    let title = format!("{task}: best-epoch dev {metric} at each method's best lr");
-    method_bars(&bars_path, &title, metric, &bars(results))
+    let (figure, values) = bar_values(results);
+    let title = format!("{task}: {figure} {metric} at each method's best lr");
+    method_bars(&bars_path, &title, metric, &bars(results, values))
         .with_context(|| format!("drawing {}", bars_path.display()))?;
     let mut written = vec![bars_path];
     for result in results {
@@ -46,12 +47,27 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
     Ok(written)
 }
 
-/// One bar per method: the mean best-epoch dev metric over its reported seeds, ± their std.
-fn bars(results: &[MethodResult]) -> Vec<MethodBar> {
+/// Which figure the bars show, and how to read it from a run: `taso-eval`'s (at the chosen
+/// epoch, on the whole `[eval]` split) when every reported run has it, else the trainer's
+/// best-epoch dev figure (on `train.dev_subset` where set).
+fn bar_values(results: &[MethodResult]) -> (&'static str, fn(&Outcome) -> f64) {
+    let every_eval = results
+        .iter()
+        .flat_map(|r| &r.reported)
+        .all(|o| o.eval.is_finite());
+    if every_eval {
+        ("eval", |o| o.eval)
+    } else {
+        ("best-epoch dev", |o| o.best)
+    }
+}
+
+/// One bar per method: the mean of `value` over its reported seeds, ± their std.
+fn bars(results: &[MethodResult], value: fn(&Outcome) -> f64) -> Vec<MethodBar> {
     results
         .iter()
         .map(|r| {
-            let values: Vec<f64> = r.reported.iter().map(|o| o.best).collect();
+            let values: Vec<f64> = r.reported.iter().map(value).collect();
             let (mean, std) = mean_std(&values);
             MethodBar {
                 method: r.name.clone(),
@@ -61,4 +77,33 @@ fn bars(results: &[MethodResult]) -> Vec<MethodBar> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::outcome;
+
+    fn method(runs: Vec<Outcome>) -> MethodResult {
+        MethodResult {
+            name: "taso".into(),
+            sweep: Vec::new(),
+            best_lr: 1e-3,
+            reported: runs,
+        }
+    }
+
+    #[test]
+    fn bars_show_the_eval_figure_where_every_run_has_one() {
+        let evaluated = [method(vec![outcome(0.8, 0.7), outcome(0.9, 0.9)])];
+        let (figure, value) = bar_values(&evaluated);
+        assert_eq!(figure, "eval");
+        let bar = &bars(&evaluated, value)[0];
+        assert!((bar.mean - 0.8).abs() < 1e-12 && bar.n == 2);
+
+        let partly = [method(vec![outcome(0.8, 0.7), outcome(0.9, f64::NAN)])];
+        let (figure, value) = bar_values(&partly);
+        assert_eq!(figure, "best-epoch dev");
+        assert!((bars(&partly, value)[0].mean - 0.85).abs() < 1e-12);
+    }
 }

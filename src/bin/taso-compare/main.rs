@@ -294,7 +294,7 @@ fn runs_per_method(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -308,13 +308,18 @@ mod tests {
 
     /// A sweep point: one finished run per lr, each with this best-epoch selection metric.
     fn point(lr: f64, selection: f64) -> (f64, Vec<Outcome>) {
-        let outcome = Outcome {
+        (lr, vec![outcome(selection, f64::NAN)])
+    }
+
+    /// A finished run whose selection, best and last metrics are `selection`, with `eval`.
+    pub(crate) fn outcome(selection: f64, eval: f64) -> Outcome {
+        Outcome {
             selection,
             holdout_examples: 249,
             best: selection,
             best_scores: Scores::new(),
             last: selection,
-            eval: f64::NAN,
+            eval,
             adapter_params: 1,
             total_params: 1,
             seconds: 1.0,
@@ -323,8 +328,7 @@ mod tests {
             majority: None,
             metric: "accuracy".into(),
             epochs: Vec::new(),
-        };
-        (lr, vec![outcome])
+        }
     }
 
     fn chosen_lr(sweep: Vec<(f64, Vec<Outcome>)>) -> f64 {
