@@ -149,25 +149,24 @@ impl CrossCoverage {
         out.trim_end().to_string()
     }
 
-    /// One row of the summary: the means over the matrices at `members`.
+    /// One row of the summary: the means over the matrices of `under` at `members` (their own
+    /// task's share found by name in `own`).
     fn row(&self, label: &str, members: &[usize]) -> String {
-        let mean = |coverages: &[Coverage], f: fn(&Coverage) -> f64| {
-            let values: Vec<f64> = members
-                .iter()
-                .filter_map(|&i| coverages.get(i).map(f))
-                .collect();
-            match values.len() {
-                0 => "—".to_string(),
-                n => percent(values.iter().sum::<f64>() / n as f64),
-            }
+        let mean = |values: Vec<f64>| match values.len() {
+            0 => "—".to_string(),
+            n => percent(values.iter().sum::<f64>() / n as f64),
         };
-        // `own` lists the same adapted matrices in the same order as `under`, or none.
+        let under = || members.iter().map(|&i| &self.under[i]);
+        let own = under()
+            .filter_map(|u| self.own.iter().find(|o| o.name == u.name))
+            .map(|o| o.share)
+            .collect();
         format!(
             "| {label} | {} | {} | {} | {} |",
             members.len(),
-            mean(&self.own, |c| c.share),
-            mean(&self.under, |c| c.share),
-            mean(&self.under, |c| c.random_share),
+            mean(own),
+            mean(under().map(|c| c.share).collect()),
+            mean(under().map(|c| c.random_share).collect()),
         )
     }
 }
@@ -240,26 +239,33 @@ mod tests {
             share,
             random_share: 0.25,
         };
-        let names = ["model.layers.0.mlp.up_proj", "model.layers.1.mlp.up_proj"];
+        let names = [
+            "model.layers.0.self_attn.q_proj",
+            "model.layers.0.mlp.up_proj",
+        ];
         let cross = CrossCoverage {
             regions: "r.safetensors".into(),
             regions_task: "sst2-prompt".into(),
             importance: "i.safetensors".into(),
             importance_task: "rte-prompt".into(),
             targets: vec!["self_attn.q_proj".into(), "mlp.up_proj".into()],
-            own: vec![cov(names[0], 0.5), cov(names[1], 0.3)],
+            own: vec![cov(names[1], 0.3), cov(names[0], 0.5)],
             under: vec![cov(names[0], 0.4), cov(names[1], 0.2)],
         };
         let text = cross.summary();
         assert!(text.contains("(task sst2-prompt)") && text.contains("(task rte-prompt)"));
+        // Each matrix's own share is found by name, whatever the order of `own`.
+        for row in [
+            "| self_attn.q_proj | 1 | 50.0% | 40.0% | 25.0% |",
+            "| mlp.up_proj | 1 | 30.0% | 20.0% | 25.0% |",
+            "| **all** | 2 | 40.0% | 30.0% | 25.0% |",
+        ] {
+            assert!(text.contains(row), "{row} missing:\n{text}");
+        }
+        let in_order = text.find("q_proj |").unwrap() < text.find("up_proj |").unwrap();
         assert!(
-            text.contains("| mlp.up_proj | 2 | 40.0% | 30.0% | 25.0% |"),
-            "{text}"
+            in_order,
+            "matrix types in the order of run.targets:\n{text}"
         );
-        assert!(
-            text.contains("| **all** | 2 | 40.0% | 30.0% | 25.0% |"),
-            "{text}"
-        );
-        assert!(!text.contains("q_proj |"), "{text}");
     }
 }
