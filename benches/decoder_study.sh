@@ -7,11 +7,22 @@
 # record without training. Tables: runs/TASK/compare/decoder-*.md.
 #
 # Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments]
-#   (from the project root, after `just build`; about 10 minutes of 2 cores per run)
+#   (from the project root, after `just build`; about 10 minutes of 2 cores per run). TASK `all`
+#   takes the three tasks in turn: each part on every task before the next part, so one command
+#   carries the whole study and continues it after an interruption.
 set -euo pipefail
-task=${1:?usage: benches/decoder_study.sh TASK [methods|ablations|all] [taso-compare args]}
+task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
 shift $(($# < 2 ? $# : 2))
+tasks=(sst2-prompt rte-prompt qnli-prompt)
+if [[ $task == all ]]; then
+  parts=(methods ablations)
+  [[ $part == all ]] || parts=("$part")
+  for p in "${parts[@]}"; do
+    for t in "${tasks[@]}"; do "$0" "$t" "$p" "$@"; done
+  done
+  exit 0
+fi
 compare() {
   target/release/taso-compare --config "configs/$task.toml" --seeds 3 --sweep-seeds 1 --jobs 2 \
     --record benches/results --plot "$@"
