@@ -87,7 +87,12 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, RegionsError> {
     let chart_path = paths.dir.join(LAYER_CHART_FILE);
     let layer_chart = (settings.heatmaps
         && write_layer_chart(&chart_path, &regions.coverage, &run.targets)?)
-    .then_some(chart_path);
+    .then_some(chart_path.clone());
+    if layer_chart.is_none() && chart_path.exists() {
+        // An earlier selection's chart would not describe these regions.
+        std::fs::remove_file(&chart_path)
+            .map_err(|e| file_error("cannot remove the stale chart", &chart_path, e))?;
+    }
     let coverage_estimated = scores.iter().any(|m| m.scores.is_none());
     let provenance = match run.method {
         Method::Lora => Provenance::Dense,

@@ -267,6 +267,9 @@ fn taso_selects_the_planted_lines_and_writes_every_output() {
     assert!(report.contains("`coverage-by-layer.png`"), "{report}");
     let chart = image::open(run.paths.dir.join("coverage-by-layer.png")).unwrap();
     assert_eq!((chart.width(), chart.height()), (900, 500));
+    // Dense regions read no importance: the earlier selection's chart goes with it.
+    succeeded(&run.run(&["run.method=lora"]));
+    assert!(!run.paths.dir.join("coverage-by-layer.png").exists());
     let resolved = fs::read_to_string(run.paths.config()).unwrap();
     assert!(
         resolved.contains("[regions]") && resolved.contains("rank = 2"),
