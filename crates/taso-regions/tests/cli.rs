@@ -73,6 +73,17 @@ impl Run {
         command.output().unwrap()
     }
 
+    /// `taso-regions --coverage-under importance` on this run.
+    fn coverage_under(&self, importance: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_taso-regions"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--coverage-under")
+            .arg(importance)
+            .output()
+            .unwrap()
+    }
+
     fn regions(&self, parent: Option<&str>) -> Regions {
         let mut expect = Expect::kind(ArtifactKind::Regions).model(self.fingerprint());
         if let Some(parent) = parent {
@@ -298,14 +309,7 @@ fn coverage_under_another_importance_reads_only_and_groups_by_matrix_type() {
     let before = fs::read(run.paths.regions()).unwrap();
     let other = run.paths.dir.join("other-importance.safetensors");
     write_importance(&other, &run.fingerprint(), false);
-    let out = Command::new(env!("CARGO_BIN_EXE_taso-regions"))
-        .arg("--config")
-        .arg(&run.config)
-        .arg("--coverage-under")
-        .arg(&other)
-        .output()
-        .unwrap();
-    let stdout = succeeded(&out);
+    let stdout = succeeded(&run.coverage_under(&other));
     // The same scores under both names: the two shares agree, row by row.
     for line in stdout
         .lines()
@@ -320,14 +324,7 @@ fn coverage_under_another_importance_reads_only_and_groups_by_matrix_type() {
 
     let foreign = run.paths.dir.join("foreign-importance.safetensors");
     write_importance(&foreign, "sha256:another-model", false);
-    let out = Command::new(env!("CARGO_BIN_EXE_taso-regions"))
-        .arg("--config")
-        .arg(&run.config)
-        .arg("--coverage-under")
-        .arg(&foreign)
-        .output()
-        .unwrap();
-    let stderr = failed(&out);
+    let stderr = failed(&run.coverage_under(&foreign));
     assert!(
         stderr.contains("foreign-importance.safetensors"),
         "{stderr}"
