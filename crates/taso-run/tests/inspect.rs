@@ -4,7 +4,12 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use taso_adapter::AdapterSet;
 use taso_artifact::testing::{write_plain, write_sample};
+use taso_artifact::Artifact;
+use taso_run::testing::{write_adapter_init, Fixture};
+use taso_run::Method;
+use tch::{Device, Kind};
 
 fn inspect(args: &[&str], file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_taso-inspect"))
@@ -110,4 +115,58 @@ fn fails_cleanly_on_broken_or_missing_files() {
     }
     let stderr = String::from_utf8(inspect(&[], &path).stderr).unwrap();
     assert!(stderr.contains("is truncated"), "{stderr}");
+}
+
+#[test]
+fn updates_give_the_size_of_an_adapters_update_per_matrix_type() {
+    let fixture = Fixture::new();
+    let run = fixture.run(Method::Taso, "updates");
+    write_adapter_init(&run, true);
+    let init = run.paths().adapter_init();
+    // At init B = 0: every update is zero.
+    let text = stdout(&inspect(&["--updates"], &init));
+    assert!(text.contains("updates: the Frobenius norm"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&inspect(&["--json", "--updates"], &init))).unwrap();
+    let rows = json["updates"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{json}");
+    assert!(rows.iter().all(|r| r["max_frobenius"] == 0.0), "{json}");
+
+    // B = 1: each row of s·B·A is s times A's column sums, so ‖s·B·A‖ = s·√|R|·‖Σ_k A[k, :]‖.
+    let artifact = Artifact::open_any(&init).unwrap();
+    let adapters = AdapterSet::load(&artifact, Device::Cpu).unwrap();
+    let _no_grad = tch::no_grad_guard();
+    for m in adapters.matrices() {
+        let _ = m.b().shallow_clone().fill_(1.0);
+    }
+    let trained = run.paths().adapter();
+    adapters.write(&trained, artifact.meta.clone()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&inspect(&["--json", "--updates"], &trained))).unwrap();
+    let first = &json["updates"][0];
+    let kind = first["matrices"].as_str().unwrap();
+    let norms: Vec<f64> = adapters
+        .matrices()
+        .iter()
+        .filter(|m| m.name().ends_with(&format!(".{kind}")))
+        .map(|m| {
+            let rows = m.region().rows.len() as f64;
+            let column_sums = m.a().sum_dim_intlist(0, false, Kind::Double);
+            adapters.scale() * rows.sqrt() * column_sums.norm().double_value(&[])
+        })
+        .collect();
+    assert_eq!(first["count"].as_u64(), Some(norms.len() as u64), "{json}");
+    let expected = norms.iter().sum::<f64>() / norms.len() as f64;
+    let got = first["mean_frobenius"].as_f64().unwrap();
+    assert!(
+        expected > 0.0 && (got - expected).abs() < 1e-5 * expected,
+        "{got} vs {expected}"
+    );
+
+    // Anything but an adapter is refused in one line.
+    let (sample, _) = write_sample(&fixture.path(""));
+    let output = inspect(&["--updates"], &sample);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--updates reads an adapter"), "{stderr}");
 }

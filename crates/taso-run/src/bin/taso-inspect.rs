@@ -1,14 +1,18 @@
-//! `taso-inspect FILE [--stats] [--json]`: prints the provenance of a taso artifact and a table
-//! of the tensors of any safetensors file.
+//! `taso-inspect FILE [--stats] [--updates] [--json]`: prints the provenance of a taso artifact
+//! and a table of the tensors of any safetensors file; for an adapter, with `--updates`, how
+//! large its update `s·B·A` is per matrix type.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde::Serialize;
-use taso_artifact::{meta::keys, ArtifactMeta, SafetensorsFile, TensorData, TensorInfo};
+use taso_adapter::AdapterSet;
+use taso_artifact::{
+    meta::keys, Artifact, ArtifactKind, ArtifactMeta, SafetensorsFile, TensorData, TensorInfo,
+};
 
 /// Print the metadata and tensors of a taso artifact or of any safetensors file.
 #[derive(Parser)]
@@ -19,6 +23,10 @@ struct Args {
     /// Add min, max, mean and mean |x| of floating-point tensors (reads every tensor).
     #[arg(long)]
     stats: bool,
+    /// For an adapter artifact: the Frobenius norm of each matrix's update `s·B·A`, mean and
+    /// largest per matrix type (e.g. to compare how far two runs moved the same model).
+    #[arg(long)]
+    updates: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -37,6 +45,18 @@ struct Report {
     /// The raw `__metadata__` map.
     metadata: BTreeMap<String, String>,
     tensors: Vec<TensorRow>,
+    /// With `--updates`: the size of an adapter's update per matrix type, in model order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updates: Option<Vec<UpdateRow>>,
+}
+
+/// The updates `s·B·A` of one matrix type (the module path after the block number).
+#[derive(Serialize, Debug, PartialEq)]
+struct UpdateRow {
+    matrices: String,
+    count: usize,
+    mean_frobenius: f64,
+    max_frobenius: f64,
 }
 
 #[derive(Serialize)]
@@ -64,7 +84,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<()> {
-    let report = build_report(&args.file, args.stats)?;
+    let mut report = build_report(&args.file, args.stats)?;
+    if args.updates {
+        report.updates = Some(adapter_updates(&args.file, report.artifact.as_ref())?);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -97,7 +120,61 @@ fn build_report(path: &Path, with_stats: bool) -> Result<Report> {
         artifact_error,
         metadata: header.metadata.clone().into_iter().collect(),
         tensors,
+        updates: None,
     })
+}
+
+/// The Frobenius norm of every matrix's update `s·B·A` in the adapter at `path`, grouped by
+/// matrix type. Errors unless the file is an adapter artifact.
+fn adapter_updates(path: &Path, meta: Option<&ArtifactMeta>) -> Result<Vec<UpdateRow>> {
+    let kind = meta.map(|m| m.kind);
+    if !matches!(
+        kind,
+        Some(ArtifactKind::Adapter | ArtifactKind::AdapterInit)
+    ) {
+        let found = kind.map_or("not a taso artifact".to_string(), |k| {
+            format!("of kind {k}")
+        });
+        bail!(
+            "--updates reads an adapter (adapter.safetensors, adapter-best.safetensors or              adapter-init.safetensors); {} is {found}",
+            path.display()
+        );
+    }
+    let artifact = Artifact::open_any(path)?;
+    let adapters = AdapterSet::load(&artifact, tch::Device::Cpu)?;
+    let scale = adapters.scale();
+    let norms = adapters.matrices().iter().map(|m| {
+        let norm = m.delta(scale).norm().double_value(&[]);
+        (m.name().to_string(), norm)
+    });
+    Ok(group_by_type(norms))
+}
+
+/// Groups `(matrix name, norm)` by matrix type — the path after the first all-digit component
+/// (`model.layers.3.mlp.up_proj` → `mlp.up_proj`), the whole name without one — in order of
+/// first appearance.
+fn group_by_type(norms: impl Iterator<Item = (String, f64)>) -> Vec<UpdateRow> {
+    let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
+    for (name, norm) in norms {
+        let parts: Vec<&str> = name.split('.').collect();
+        let block = parts
+            .iter()
+            .position(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let kind = block.map_or(name.clone(), |i| parts[i + 1..].join("."));
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, values)) => values.push(norm),
+            None => groups.push((kind, vec![norm])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(matrices, values)| UpdateRow {
+            count: values.len(),
+            mean_frobenius: values.iter().sum::<f64>() / values.len() as f64,
+            max_frobenius: values.iter().copied().fold(0.0, f64::max),
+            matrices,
+        })
+        .collect()
 }
 
 fn tensor_row(
@@ -158,7 +235,28 @@ fn render_text(report: &Report) -> String {
     }
     out.push('\n');
     out.push_str(&tensor_table(&report.tensors));
+    if let Some(updates) = &report.updates {
+        out.push('\n');
+        out.push_str(&update_table(updates));
+    }
     out
+}
+
+fn update_table(rows: &[UpdateRow]) -> String {
+    let headers = ["matrices", "count", "mean ‖s·B·A‖", "max ‖s·B·A‖"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.matrices.clone(),
+                r.count.to_string(),
+                format_stat(r.mean_frobenius),
+                format_stat(r.max_frobenius),
+            ]
+        })
+        .collect();
+    "updates: the Frobenius norm of each matrix's s·B·A, per matrix type\n".to_string()
+        + &align_columns(&headers, &cells)
 }
 
 fn push_meta(out: &mut String, meta: &ArtifactMeta) {
@@ -251,7 +349,7 @@ fn format_stat(value: f64) -> String {
 
 /// Left-aligns `cells` under `headers`, two spaces between columns.
 fn align_columns(headers: &[&str], cells: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in cells {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -284,4 +382,34 @@ fn human_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_group_by_the_path_after_the_block_number_in_model_order() {
+        let norms = [
+            ("model.layers.0.self_attn.q_proj", 1.0),
+            ("model.layers.0.mlp.up_proj", 4.0),
+            ("model.layers.1.self_attn.q_proj", 3.0),
+            ("lm_head", 2.0),
+        ];
+        let rows = group_by_type(norms.iter().map(|(n, v)| (n.to_string(), *v)));
+        let row = |matrices: &str, count, mean, max| UpdateRow {
+            matrices: matrices.into(),
+            count,
+            mean_frobenius: mean,
+            max_frobenius: max,
+        };
+        assert_eq!(
+            rows,
+            [
+                row("self_attn.q_proj", 2, 2.0, 3.0),
+                row("mlp.up_proj", 1, 4.0, 4.0),
+                row("lm_head", 1, 2.0, 2.0),
+            ]
+        );
+    }
 }
