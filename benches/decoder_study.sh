@@ -30,7 +30,7 @@ compare() {
 grid=5e-4,1e-3,2e-3
 
 methods() {
-  compare --tag decoder --out decoder-methods.md --lrs "$grid" --method-lrs full=2e-5,5e-5 \
+  compare --tag decoder --out decoder-methods.md --zero-shot --lrs "$grid" --method-lrs full=2e-5,5e-5 \
     --methods taso,lora-r1,lora-r8,random-regions,full "$@"
 }
 

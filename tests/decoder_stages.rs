@@ -182,6 +182,55 @@ fn the_base_decoder_is_evaluated_without_an_adapter() {
 }
 
 #[test]
+fn a_comparison_gives_the_zero_shot_figure_beside_the_majority_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = write_task(dir.path(), YES_NO_TASK);
+    let config = write_config(
+        dir.path(),
+        &task,
+        &decoder(dir.path(), TinyDecoderArch::Llama),
+    );
+    let record = dir.path().join("record");
+    let compare = |extra: &[&str]| {
+        run_captured(
+            Command::new(env!("CARGO_BIN_EXE_taso-compare"))
+                .args(["--config", config.to_str().unwrap(), "--seeds", "1"])
+                .args(["--methods", "lora-r1", "--zero-shot", "--record"])
+                .arg(&record)
+                .args(extra),
+        )
+    };
+    let (ok, log) = compare(&[]);
+    assert!(ok, "{log}");
+    assert!(log.contains("(taso-eval, no adapter)"), "{log}");
+    let run = dir.path().join("runs/toy-order/cmp-zero-shot");
+    let zero_shot = eval_metric(&run, "accuracy");
+    let table =
+        std::fs::read_to_string(dir.path().join("runs/toy-order/compare/results.md")).unwrap();
+    let line = format!(
+        "The base model without an adapter (zero-shot, `--zero-shot`) scores {:.2} accuracy",
+        100.0 * zero_shot
+    );
+    assert!(table.contains(&line), "{line}\n{table}");
+    assert!(
+        table.contains("Always giving the most frequent answer"),
+        "{table}"
+    );
+    assert!(record
+        .join("toy-order/cmp-zero-shot/metrics.json")
+        .is_file());
+
+    // From the record alone, the same table, nothing evaluated again.
+    std::fs::remove_dir_all(dir.path().join("runs")).unwrap();
+    let (ok, log) = compare(&["--report-only"]);
+    assert!(ok, "{log}");
+    assert!(!log.contains("running"), "{log}");
+    let again =
+        std::fs::read_to_string(dir.path().join("runs/toy-order/compare/results.md")).unwrap();
+    assert!(again.contains(&line), "{again}");
+}
+
+#[test]
 fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let run = pipeline(dir.path(), TinyDecoderArch::Llama, SUM_TASK, "sum");

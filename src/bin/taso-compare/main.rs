@@ -62,6 +62,10 @@ pub struct Args {
     /// `results.md`, or `results-TAG.md` with --tag).
     #[arg(long, value_parser = table_file_name)]
     out: Option<String>,
+    /// Also evaluate the base model without an adapter (`eval.adapter = none`: a decoder's
+    /// zero-shot) once, in run folder `cmp-[TAG-]zero-shot`, and give its figure under the table.
+    #[arg(long)]
+    zero_shot: bool,
     /// Run nothing: tabulate the finished runs and list the missing ones.
     #[arg(long)]
     report_only: bool,
@@ -161,8 +165,19 @@ fn compare_methods(args: Args) -> Result<()> {
         record,
         planned,
     );
+    let zero_shot = if args.zero_shot {
+        runner.zero_shot()?
+    } else {
+        None
+    };
     let results = compare(&mut runner, &plans, sweep_seeds, args.seeds)?;
-    let report = render::report(&run.task_name(), &args, &results, &runner.missing);
+    let report = render::report(
+        &run.task_name(),
+        &args,
+        &results,
+        zero_shot.as_ref(),
+        &runner.missing,
+    );
     let dir = run.runs_dir.join(run.task_name()).join("compare");
     let path = dir.join(args.table_name());
     std::fs::create_dir_all(&dir)

@@ -2,6 +2,7 @@
 
 use crate::{Args, MethodResult, Outcome};
 use std::fmt::Write as _;
+use taso::run::Scores;
 
 /// Mean of the main metric that chose the best epochs (hold-out, or dev without one).
 pub fn mean_selection(outcomes: &[Outcome]) -> f64 {
@@ -72,7 +73,13 @@ fn command(args: &Args) -> String {
 }
 
 /// The markdown report.
-pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[String]) -> String {
+pub fn report(
+    task: &str,
+    args: &Args,
+    results: &[MethodResult],
+    zero_shot: Option<&Scores>,
+    missing: &[String],
+) -> String {
     let metric = results
         .first()
         .and_then(|r| r.reported.first())
@@ -81,6 +88,7 @@ pub fn report(task: &str, args: &Args, results: &[MethodResult], missing: &[Stri
     let mut out = format!("# {task}: TASO vs baselines\n\n");
     intro(&mut out, args, metric, holdout);
     results_table(&mut out, results, metric, holdout);
+    untrained(&mut out, results, zero_shot, metric);
     sweep_table(&mut out, results, on);
     if !missing.is_empty() {
         let _ = writeln!(
@@ -168,6 +176,11 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
             first.total_params
         );
     }
+}
+
+/// What needs no training, on the eval split: always giving the most frequent answer, and the
+/// base model without an adapter (`--zero-shot`).
+fn untrained(out: &mut String, results: &[MethodResult], zero_shot: Option<&Scores>, metric: &str) {
     let majority = results
         .iter()
         .flat_map(|r| &r.reported)
@@ -177,6 +190,14 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
             out,
             "\nAlways giving the most frequent answer scores {:.2} accuracy on the eval split.",
             100.0 * majority
+        );
+    }
+    if let Some(value) = zero_shot.and_then(|scores| scores.get(metric)) {
+        let _ = writeln!(
+            out,
+            "\nThe base model without an adapter (zero-shot, `--zero-shot`) scores {:.2} {metric} \
+             on the eval split.",
+            100.0 * value
         );
     }
 }

@@ -130,40 +130,19 @@ impl<'a> Runner<'a> {
 
     /// The stage arguments, folder and state of one run.
     fn plan(&mut self, key: &RunKey) -> Result<Planned> {
-        let tag = self.tag.map(|t| format!("{t}-")).unwrap_or_default();
-        let name = format!("cmp-{tag}{}-lr{:e}-s{}", key.method.name, key.lr, key.seed);
-        let mut sets: Vec<String> = self.stage.overrides.clone();
-        sets.extend(key.method.sets.iter().cloned());
+        let name = self.run_name(&format!("{}-lr{:e}-s{}", key.method.name, key.lr, key.seed));
+        let mut sets = key.method.sets.clone();
         sets.extend([
-            format!("run.name={name:?}"),
             format!("run.seed={}", key.seed),
             format!("train.lr={:e}", key.lr),
         ]);
-        if let Some(threads) = self.threads {
-            sets.push(format!("run.threads={threads}"));
-        }
-        let args = StageArgs {
-            config: self.stage.config.clone(),
-            overrides: sets,
-            data_dir: self.stage.data_dir.clone(),
-            verbose: self.stage.verbose,
-        };
-        let config = args.resolve()?;
-        let paths = config.run()?.paths();
-        if let Some(record) = &self.record {
-            if record.restore(&name, &paths)? {
-                println!("restored {} from the record", paths.dir.display());
-            }
-        }
-        let asked = config.to_toml();
-        let score_key = score_key(&config)?;
-        let existing = existing::read_settings(&paths.config());
-        let same = existing
-            .iter()
-            .any(|text| existing::same_settings(text, &asked));
-        if let (false, false, Some(text)) = (same, self.report_only, existing.first()) {
-            existing::refuse_other_settings(&paths.dir, text, &asked)?;
-        }
+        let Prepared {
+            args,
+            paths,
+            asked,
+            score_key,
+            same,
+        } = self.prepare(&name, sets)?;
         let finished = same
             .then(|| RunMetrics::read(&paths.metrics()).ok())
             .flatten()
@@ -182,6 +161,102 @@ impl<'a> Runner<'a> {
             score_key,
         })
     }
+
+    /// The base model's `taso-eval` scores with no adapter (`eval.adapter = "none"`: a decoder
+    /// zero-shot), from run folder `cmp-[TAG-]zero-shot`: reused when it was evaluated with these
+    /// settings (restored from the record too), else evaluated now; `None` with `report_only`,
+    /// which lists it as missing.
+    pub fn zero_shot(&mut self) -> Result<Option<Scores>> {
+        let name = self.run_name("zero-shot");
+        let prepared = self.prepare(&name, vec!["eval.adapter=none".into()])?;
+        let paths = &prepared.paths;
+        let evaluated = || {
+            RunMetrics::read_eval(&paths.metrics())
+                .ok()
+                .and_then(|e| e.metrics)
+        };
+        let scores = match prepared.same.then(evaluated).flatten() {
+            Some(scores) => {
+                println!(
+                    "reusing {} (the base model, no adapter)",
+                    paths.dir.display()
+                );
+                scores
+            }
+            None if self.report_only => {
+                self.missing.push(name);
+                return Ok(None);
+            }
+            None => {
+                println!("running {} (taso-eval, no adapter)", paths.dir.display());
+                let log = (self.jobs > 1).then(|| paths.dir.join("stages.log"));
+                run_stage("taso-eval", &prepared.args, &[], log.as_deref())?;
+                evaluated().context("taso-eval wrote no metrics for the base model")?
+            }
+        };
+        if let Some(record) = &self.record {
+            record.keep(&name, paths)?;
+        }
+        Ok(Some(scores))
+    }
+
+    /// `cmp-[TAG-]<rest>`: a run folder's name in this comparison.
+    fn run_name(&self, rest: &str) -> String {
+        let tag = self.tag.map(|t| format!("{t}-")).unwrap_or_default();
+        format!("cmp-{tag}{rest}")
+    }
+
+    /// The run `name` with `sets` on top of the comparison's overrides: its stage arguments and
+    /// folder (restored from the record when gone), checked against what the folder holds — a
+    /// run with other settings stops the comparison, unless it only reports.
+    fn prepare(&self, name: &str, sets: Vec<String>) -> Result<Prepared> {
+        let mut overrides: Vec<String> = self.stage.overrides.clone();
+        overrides.extend(sets);
+        overrides.push(format!("run.name={name:?}"));
+        if let Some(threads) = self.threads {
+            overrides.push(format!("run.threads={threads}"));
+        }
+        let args = StageArgs {
+            config: self.stage.config.clone(),
+            overrides,
+            data_dir: self.stage.data_dir.clone(),
+            verbose: self.stage.verbose,
+        };
+        let config = args.resolve()?;
+        let paths = config.run()?.paths();
+        if let Some(record) = &self.record {
+            if record.restore(name, &paths)? {
+                println!("restored {} from the record", paths.dir.display());
+            }
+        }
+        let asked = config.to_toml();
+        let score_key = score_key(&config)?;
+        let existing = existing::read_settings(&paths.config());
+        let same = existing
+            .iter()
+            .any(|text| existing::same_settings(text, &asked));
+        if let (false, false, Some(text)) = (same, self.report_only, existing.first()) {
+            existing::refuse_other_settings(&paths.dir, text, &asked)?;
+        }
+        Ok(Prepared {
+            args,
+            paths,
+            asked,
+            score_key,
+            same,
+        })
+    }
+}
+
+/// A run's resolved arguments and folder, before anything is made.
+struct Prepared {
+    args: StageArgs,
+    paths: RunPaths,
+    /// Its resolved settings, as its folder's `config.toml` will hold them.
+    asked: String,
+    score_key: Option<String>,
+    /// Whether its folder holds a run of these settings.
+    same: bool,
 }
 
 /// Makes `plans`, `jobs` at a time, in order, keeping each in `record` as soon as it finishes;
@@ -356,7 +431,23 @@ struct EvalEntry {
     majority_accuracy: Option<f64>,
 }
 
+/// A `metrics.json` that may hold only `taso-eval`'s entry (a run with no training).
+#[derive(Deserialize)]
+struct EvalOnly {
+    eval: Option<EvalEntry>,
+}
+
 impl RunMetrics {
+    /// `taso-eval`'s entry alone, from a run that may not have trained.
+    fn read_eval(path: &Path) -> Result<EvalEntry> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let only: EvalOnly =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        only.eval
+            .with_context(|| format!("{} has no eval entry", path.display()))
+    }
+
     fn read(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
