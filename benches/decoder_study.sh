@@ -23,9 +23,11 @@ if [[ $task == all ]]; then
   done
   exit 0
 fi
+# A checkpoint every 16 steps (a setting that does not make another run) lets a run cut off by
+# the end of a session continue from it when the study is started again.
 compare() {
   target/release/taso-compare --config "configs/$task.toml" --seeds 3 --sweep-seeds 1 --jobs 2 \
-    --record benches/results --plot "$@"
+    --record benches/results --plot --set train.checkpoint_every=16 "$@"
 }
 grid=5e-4,1e-3,2e-3
 
