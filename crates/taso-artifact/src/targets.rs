@@ -16,13 +16,20 @@
 /// assert_eq!(target_position("pooler.dense", &targets), None);
 /// ```
 pub fn target_position(module: &str, suffixes: &[String]) -> Option<(usize, usize)> {
+    let (block, rest) = block_and_rest(module)?;
+    let index = suffixes.iter().position(|s| *s == rest)?;
+    Some((block, index))
+}
+
+/// The numbered block a module path passes and the path after it:
+/// `model.layers.3.mlp.up_proj` → `(3, "mlp.up_proj")`; `None` outside numbered blocks.
+pub fn block_and_rest(module: &str) -> Option<(usize, String)> {
     let mut parts = module.split('.');
     let block = parts
         .by_ref()
         .find(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))?;
     let rest = parts.collect::<Vec<_>>().join(".");
-    let index = suffixes.iter().position(|s| *s == rest)?;
-    Some((block.parse().ok()?, index))
+    Some((block.parse().ok()?, rest))
 }
 
 #[cfg(test)]

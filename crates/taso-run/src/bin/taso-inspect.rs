@@ -11,7 +11,8 @@ use clap::Parser;
 use serde::Serialize;
 use taso_adapter::AdapterSet;
 use taso_artifact::{
-    meta::keys, Artifact, ArtifactKind, ArtifactMeta, SafetensorsFile, TensorData, TensorInfo,
+    block_and_rest, meta::keys, Artifact, ArtifactKind, ArtifactMeta, SafetensorsFile, TensorData,
+    TensorInfo,
 };
 
 /// Print the metadata and tensors of a taso artifact or of any safetensors file.
@@ -156,11 +157,7 @@ fn adapter_updates(path: &Path, meta: Option<&ArtifactMeta>) -> Result<Vec<Updat
 fn group_by_type(norms: impl Iterator<Item = (String, f64)>) -> Vec<UpdateRow> {
     let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
     for (name, norm) in norms {
-        let parts: Vec<&str> = name.split('.').collect();
-        let block = parts
-            .iter()
-            .position(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        let kind = block.map_or(name.clone(), |i| parts[i + 1..].join("."));
+        let kind = block_and_rest(&name).map_or(name, |(_, rest)| rest);
         match groups.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, values)) => values.push(norm),
             None => groups.push((kind, vec![norm])),
