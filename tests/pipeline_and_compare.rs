@@ -107,6 +107,7 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         "results.png",
         "results-curves-taso.png",
         "results-curves-bitfit.png",
+        "results-loss.png",
     ] {
         let png = std::fs::read(compare_dir.join(chart)).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{chart} is not a PNG");

@@ -45,7 +45,7 @@ pub fn run_curves(
     let best_epoch = best_point(&metrics[0]).0;
     let epochs = whole_axis(loss.iter().chain(&metrics));
     let loss_panel = Panel {
-        caption: "training loss per epoch".into(),
+        caption: "training loss".into(),
         x_desc: "epoch",
         y_desc: "loss".into(),
         curves: &loss,

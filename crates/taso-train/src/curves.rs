@@ -7,7 +7,7 @@ use taso_plot::{run_curves, Curve};
 use taso_run::Scores;
 
 use crate::error::TrainError;
-use crate::records::{EpochRecord, TrainMetrics};
+use crate::records::{EpochRecord, StepLoss, TrainMetrics};
 
 /// The loss curve and the `metric` curves of `epochs`: hold-out first (it chooses the best
 /// epoch when there is one), then dev; a split never evaluated gets no curve.
@@ -36,16 +36,48 @@ pub fn epoch_curves(epochs: &[EpochRecord], metric: &str) -> (Curve, Vec<Curve>)
     (loss, metrics.into_iter().flatten().collect())
 }
 
+/// The training loss along a run (`step_losses`, the mean of each `train.log_every` steps)
+/// under `label`, with x in epochs: a stretch's last step over the steps of the first epoch.
+/// `None` without step losses or without a finished epoch to measure an epoch by.
+pub fn step_loss_curve(
+    step_losses: &[StepLoss],
+    epochs: &[EpochRecord],
+    label: &str,
+) -> Option<Curve> {
+    let steps_per_epoch = epochs.first()?.step;
+    if step_losses.is_empty() || steps_per_epoch == 0 {
+        return None;
+    }
+    let points = step_losses
+        .iter()
+        .map(|s| (s.step as f64 / steps_per_epoch as f64, s.loss))
+        .collect();
+    Some(Curve {
+        label: label.to_string(),
+        points,
+    })
+}
+
 impl TrainMetrics {
-    /// Draws the run's loss and main-metric curves to the PNG `path`; `false` (nothing drawn)
-    /// when no epoch was evaluated.
+    /// Draws the run's loss (per epoch, and along the epochs where the run recorded it) and
+    /// main-metric curves to the PNG `path`; `false` (nothing drawn) when no epoch was
+    /// evaluated.
     pub fn draw_curves(&self, path: &Path) -> Result<bool, TrainError> {
-        let (loss, metrics) = epoch_curves(&self.epochs, &self.main_metric);
+        let (mut loss, metrics) = epoch_curves(&self.epochs, &self.main_metric);
         if metrics.is_empty() {
             return Ok(false);
         }
+        let along = step_loss_curve(
+            &self.step_losses,
+            &self.epochs,
+            "train loss, each stretch of log_every steps",
+        );
+        if along.is_some() {
+            loss.label = "train loss, epoch mean".to_string();
+        }
+        let losses: Vec<Curve> = std::iter::once(loss).chain(along).collect();
         let title = format!("{} on {}, seed {}", self.method, self.task, self.seed);
-        run_curves(path, &title, &[loss], &metrics, &self.main_metric)?;
+        run_curves(path, &title, &losses, &metrics, &self.main_metric)?;
         Ok(true)
     }
 }
@@ -77,6 +109,23 @@ mod tests {
         let labels: Vec<&str> = metrics.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["hold-out f1", "dev f1"]);
         assert_eq!(metrics[1].points, [(1.0, 0.5), (2.0, 0.6)]);
+    }
+
+    #[test]
+    fn step_losses_are_placed_in_epochs() {
+        let epochs = [
+            epoch(1, 0.7, Some(0.5), None),
+            epoch(2, 0.6, Some(0.6), None),
+        ];
+        let losses = [(5, 0.9), (10, 0.7), (15, 0.65), (20, 0.6)]
+            .map(|(step, loss)| StepLoss { step, loss });
+        let curve = step_loss_curve(&losses, &epochs, "along").expect("a curve");
+        assert_eq!(
+            curve.points,
+            [(0.5, 0.9), (1.0, 0.7), (1.5, 0.65), (2.0, 0.6)]
+        );
+        assert!(step_loss_curve(&[], &epochs, "along").is_none());
+        assert!(step_loss_curve(&losses, &[], "along").is_none());
     }
 
     #[test]

@@ -39,6 +39,15 @@ impl EpochRecord {
     }
 }
 
+/// The mean training loss of a stretch of steps: those after the previous entry, up to `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepLoss {
+    /// The stretch's last optimizer step (1-based).
+    pub step: usize,
+    /// The mean loss of its steps.
+    pub loss: f64,
+}
+
 /// The state of the training loop besides tensors: saved in checkpoints, turned into
 /// `metrics.json` at the end.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +74,36 @@ pub struct Progress {
     /// uninterrupted one does.
     #[serde(default)]
     pub loss_scale: LossScale,
+    /// The mean loss of every `train.log_every` steps so far (the run's last stretch may be
+    /// shorter); empty before the first (and in checkpoints older than the record).
+    #[serde(default)]
+    pub step_losses: Vec<StepLoss>,
+    /// Sum of the losses since the last entry of `step_losses`.
+    #[serde(default)]
+    pub stretch_loss_sum: f64,
+    /// Steps since the last entry of `step_losses`.
+    #[serde(default)]
+    pub stretch_steps: usize,
+}
+
+impl Progress {
+    /// Counts a finished optimizer step of mean loss `loss`. Every `every` steps, and at the
+    /// run's last step `total`, the mean loss since the previous such step joins `step_losses`.
+    pub fn add_step_loss(&mut self, loss: f64, every: usize, total: usize) {
+        self.step += 1;
+        self.epoch_loss_sum += loss;
+        self.epoch_steps += 1;
+        self.stretch_loss_sum += loss;
+        self.stretch_steps += 1;
+        if self.step.is_multiple_of(every.max(1)) || self.step == total {
+            self.step_losses.push(StepLoss {
+                step: self.step,
+                loss: self.stretch_loss_sum / self.stretch_steps as f64,
+            });
+            self.stretch_loss_sum = 0.0;
+            self.stretch_steps = 0;
+        }
+    }
 }
 
 /// Trainable parameter counts of a run.
@@ -171,6 +210,10 @@ pub struct TrainMetrics {
     /// epoch's end, so it stays flat after the first epoch.
     #[serde(default)]
     pub peak_resident_bytes_by_epoch: Vec<u64>,
+    /// The training loss along the run: the mean of every `train.log_every` steps (see
+    /// [`Progress::step_losses`]); absent from records older than it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_losses: Vec<StepLoss>,
 }
 
 impl TrainMetrics {
@@ -284,6 +327,23 @@ fn cell(scores: &Option<Scores>, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_losses_average_each_stretch_and_close_the_last_one() {
+        let mut progress = Progress::default();
+        for loss in [4.0, 2.0, 3.0, 1.0, 6.0] {
+            progress.add_step_loss(loss, 2, 5);
+        }
+        let points: Vec<(usize, f64)> = progress
+            .step_losses
+            .iter()
+            .map(|p| (p.step, p.loss))
+            .collect();
+        assert_eq!(points, [(2, 3.0), (4, 2.0), (5, 6.0)]);
+        assert_eq!((progress.step, progress.epoch_steps), (5, 5));
+        assert_eq!(progress.epoch_loss_sum, 16.0);
+        assert_eq!(progress.stretch_steps, 0);
+    }
 
     #[test]
     fn percent_of_base_is_derived() {

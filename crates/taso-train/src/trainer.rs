@@ -299,9 +299,8 @@ impl<'a> Trainer<'a> {
         }
         zero_grads(&tensors);
         let progress = &mut self.progress;
-        progress.step += 1;
-        progress.epoch_loss_sum += value;
-        progress.epoch_steps += 1;
+        let total = self.schedule.total_steps;
+        progress.add_step_loss(value, self.config.log_every, total);
         progress.examples_seen += indices.len();
         progress.tokens_seen += indices
             .iter()
@@ -548,6 +547,7 @@ impl<'a> Trainer<'a> {
             examples_per_second: progress.examples_seen as f64 / progress.train_seconds.max(1e-9),
             tokens_per_second: progress.tokens_seen as f64 / progress.train_seconds.max(1e-9),
             peak_resident_bytes_by_epoch: self.epoch_peaks.clone(),
+            step_losses: progress.step_losses.clone(),
         }
     }
 }

@@ -206,6 +206,13 @@ fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
             assert_eq!((a.epoch, a.step, &a.dev), (b.epoch, b.step, &b.dev));
             assert!((a.train_loss - b.train_loss).abs() < 1e-12);
         }
+        // The loss along the run (every `log_every` = 4 steps) carries over the cut too.
+        let steps = |m: &TrainMetrics| m.step_losses.iter().map(|p| p.step).collect::<Vec<_>>();
+        assert_eq!(steps(&whole), [4, 8, 12]);
+        assert_eq!(steps(&resumed), steps(&whole));
+        for (a, b) in whole.step_losses.iter().zip(&resumed.step_losses) {
+            assert!((a.loss - b.loss).abs() < 1e-12, "{a:?} vs {b:?}");
+        }
     }
 
     // Another setting than the checkpoint's is refused, naming it.
@@ -366,6 +373,9 @@ fn step_caps_subsets_and_end_only_evaluation_shorten_the_run() {
     assert_eq!(steps, [2, 4, 5]);
     let evaluated: Vec<bool> = metrics.epochs.iter().map(|e| e.dev.is_some()).collect();
     assert_eq!(evaluated, [false, false, true], "only the end is evaluated");
+    // The loss along the run: every `log_every` = 4 steps, and the shorter last stretch.
+    let along: Vec<usize> = metrics.step_losses.iter().map(|p| p.step).collect();
+    assert_eq!(along, [4, 5]);
     assert_eq!(metrics.best, metrics.last);
     // The process's peak memory in each epoch (Linux).
     assert_eq!(metrics.peak_resident_bytes_by_epoch.len(), 3);

@@ -1,18 +1,19 @@
 //! `--plot`: charts beside the table — each method's metric with error bars over seeds (the
-//! `taso-eval` figure where every run has one, else the best-epoch dev), and the per-epoch curves (loss, hold-out and dev metric) of each method's first
-//! reported run, so that where a method loses can be seen.
+//! `taso-eval` figure where every run has one, else the best-epoch dev), the per-epoch curves
+//! (loss, hold-out and dev metric) of each method's first reported run, and the training loss
+//! of those runs side by side along their steps, so that where a method loses can be seen.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use taso::train::epoch_curves;
-use taso_plot::{method_bars, run_curves, MethodBar};
+use taso::train::{epoch_curves, step_loss_curve};
+use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar};
 
 use crate::render::mean_std;
 use crate::{MethodResult, Outcome};
 
-/// Draws `<table stem>.png` and `<table stem>-curves-<method>.png` beside `table`; returns the
-/// files written.
+/// Draws `<table stem>.png`, `<table stem>-curves-<method>.png` and, where the runs recorded
+/// their loss along the steps, `<table stem>-loss.png` beside `table`; returns the files written.
 pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<PathBuf>> {
     let Some(metric) = results
         .iter()
@@ -44,7 +45,28 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
             .with_context(|| format!("drawing {}", path.display()))?;
         written.push(path);
     }
+    let losses = loss_curves(results);
+    if !losses.is_empty() {
+        let path = PathBuf::from(format!("{}-loss.png", stem.display()));
+        let title = format!("{task}: training loss of each method's first run at its best lr");
+        let y = "training loss (mean of each train.log_every steps)";
+        line_chart(&path, &title, "epoch", y, &losses)
+            .with_context(|| format!("drawing {}", path.display()))?;
+        written.push(path);
+    }
     Ok(written)
+}
+
+/// One curve per method whose first reported run recorded its loss along the steps.
+fn loss_curves(results: &[MethodResult]) -> Vec<Curve> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let first = &r.reported[0];
+            let label = format!("{} (lr {:e})", r.name, r.best_lr);
+            step_loss_curve(&first.step_losses, &first.epochs, &label)
+        })
+        .collect()
 }
 
 /// Which figure the bars show, and how to read it from a run: `taso-eval`'s (at the chosen
@@ -91,6 +113,26 @@ mod tests {
             best_lr: 1e-3,
             reported: runs,
         }
+    }
+
+    #[test]
+    fn the_loss_chart_takes_the_methods_whose_first_run_recorded_its_steps() {
+        let mut along = outcome(0.8, 0.8);
+        along.epochs = vec![taso::train::EpochRecord {
+            epoch: 1,
+            step: 4,
+            train_loss: 0.5,
+            lr: 1e-3,
+            dev: None,
+            holdout: None,
+        }];
+        along.step_losses = [(2, 0.7), (4, 0.3)]
+            .map(|(step, loss)| taso::train::StepLoss { step, loss })
+            .to_vec();
+        let curves = loss_curves(&[method(vec![along]), method(vec![outcome(0.9, 0.9)])]);
+        assert_eq!(curves.len(), 1);
+        assert_eq!(curves[0].label, "taso (lr 1e-3)");
+        assert_eq!(curves[0].points, [(0.5, 0.7), (1.0, 0.3)]);
     }
 
     #[test]

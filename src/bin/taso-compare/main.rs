@@ -108,6 +108,8 @@ pub struct Outcome {
     metric: String,
     /// The run's per-epoch records, for the curves of `--plot`.
     epochs: Vec<taso::train::EpochRecord>,
+    /// The run's loss along its steps (empty in records older than it), for `--plot`.
+    step_losses: Vec<taso::train::StepLoss>,
 }
 
 /// A method's sweep (every grid lr on the sweep seeds) and its reported runs (best lr, all seeds).
@@ -343,6 +345,7 @@ pub(crate) mod tests {
             majority: None,
             metric: "accuracy".into(),
             epochs: Vec::new(),
+            step_losses: Vec::new(),
         }
     }
 
