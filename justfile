@@ -71,8 +71,8 @@ smoke TASK *ARGS: build
 compare TASK *ARGS: build
     c=$({{config}} {{TASK}}); target/release/taso-compare --config "$c" {{ARGS}}
 
-# The decoder study on a prompt task (sst2-prompt, rte-prompt, qnli-prompt; `all`: the three in
-# turn): the five methods under hold-out selection, then the ablations, recorded in benches/results
+# The decoder study on a prompt task (sst2-prompt, rte-prompt, qnli-prompt; `all`: the three, in
+# the order the script gives): the five methods under hold-out selection, then the ablations, recorded in benches/results
 # (PART: methods, ablations or all; extra arguments go to taso-compare, e.g. --report-only).
 decoder-study TASK PART="all" *ARGS: build
     benches/decoder_study.sh {{TASK}} {{PART}} {{ARGS}}
