@@ -60,14 +60,16 @@ ablations() {
   lr=$(taso_lr)
   # Block shape at one budget: under the rank-1 budget a one-axis region only fits at rank 1,
   # where it is the whole matrix (dense LoRA r=1), so the shapes meet at the rank-8 budget, rank 12.
-  # Rank inside the rank-1 budget; calibration size; the score signal.
+  # Rank inside the rank-1 budget; calibration size; the score signal; the loss scored (the
+  # choice among the candidates alone, without learning the answer's form).
   compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
-    --methods taso,taso-r2,taso-r4,taso-cal64,taso-cal1024,taso-grad,block-b8,rows-b8,columns-b8 \
+    --methods taso,taso-r2,taso-r4,taso-cal64,taso-cal1024,taso-grad,taso-choice,block-b8,rows-b8,columns-b8 \
     --variant 'taso-r2=run.method=taso;regions.rank=2' \
     --variant 'taso-r4=run.method=taso;regions.rank=4' \
     --variant 'taso-cal64=run.method=taso;score.batches=8' \
     --variant 'taso-cal1024=run.method=taso;score.batches=128' \
     --variant 'taso-grad=run.method=taso;score.signal=grad' \
+    --variant 'taso-choice=run.method=taso;score.loss=choice' \
     --variant 'block-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12' \
     --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
     --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \

@@ -262,6 +262,42 @@ fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
 }
 
 #[test]
+fn the_choice_loss_scores_a_candidate_task_and_is_refused_on_a_free_form_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let llama = decoder(dir.path(), TinyDecoderArch::Llama);
+    let config = write_config(dir.path(), &write_task(dir.path(), YES_NO_TASK), &llama);
+    let importance = |name: &str| {
+        let path = dir
+            .path()
+            .join("runs/toy-order")
+            .join(name)
+            .join("importance.safetensors");
+        std::fs::read(path).unwrap()
+    };
+    let (ok, log) = stage("score", &config, &["--set", "run.name=answer"]);
+    assert!(ok, "{log}");
+    let (ok, log) = stage(
+        "score",
+        &config,
+        &["--set", "run.name=choice", "--set", "score.loss=choice"],
+    );
+    assert!(ok, "{log}");
+    assert_ne!(
+        importance("answer"),
+        importance("choice"),
+        "another loss, other scores"
+    );
+
+    let config = write_config(dir.path(), &write_task(dir.path(), SUM_TASK), &llama);
+    let (ok, log) = stage("score", &config, &["--set", "score.loss=choice"]);
+    assert!(
+        !ok && log.contains("toy-sum") && log.contains("score.loss = \"answer\""),
+        "{log}"
+    );
+    assert!(!dir.path().join("runs/toy-sum").exists(), "nothing written");
+}
+
+#[test]
 fn mismatched_runs_are_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     let prompt_task = write_task(dir.path(), YES_NO_TASK);

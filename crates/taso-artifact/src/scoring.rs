@@ -30,6 +30,19 @@ pub enum Signal {
     Grad,
 }
 
+/// The loss whose gradients are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreLoss {
+    /// The run's training loss (for a decoder, the SFT loss on the answer tokens: the paper's).
+    #[default]
+    Answer,
+    /// For a prompt task with candidate answers: cross-entropy over the candidates' first tokens
+    /// alone, which leaves out learning the answer's form (which words answer at all) and keeps
+    /// which candidate is right.
+    Choice,
+}
+
 /// What the artifact keeps of the score matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,6 +85,8 @@ pub struct ScoreConfig {
     pub estimator: Estimator,
     /// `weight-grad` (default, `|W ⊙ ∂L/∂W|`) or `grad` (`|∂L/∂W|`).
     pub signal: Signal,
+    /// `answer` (default, the training loss) or `choice` (prompt tasks with candidates).
+    pub loss: ScoreLoss,
     /// Number of calibration batches drawn from the training split.
     pub batches: usize,
     /// Examples per calibration batch (`batches × batch_size` ≈ 512 by default).
@@ -96,6 +111,7 @@ impl Default for ScoreConfig {
         Self {
             estimator: Estimator::SumAbs,
             signal: Signal::WeightGrad,
+            loss: ScoreLoss::Answer,
             batches: 16,
             batch_size: 32,
             head_warmup_steps: 0,

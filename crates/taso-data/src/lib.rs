@@ -124,9 +124,9 @@ pub use metrics::{
 pub use paths::{resolve_data_dir, resolve_data_dir_from, DATA_DIR_ENV};
 pub use prompt::{
     exact_match, extract_final_number, numbers_match, AnswerSpec, Candidate, CandidateRow,
-    CausalBatch, PromptAnswer, PromptEncoding, PromptExample, PromptKind, PromptMetric,
-    PromptPredictions, PromptSplit, PromptTaskSpec, PromptTokenizer, CHOICES_PLACEHOLDER,
-    FINAL_ANSWER_MARKER, IGNORE_INDEX,
+    CausalBatch, FirstTokenChoices, PromptAnswer, PromptEncoding, PromptExample, PromptKind,
+    PromptMetric, PromptPredictions, PromptSplit, PromptTaskSpec, PromptTokenizer,
+    CHOICES_PLACEHOLDER, FINAL_ANSWER_MARKER, IGNORE_INDEX,
 };
 pub use spec::{Column, Format, LabelSpec, Split, SplitFile, Splits, TaskSpec};
 pub use split::TokenizedSplit;

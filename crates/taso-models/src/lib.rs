@@ -46,6 +46,7 @@
 
 mod batch;
 mod checkpoint;
+mod choice_loss;
 mod decoder;
 mod device;
 mod dropout;
@@ -66,6 +67,7 @@ pub mod testing;
 mod weights;
 
 pub use batch::BatchTensors;
+pub use choice_loss::ChoiceTensors;
 pub use decoder::{
     CausalLm, Decoder, DecoderArch, DecoderConfig, DecoderInput, DecoderOutput, Finish, Generated,
     GreedySettings, KvCache, Llama3RopeScaling,

@@ -1,6 +1,7 @@
 //! A split of a run's task, tokenized for its model family, cut into [`TaskBatch`]es.
 
 use crate::batch::BatchTensors;
+use crate::choice_loss::ChoiceTensors;
 use crate::task_model::{CausalTensors, TaskBatch};
 use taso_data::{PromptExample, PromptSplit, TokenizedSplit};
 use tch::Device;
@@ -74,6 +75,19 @@ impl TaskData {
             TaskData::Prompt(p) => {
                 TaskBatch::Causal(CausalTensors::new(&p.split.training_batch(indices), device))
             }
+        }
+    }
+
+    /// The choice among candidate answers that examples `indices` pose by their first answer
+    /// token, on `device`, for the choice loss; `None` for a classification split and where
+    /// [`taso_data::PromptSplit::first_token_choices`] has none.
+    pub fn choices(&self, indices: &[usize], device: Device) -> Option<ChoiceTensors> {
+        match self {
+            TaskData::Classification(_) => None,
+            TaskData::Prompt(p) => p
+                .split
+                .first_token_choices(indices)
+                .map(|choices| ChoiceTensors::new(&choices, device)),
         }
     }
 

@@ -2,16 +2,19 @@
 
 use crate::error::ScoreError;
 use crate::scorer::Scorer;
-use crate::ScoreConfig;
+use crate::{ScoreConfig, ScoreLoss};
 use std::time::Instant;
 use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};
-use taso_models::{available_memory, LinearHost, LossScale, MemoryEstimate, TaskBatch, TaskModel};
+use taso_models::{
+    available_memory, ChoiceTensors, LinearHost, LossScale, MemoryEstimate, TaskBatch, TaskData,
+    TaskModel,
+};
 
 /// Passes of one batch at ever smaller loss scales before scoring gives up.
 const MAX_RETRIES: usize = 16;
 use taso_run::{RunContext, RunError};
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
 /// training split (or of one shard of it), dropout off, the head initialised exactly as the
@@ -46,6 +49,7 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         );
     }
     plan.truncate(config.batches);
+    let choices = choice_targets(ctx, &split, &plan, config)?;
     let model = ctx.load_model()?;
     if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
         return Err(ScoreError::WarmupOnDecoder {
@@ -88,11 +92,15 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     memory.check_fits(available_memory(device), device, "scoring")?;
     let loss_scale = LossScale::for_dtype(run.dtype);
     // Data-parallel: each rank scores every world_size-th batch; the sums are added up after.
-    let share: Vec<&TaskBatch> = batches
+    let share: Vec<Pass> = batches
         .iter()
+        .zip(&choices)
         .enumerate()
         .filter(|(i, _)| ctx.parallel.is_none_or(|p| p.owns(*i)))
-        .map(|(_, batch)| batch)
+        .map(|(_, (batch, choices))| Pass {
+            batch,
+            choices: choices.as_ref(),
+        })
         .collect();
     accumulate(
         &model,
@@ -111,19 +119,52 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     })
 }
 
-/// Back-propagates the mean loss of one batch times `scale`, with dropout off (block by block
-/// when `checkpointed`); returns the loss, an error if it is not finite.
+/// One scoring pass: a calibration batch, and its candidates' first tokens under the choice
+/// loss.
+struct Pass<'a> {
+    batch: &'a TaskBatch,
+    choices: Option<&'a ChoiceTensors>,
+}
+
+/// Under `score.loss = "choice"`, the candidates' first tokens of every batch of `plan`
+/// (checked over the whole split before the model loads); `None`s under the training loss.
+fn choice_targets(
+    ctx: &RunContext,
+    split: &TaskData,
+    plan: &[Vec<usize>],
+    config: &ScoreConfig,
+) -> Result<Vec<Option<ChoiceTensors>>, ScoreError> {
+    if config.loss == ScoreLoss::Answer {
+        return Ok(plan.iter().map(|_| None).collect());
+    }
+    let every: Vec<usize> = (0..split.len()).collect();
+    if split.choices(&every, Device::Cpu).is_none() {
+        return Err(ScoreError::NoChoice {
+            task: ctx.task.name().to_string(),
+        });
+    }
+    Ok(plan
+        .iter()
+        .map(|indices| split.choices(indices, ctx.device))
+        .collect())
+}
+
+/// Back-propagates the mean loss of one batch times `scale` (the choice loss where the pass has
+/// choices), with dropout off (block by block when `checkpointed`); returns the loss, an error
+/// if it is not finite.
 fn backward_loss(
     model: &TaskModel,
-    batch: &TaskBatch,
+    pass: &Pass,
     checkpointed: bool,
     scale: f64,
     stage: &'static str,
     step: usize,
 ) -> Result<f64, ScoreError> {
-    let loss = model
-        .loss_backward(batch, false, checkpointed, scale)?
-        .double_value(&[]);
+    let loss = match pass.choices {
+        Some(choices) => model.choice_loss_backward(pass.batch, choices, checkpointed, scale)?,
+        None => model.loss_backward(pass.batch, false, checkpointed, scale)?,
+    };
+    let loss = loss.double_value(&[]);
     if !loss.is_finite() {
         return Err(ScoreError::NonFiniteLoss { stage, step });
     }
@@ -145,8 +186,11 @@ fn warm_up_head(
         .map(|(_, p)| p.set_requires_grad(true))
         .collect();
     for step in 0..config.head_warmup_steps {
-        let batch = &batches[step % batches.len()];
-        let loss = backward_loss(model, batch, false, 1.0, "warm-up", step + 1)?;
+        let pass = Pass {
+            batch: &batches[step % batches.len()],
+            choices: None,
+        };
+        let loss = backward_loss(model, &pass, false, 1.0, "warm-up", step + 1)?;
         tch::no_grad(|| {
             for p in &params {
                 let mut grad = p.grad();
@@ -171,17 +215,17 @@ fn warm_up_head(
 fn accumulate(
     model: &TaskModel,
     scorer: &mut Scorer,
-    batches: &[&TaskBatch],
+    passes: &[Pass],
     checkpointed: bool,
     mut loss_scale: LossScale,
 ) -> Result<(), ScoreError> {
     let start = Instant::now();
     let mut examples = 0;
-    for (step, batch) in batches.iter().enumerate() {
+    for (step, pass) in passes.iter().enumerate() {
         let mut tries = 0;
         let loss = loop {
             let scale = loss_scale.scale;
-            let loss = backward_loss(model, batch, checkpointed, scale, "scoring", step + 1)?;
+            let loss = backward_loss(model, pass, checkpointed, scale, "scoring", step + 1)?;
             if loss_scale.update(scorer.accumulate_scaled(scale)) {
                 break loss;
             }
@@ -195,14 +239,14 @@ fn accumulate(
                 return Err(ScoreError::F16Overflow { step: step + 1 });
             }
         };
-        examples += batch.rows();
+        examples += pass.batch.rows();
         let elapsed = start.elapsed().as_secs_f64();
         let rate = examples as f64 / elapsed.max(1e-9);
-        let eta = elapsed / (step + 1) as f64 * (batches.len() - step - 1) as f64;
+        let eta = elapsed / (step + 1) as f64 * (passes.len() - step - 1) as f64;
         tracing::info!(
             "scoring batch {}/{}: loss {:.4}, {rate:.1} examples/s, ETA {eta:.0}s",
             step + 1,
-            batches.len(),
+            passes.len(),
             loss
         );
     }

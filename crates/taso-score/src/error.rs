@@ -57,6 +57,12 @@ pub enum ScoreError {
         /// The configured steps.
         steps: usize,
     },
+    /// The choice loss asked for on a task whose answers it cannot tell apart.
+    #[error("score.loss = \"choice\" needs a prompt task whose examples each offer the same candidate answers, told apart by their first token; task `{task}` does not: set score.loss = \"answer\"")]
+    NoChoice {
+        /// The run's task.
+        task: String,
+    },
     /// The training split (or shard) has no example to score.
     #[error("no training example to score (after sharding); check the task's train split and score.shard")]
     NoExamples,

@@ -40,6 +40,8 @@ pub use scorer::Scorer;
 #[cfg(feature = "stage")]
 pub use stage::{merge_files, run_stage, Outcome};
 /// The `[score]` settings and their choices (types of `taso-artifact`, which records them).
-pub use taso_artifact::scoring::{Estimator, ScoreConfig, ScoreDtype, Shard, Signal, Store};
+pub use taso_artifact::scoring::{
+    Estimator, ScoreConfig, ScoreDtype, ScoreLoss, Shard, Signal, Store,
+};
 /// What [`Scorer::finish`] returns per matrix (a type of `taso-artifact`).
 pub use taso_artifact::MatrixScores;

@@ -32,6 +32,18 @@ pub struct CausalBatch {
     pub label_ids: Vec<i64>,
 }
 
+/// The choice between candidate answers that the first answer token makes, for a batch of rows
+/// (see [`PromptSplit::first_token_choices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstTokenChoices {
+    /// Candidates per row.
+    pub candidates: usize,
+    /// Every candidate's first token id, row by row (`rows × candidates`).
+    pub ids: Vec<i64>,
+    /// The gold candidate's place in its row.
+    pub gold: Vec<i64>,
+}
+
 /// One scored pair: example `example` and its candidate `candidate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateRow {
@@ -118,6 +130,37 @@ impl PromptSplit {
             }),
             self.pad_id,
         )
+    }
+
+    /// The choice each example at `indices` poses by its first answer token: every candidate's
+    /// first token (`[rows × candidates]`, row-major) and the gold candidate's place (`[rows]`).
+    /// `None` unless every example has a gold answer and the same number (at least two) of
+    /// candidates, whose first tokens all differ.
+    pub fn first_token_choices(&self, indices: &[usize]) -> Option<FirstTokenChoices> {
+        let candidates = self.encodings.get(*indices.first()?)?.answer_ids.len();
+        let mut choices = FirstTokenChoices {
+            candidates,
+            ids: Vec::with_capacity(indices.len() * candidates),
+            gold: Vec::with_capacity(indices.len()),
+        };
+        for &i in indices {
+            let e = &self.encodings[i];
+            let firsts: Vec<u32> = e
+                .answer_ids
+                .iter()
+                .filter_map(|a| a.first().copied())
+                .collect();
+            let distinct = firsts
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            if candidates < 2 || firsts.len() != candidates || distinct != candidates {
+                return None;
+            }
+            choices.ids.extend(firsts.into_iter().map(i64::from));
+            choices.gold.push(e.gold? as i64);
+        }
+        Some(choices)
     }
 
     /// Every (example, candidate) pair, example by example.
@@ -222,6 +265,33 @@ mod tests {
             ],
             pad_id: 0,
         }
+    }
+
+    #[test]
+    fn first_token_choices_need_distinct_first_tokens_and_one_candidate_count() {
+        let split = PromptSplit {
+            encodings: vec![
+                encoding(&[1], &[&[20], &[21, 22]], Some(1)),
+                encoding(&[1, 2], &[&[20, 5], &[21]], Some(0)),
+                encoding(&[1], &[&[20], &[20, 22]], Some(0)),
+            ],
+            pad_id: 0,
+        };
+        let choices = split
+            .first_token_choices(&[1, 0])
+            .expect("two candidates each");
+        assert_eq!(choices.candidates, 2);
+        assert_eq!(choices.ids, [20, 21, 20, 21]);
+        assert_eq!(choices.gold, [0, 1]);
+        assert!(
+            split.first_token_choices(&[0, 2]).is_none(),
+            "same first token"
+        );
+        assert!(
+            self::split().first_token_choices(&[0, 1]).is_none(),
+            "2 and 3 candidates"
+        );
+        assert!(split.first_token_choices(&[]).is_none());
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod spec;
 mod template;
 mod tokenize;
 
-pub use batch::{CandidateRow, CausalBatch, PromptSplit, IGNORE_INDEX};
+pub use batch::{CandidateRow, CausalBatch, FirstTokenChoices, PromptSplit, IGNORE_INDEX};
 pub use metrics::{
     exact_match, extract_final_number, numbers_match, PromptPredictions, FINAL_ANSWER_MARKER,
 };
