@@ -48,7 +48,7 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
     let losses = loss_curves(results);
     if !losses.is_empty() {
         let path = PathBuf::from(format!("{}-loss.png", stem.display()));
-        let title = format!("{task}: training loss of each method's first run at its best lr");
+        let title = format!("{task}: training loss of each method at its best lr");
         let y = "training loss (mean of each train.log_every steps)";
         line_chart(&path, &title, "epoch", y, &losses)
             .with_context(|| format!("drawing {}", path.display()))?;
@@ -57,14 +57,15 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
     Ok(written)
 }
 
-/// One curve per method whose first reported run recorded its loss along the steps.
+/// One curve per method: its first reported run (seeds in order) that recorded its loss along
+/// the steps; a method with none is left out.
 fn loss_curves(results: &[MethodResult]) -> Vec<Curve> {
     results
         .iter()
         .filter_map(|r| {
-            let first = &r.reported[0];
-            let label = format!("{} (lr {:e})", r.name, r.best_lr);
-            step_loss_curve(&first.step_losses, &first.epochs, &label)
+            let run = r.reported.iter().find(|run| !run.step_losses.is_empty())?;
+            let label = format!("{} (lr {:e}, seed {})", r.name, r.best_lr, run.seed);
+            step_loss_curve(&run.step_losses, &run.epochs, &label)
         })
         .collect()
 }
@@ -116,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn the_loss_chart_takes_the_methods_whose_first_run_recorded_its_steps() {
+    fn the_loss_chart_takes_each_methods_first_run_that_recorded_its_steps() {
         let mut along = outcome(0.8, 0.8);
         along.epochs = vec![taso::train::EpochRecord {
             epoch: 1,
@@ -126,12 +127,16 @@ mod tests {
             dev: None,
             holdout: None,
         }];
+        along.seed = 1;
         along.step_losses = [(2, 0.7), (4, 0.3)]
             .map(|(step, loss)| taso::train::StepLoss { step, loss })
             .to_vec();
-        let curves = loss_curves(&[method(vec![along]), method(vec![outcome(0.9, 0.9)])]);
+        let curves = loss_curves(&[
+            method(vec![outcome(0.9, 0.9), along]),
+            method(vec![outcome(0.9, 0.9)]),
+        ]);
         assert_eq!(curves.len(), 1);
-        assert_eq!(curves[0].label, "taso (lr 1e-3)");
+        assert_eq!(curves[0].label, "taso (lr 1e-3, seed 1)");
         assert_eq!(curves[0].points, [(0.5, 0.7), (1.0, 0.3)]);
     }
 

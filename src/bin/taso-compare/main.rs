@@ -108,6 +108,8 @@ pub struct Outcome {
     metric: String,
     /// The run's per-epoch records, for the curves of `--plot`.
     epochs: Vec<taso::train::EpochRecord>,
+    /// The run's seed.
+    seed: u64,
     /// The run's loss along its steps (empty in records older than it), for `--plot`.
     step_losses: Vec<taso::train::StepLoss>,
 }
@@ -345,6 +347,7 @@ pub(crate) mod tests {
             majority: None,
             metric: "accuracy".into(),
             epochs: Vec::new(),
+            seed: 0,
             step_losses: Vec::new(),
         }
     }

@@ -482,6 +482,7 @@ impl RunMetrics {
             majority,
             metric,
             epochs: train.epochs,
+            seed: train.seed,
             step_losses: train.step_losses,
         }
     }
