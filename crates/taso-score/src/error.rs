@@ -58,7 +58,7 @@ pub enum ScoreError {
         steps: usize,
     },
     /// The choice loss asked for on a task whose answers it cannot tell apart.
-    #[error("score.loss = \"choice\" needs a prompt task whose examples each offer the same candidate answers, told apart by their first token; task `{task}` does not: set score.loss = \"answer\"")]
+    #[error("score.loss = \"choice\" needs a prompt task whose examples each offer candidate answers, as many for every example and told apart by their first token; task `{task}` does not: set score.loss = \"answer\"")]
     NoChoice {
         /// The run's task.
         task: String,
