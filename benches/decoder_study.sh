@@ -47,6 +47,25 @@ taso_lr() {
 }
 
 ablations() {
+  local lr
+  lr=$(taso_lr)
+  # At TASO's lr, 3 seeds each: the loss scored (the choice among the candidates alone, without
+  # learning the answer's form: results.md, "Where the SFT loss's importance goes") and the score
+  # signal; the rank inside the rank-1 budget; the calibration size; the block shape at one
+  # budget (under the rank-1 budget a one-axis region only fits at rank 1, where it is the whole
+  # matrix, dense LoRA r=1, so the shapes meet at the rank-8 budget, rank 12).
+  compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
+    --methods taso,taso-choice,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8 \
+    --variant 'taso-choice=run.method=taso;score.loss=choice' \
+    --variant 'taso-grad=run.method=taso;score.signal=grad' \
+    --variant 'taso-r2=run.method=taso;regions.rank=2' \
+    --variant 'taso-r4=run.method=taso;regions.rank=4' \
+    --variant 'taso-cal64=run.method=taso;score.batches=8' \
+    --variant 'taso-cal1024=run.method=taso;score.batches=128' \
+    --variant 'block-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12' \
+    --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
+    --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \
+    "$@"
   # A's initialisation (fan-in |C| or d_in) crossed with the lr scaling exponent gamma: both move
   # the adapter's effective step size, so each has its own lr from the grid.
   compare --tag decoder --out decoder-init-gamma.md --lrs "$grid" \
@@ -56,24 +75,6 @@ ablations() {
     --variant 'taso-input-g0=run.method=taso;lora.init_fan_in=input;train.gamma=0' \
     --variant 'taso-input-g05=run.method=taso;lora.init_fan_in=input;train.gamma=0.5' \
     --variant 'taso-input-g1=run.method=taso;lora.init_fan_in=input;train.gamma=1' "$@"
-  local lr
-  lr=$(taso_lr)
-  # Block shape at one budget: under the rank-1 budget a one-axis region only fits at rank 1,
-  # where it is the whole matrix (dense LoRA r=1), so the shapes meet at the rank-8 budget, rank 12.
-  # Rank inside the rank-1 budget; calibration size; the score signal; the loss scored (the
-  # choice among the candidates alone, without learning the answer's form).
-  compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
-    --methods taso,taso-r2,taso-r4,taso-cal64,taso-cal1024,taso-grad,taso-choice,block-b8,rows-b8,columns-b8 \
-    --variant 'taso-r2=run.method=taso;regions.rank=2' \
-    --variant 'taso-r4=run.method=taso;regions.rank=4' \
-    --variant 'taso-cal64=run.method=taso;score.batches=8' \
-    --variant 'taso-cal1024=run.method=taso;score.batches=128' \
-    --variant 'taso-grad=run.method=taso;score.signal=grad' \
-    --variant 'taso-choice=run.method=taso;score.loss=choice' \
-    --variant 'block-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12' \
-    --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
-    --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \
-    "$@"
 }
 
 case $part in
