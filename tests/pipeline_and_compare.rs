@@ -80,6 +80,14 @@ fn every_stage_runs_and_the_comparison_is_reused() {
     for method in ["| taso |", "| lora-r1 |", "| bitfit |"] {
         assert!(table.contains(method), "{method} row missing:\n{table}");
     }
+    // Every other method against the first (taso), on the one seed both ran.
+    let against = table.split("Against taso, seed by seed").nth(1);
+    assert!(
+        against.is_some_and(
+            |part| part.contains("| lora-r1 | 1 | ") && part.contains("| bitfit | 1 | ")
+        ),
+        "no seed-by-seed part:\n{table}"
+    );
     // The eval column is taso-eval's metric: here the best adapter on the whole dev split, the
     // trainer's best-epoch dev metric again; the other metric has its best-epoch column.
     let cells = |prefix: &str| -> Vec<String> {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use taso::train::{epoch_curves, step_loss_curve};
 use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar};
 
-use crate::render::mean_std;
+use crate::render::{mean_std, reported_figure};
 use crate::{MethodResult, Outcome};
 
 /// Draws `<table stem>.png`, `<table stem>-curves-<method>.png` and, where the runs recorded
@@ -25,7 +25,7 @@ pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<Pa
     };
     let stem = table.with_extension("");
     let bars_path = stem.with_extension("png");
-    let (figure, values) = bar_values(results);
+    let (figure, values) = reported_figure(results);
     let title = format!("{task}: {figure} {metric} at each method's best lr");
     method_bars(&bars_path, &title, metric, &bars(results, values))
         .with_context(|| format!("drawing {}", bars_path.display()))?;
@@ -68,21 +68,6 @@ fn loss_curves(results: &[MethodResult]) -> Vec<Curve> {
             step_loss_curve(&run.step_losses, &run.epochs, &label)
         })
         .collect()
-}
-
-/// Which figure the bars show, and how to read it from a run: `taso-eval`'s (at the chosen
-/// epoch, on the whole `[eval]` split) when every reported run has it, else the trainer's
-/// best-epoch dev figure (on `train.dev_subset` where set).
-fn bar_values(results: &[MethodResult]) -> (&'static str, fn(&Outcome) -> f64) {
-    let every_eval = results
-        .iter()
-        .flat_map(|r| &r.reported)
-        .all(|o| o.eval.is_finite());
-    if every_eval {
-        ("eval", |o| o.eval)
-    } else {
-        ("best-epoch dev", |o| o.best)
-    }
 }
 
 /// One bar per method: the mean of `value` over its reported seeds, ± their std.
@@ -143,13 +128,13 @@ mod tests {
     #[test]
     fn bars_show_the_eval_figure_where_every_run_has_one() {
         let evaluated = [method(vec![outcome(0.8, 0.7), outcome(0.9, 0.9)])];
-        let (figure, value) = bar_values(&evaluated);
+        let (figure, value) = reported_figure(&evaluated);
         assert_eq!(figure, "eval");
         let bar = &bars(&evaluated, value)[0];
         assert!((bar.mean - 0.8).abs() < 1e-12 && bar.n == 2);
 
         let partly = [method(vec![outcome(0.8, 0.7), outcome(0.9, f64::NAN)])];
-        let (figure, value) = bar_values(&partly);
+        let (figure, value) = reported_figure(&partly);
         assert_eq!(figure, "best-epoch dev");
         assert!((bars(&partly, value)[0].mean - 0.85).abs() < 1e-12);
     }

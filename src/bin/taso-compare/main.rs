@@ -8,6 +8,7 @@
 
 mod charts;
 mod existing;
+mod paired;
 mod record;
 mod render;
 mod runner;

@@ -1,6 +1,6 @@
 //! The results table: each method at its best learning rate, and the sweep behind the choice.
 
-use crate::{Args, MethodResult, Outcome};
+use crate::{paired, Args, MethodResult, Outcome};
 use std::fmt::Write as _;
 use taso::run::Scores;
 
@@ -27,6 +27,21 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
     (mean, var.sqrt())
+}
+
+/// The figure the table and its charts report, and how to read it from a run: `taso-eval`'s (at
+/// the chosen epoch, on the whole `[eval]` split) where every reported run has it, else the
+/// trainer's best-epoch dev figure (on `train.dev_subset` where set).
+pub fn reported_figure(results: &[MethodResult]) -> (&'static str, fn(&Outcome) -> f64) {
+    let every_eval = results
+        .iter()
+        .flat_map(|r| &r.reported)
+        .all(|o| o.eval.is_finite());
+    if every_eval {
+        ("eval", |o| o.eval)
+    } else {
+        ("best-epoch dev", |o| o.best)
+    }
 }
 
 fn lr_list(lrs: &[f64]) -> String {
@@ -89,6 +104,7 @@ pub fn report(
     intro(&mut out, args, metric, holdout);
     results_table(&mut out, results, metric, holdout);
     untrained(&mut out, results, zero_shot, metric);
+    paired::paired_table(&mut out, results, on);
     sweep_table(&mut out, results, on);
     if !missing.is_empty() {
         let _ = writeln!(
