@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use taso::train::{epoch_curves, step_loss_curve};
 use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar};
 
-use crate::render::{mean_std, reported_figure};
+use crate::figures::{mean_std, reported_figure};
 use crate::{MethodResult, Outcome};
 
 /// Draws `<table stem>.png`, `<table stem>-curves-<method>.png` and, where the runs recorded

@@ -8,6 +8,7 @@
 
 mod charts;
 mod existing;
+mod figures;
 mod paired;
 mod record;
 mod render;
@@ -303,7 +304,7 @@ fn sweep_seeds_for(grid_len: usize, sweep_seeds: u64, seeds: u64) -> u64 {
 /// Orders two points of a sweep: by mean selection metric, and on a tie (accuracy on a few
 /// hundred held-out examples often ties) the higher lr wins, whatever the grid's order.
 fn lr_preference(a: &(f64, Vec<Outcome>), b: &(f64, Vec<Outcome>)) -> std::cmp::Ordering {
-    let by_metric = render::mean_selection(&a.1).total_cmp(&render::mean_selection(&b.1));
+    let by_metric = figures::mean_selection(&a.1).total_cmp(&figures::mean_selection(&b.1));
     by_metric.then(a.0.total_cmp(&b.0))
 }
 

@@ -1,7 +1,7 @@
 //! Every method against the table's first, seed by seed: the differences that decide whether a
 //! variant beats the method it varies, with the seeds' own noise beside them.
 
-use crate::render::{mean_std, reported_figure};
+use crate::figures::{mean_std, reported_figure};
 use crate::{MethodResult, Outcome};
 use std::fmt::Write as _;
 

@@ -1,13 +1,9 @@
 //! The results table: each method at its best learning rate, and the sweep behind the choice.
 
+use crate::figures::{mean_selection, mean_std};
 use crate::{paired, Args, MethodResult, Outcome};
 use std::fmt::Write as _;
 use taso::run::Scores;
-
-/// Mean of the main metric that chose the best epochs (hold-out, or dev without one).
-pub fn mean_selection(outcomes: &[Outcome]) -> f64 {
-    mean_std(&outcomes.iter().map(|o| o.selection).collect::<Vec<_>>()).0
-}
 
 /// What chose lrs and best epochs: `dev`, or `holdout` when the runs held training examples
 /// out (`run.holdout`), with their number.
@@ -19,29 +15,6 @@ fn selected_on(results: &[MethodResult]) -> (&'static str, usize) {
         .max()
         .unwrap_or(0);
     (if holdout > 0 { "holdout" } else { "dev" }, holdout)
-}
-
-/// Mean and sample standard deviation (0 for one value).
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
-}
-
-/// The figure the table and its charts report, and how to read it from a run: `taso-eval`'s (at
-/// the chosen epoch, on the whole `[eval]` split) where every reported run has it, else the
-/// trainer's best-epoch dev figure (on `train.dev_subset` where set).
-pub fn reported_figure(results: &[MethodResult]) -> (&'static str, fn(&Outcome) -> f64) {
-    let every_eval = results
-        .iter()
-        .flat_map(|r| &r.reported)
-        .all(|o| o.eval.is_finite());
-    if every_eval {
-        ("eval", |o| o.eval)
-    } else {
-        ("best-epoch dev", |o| o.best)
-    }
 }
 
 fn lr_list(lrs: &[f64]) -> String {
