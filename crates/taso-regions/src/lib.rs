@@ -17,6 +17,7 @@
 //! - [`coverage`]: importance inside the kept blocks vs random blocks;
 //! - [`cross`]: a run's kept blocks measured under another importance (another task's);
 //! - [`plan`]: all of the above as one pure function ([`select_regions`], [`dense_regions`]);
+//! - [`recurring`]: the lines kept in most layers of a matrix type, against chance;
 //! - [`heatmap`], [`layer_chart`], [`report`]: the PNG heat-maps, the coverage-per-layer chart
 //!   and `regions.md`;
 //! - [`model`]: the targets of a base model, from its safetensors header (dense `lora` runs);
@@ -52,6 +53,7 @@ pub mod importance;
 pub mod layer_chart;
 pub mod model;
 pub mod plan;
+pub mod recurring;
 pub mod report;
 pub mod select;
 pub mod stage;

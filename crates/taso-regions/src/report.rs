@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::config::{spelling, RegionsConfig};
+use crate::recurring;
 use taso_artifact::{Coverage, Regions};
 
 /// How the regions were made, for the report's header.
@@ -77,6 +78,9 @@ pub fn render(regions: &Regions, provenance: &Provenance, pictures: Pictures) ->
     out += &table(regions, &totals);
     if totals.coverage.is_some() {
         out += "\nThe total row's coverage columns are means over the adapted matrices.\n";
+    }
+    if let Provenance::Scores { .. } = provenance {
+        out += &recurring::section(&recurring::recurring_lines(regions));
     }
     out
 }
