@@ -57,6 +57,9 @@ impl RecurringLines {
     }
 }
 
+/// One layer's matrix of a type, on one axis: how many lines it has, and those kept.
+type LayerLines<'a> = (usize, &'a [i64]);
+
 /// Fewest layers a matrix type needs before recurrence means anything.
 const MIN_LAYERS: usize = 3;
 
@@ -64,7 +67,7 @@ const MIN_LAYERS: usize = 3;
 /// the types first appear.
 pub fn recurring_lines(regions: &Regions) -> Vec<RecurringLines> {
     let mut order: Vec<String> = Vec::new();
-    let mut per_type: BTreeMap<(String, Axis), Vec<(usize, &[i64])>> = BTreeMap::new();
+    let mut per_type: BTreeMap<(String, Axis), Vec<LayerLines>> = BTreeMap::new();
     for matrix in &regions.matrices {
         let Some((_, matrix_type)) = block_and_rest(&matrix.target.name) else {
             continue;
@@ -94,11 +97,7 @@ pub fn recurring_lines(regions: &Regions) -> Vec<RecurringLines> {
 }
 
 /// The recurring lines of one axis of one type, from each layer's `(dim, kept lines)`.
-fn lines_of_type(
-    matrix_type: &str,
-    axis: Axis,
-    layers: &[(usize, &[i64])],
-) -> Option<RecurringLines> {
+fn lines_of_type(matrix_type: &str, axis: Axis, layers: &[LayerLines]) -> Option<RecurringLines> {
     let dim = layers.first()?.0;
     if layers.len() < MIN_LAYERS || layers.iter().any(|(d, _)| *d != dim) {
         return None;
