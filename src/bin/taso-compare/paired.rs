@@ -77,9 +77,10 @@ pub fn paired_table(out: &mut String, results: &[MethodResult], on: &str) {
             let reported = PairedDifference::of(&method.reported, &reference.reported, value)?;
             let chosen =
                 PairedDifference::of(&method.reported, &reference.reported, |o| o.selection);
-            let verdict = match (reported.clear_lead(), reported.clear_deficit()) {
-                (true, _) => "ahead",
-                (_, true) => "behind",
+            let verdict = match (reported.standard_error, reported.clear_lead()) {
+                (None, _) => "— (one seed)",
+                (_, true) => "ahead",
+                _ if reported.clear_deficit() => "behind",
                 _ => "within the noise",
             };
             Some(format!(
@@ -98,7 +99,7 @@ pub fn paired_table(out: &mut String, results: &[MethodResult], on: &str) {
         out,
         "\nAgainst {}, seed by seed: the mean over the seeds both ran of each run's figure minus \
          {}'s at the same seed, ± the standard error of that mean (sd/√n); \"ahead\" or \
-         \"behind\" where the mean is beyond twice its standard error.\n\n\
+         \"behind\" where the mean is beyond twice its standard error (no verdict on one seed).\n\n\
          | method | seeds paired | Δ {figure} | Δ best-epoch {on} | {figure} against {} |\n\
          |---|---|---|---|---|",
         reference.name, reference.name, reference.name
@@ -181,6 +182,13 @@ mod tests {
         assert!(out.contains("| random-regions | 3 | +1.34 ± 0.20 | +0.00 ± 0.00 | ahead |"));
         assert!(out.contains("| taso-r2 | 3 | "));
         assert!(out.contains("within the noise |"));
+        let mut one_seed = String::new();
+        paired_table(
+            &mut one_seed,
+            &[method("taso", &[0.8]), method("full", &[0.9])],
+            "holdout",
+        );
+        assert!(one_seed.contains("| full | 1 | +10.00 | +0.00 | — (one seed) |"));
         let mut alone = String::new();
         paired_table(&mut alone, &results[..1], "holdout");
         assert!(alone.is_empty());
