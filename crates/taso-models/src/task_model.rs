@@ -62,6 +62,14 @@ impl TaskBatch {
         }
     }
 
+    /// 1 on real tokens, 0 on padding, `[rows, seq]`.
+    pub fn attention_mask(&self) -> &Tensor {
+        match self {
+            TaskBatch::Classification(b) => &b.attention_mask,
+            TaskBatch::Causal(b) => &b.attention_mask,
+        }
+    }
+
     /// How many terms the batch's loss is the mean of: rows of a classification batch, answer
     /// tokens of a causal one. Data-parallel training weighs each rank's share by it.
     pub fn loss_terms(&self) -> i64 {

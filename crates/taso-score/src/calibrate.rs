@@ -23,32 +23,9 @@ use tch::{Device, Tensor};
 /// data-parallel run ([`RunContext::parallel`]) the ranks share the batches and every rank
 /// returns the sum over all of them.
 pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
-    let split = ctx.split_where(Split::Train, |i| {
-        config
-            .shard
-            .is_none_or(|shard| i % shard.count == shard.index)
-    })?;
-    if split.is_empty() {
-        return Err(ScoreError::NoExamples);
-    }
-    ctx.require_labels(Split::Train, &split)?;
+    let (split, plan) = calibration_plan(ctx, config)?;
     let (run, device) = (&ctx.run, ctx.device);
     let lengths = split.lengths();
-    let mut plan = plan_batches(
-        &lengths,
-        config.batch_size,
-        BatchStrategy::Bucketed,
-        run.seed,
-        0,
-    );
-    if plan.len() < config.batches {
-        tracing::warn!(
-            "only {} batches of {} in the training data; scoring all of them",
-            plan.len(),
-            config.batch_size
-        );
-    }
-    plan.truncate(config.batches);
     let choices = choice_targets(ctx, &split, &plan, config)?;
     let model = ctx.load_model()?;
     if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
@@ -117,6 +94,39 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         matrices,
         examples: plan.iter().map(Vec::len).sum(),
     })
+}
+
+/// The calibration set: the training split (or one shard of it) and `config.batches` seeded,
+/// length-bucketed batches of it, as example indices.
+pub(crate) fn calibration_plan(
+    ctx: &RunContext,
+    config: &ScoreConfig,
+) -> Result<(TaskData, Vec<Vec<usize>>), ScoreError> {
+    let split = ctx.split_where(Split::Train, |i| {
+        config
+            .shard
+            .is_none_or(|shard| i % shard.count == shard.index)
+    })?;
+    if split.is_empty() {
+        return Err(ScoreError::NoExamples);
+    }
+    ctx.require_labels(Split::Train, &split)?;
+    let mut plan = plan_batches(
+        &split.lengths(),
+        config.batch_size,
+        BatchStrategy::Bucketed,
+        ctx.run.seed,
+        0,
+    );
+    if plan.len() < config.batches {
+        tracing::warn!(
+            "only {} batches of {} in the training data; scoring all of them",
+            plan.len(),
+            config.batch_size
+        );
+    }
+    plan.truncate(config.batches);
+    Ok((split, plan))
 }
 
 /// One scoring pass: a calibration batch, and its candidates' first tokens under the choice

@@ -13,7 +13,9 @@
 //! - **The stage on a taso run** (feature `stage`, on by default through `cli`): [`score_task`]
 //!   scores a run's task on its base model, [`run_stage`] writes the run folder's `importance`
 //!   artifact ([`taso_artifact::Importance`], format in `docs/artifacts.md`), [`merge_files`]
-//!   merges artifact files; the `taso-score` binary is a thin shell around the two.
+//!   merges artifact files; the `taso-score` binary is a thin shell around the two. [`inputs`]
+//!   measures how loud each input feature of the targets runs on the same calibration batches
+//!   ([`run_inputs`], `taso-score inputs`): loud features are what importance favours.
 //!
 //! The artifact's types live in the foundation crate `taso-artifact`, so later stages read
 //! scores without depending on this crate.
@@ -27,6 +29,8 @@
 #[cfg(feature = "stage")]
 mod calibrate;
 mod error;
+#[cfg(feature = "stage")]
+pub mod inputs;
 mod merge;
 mod scorer;
 #[cfg(feature = "stage")]
@@ -38,7 +42,7 @@ pub use error::ScoreError;
 pub use merge::merge;
 pub use scorer::Scorer;
 #[cfg(feature = "stage")]
-pub use stage::{merge_files, run_stage, Outcome};
+pub use stage::{merge_files, run_inputs, run_stage, Outcome};
 /// The `[score]` settings and their choices (types of `taso-artifact`, which records them).
 pub use taso_artifact::scoring::{
     Estimator, ScoreConfig, ScoreDtype, ScoreLoss, Shard, Signal, Store,

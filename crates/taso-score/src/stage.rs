@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use taso_artifact::{Artifact, ArtifactKind, ArtifactMeta, Expect};
+use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_run::RunContext;
 use taso_run::{Method, ResolvedConfig, Sections};
 
 use taso_artifact::Importance;
 
-use crate::{merge, score_task, ScoreError};
+use crate::{inputs, merge, score_task, ScoreError};
 
 /// What one run of the stage did.
 #[derive(Debug)]
@@ -79,6 +79,33 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
         path,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// `taso-score inputs`: measures the input features of the run's target matrices on the
+/// calibration batches scoring would draw ([`crate::inputs`]) and writes `inputs.md` into the run
+/// folder; scores nothing. Returns the file and the table.
+pub fn run_inputs(config: &ResolvedConfig) -> Result<(PathBuf, String), ScoreError> {
+    let Sections {
+        run,
+        score: score_config,
+        ..
+    } = config.sections()?;
+    let ctx = RunContext::new(run)?;
+    let paths = &ctx.paths;
+    let folder_error = |source| ScoreError::Io {
+        path: paths.dir.clone(),
+        source,
+    };
+    paths.check_writable().map_err(folder_error)?;
+    let (rms, examples) = inputs::input_rms(&ctx, &score_config)?;
+    let report = inputs::render(&inputs::loud_features(&rms), examples);
+    let path = paths.dir.join("inputs.md");
+    paths.create().map_err(folder_error)?;
+    write_atomic(&path, report.as_bytes()).map_err(|source| ScoreError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((path, report))
 }
 
 /// Adds up importance artifacts scored on disjoint shards of the same task and model (see

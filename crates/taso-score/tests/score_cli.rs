@@ -273,3 +273,39 @@ fn checkpointed_scoring_gives_the_same_scores() {
         assert!(gap <= 1e-5 * peak, "gap {gap:e} against peak {peak:e}");
     }
 }
+
+#[test]
+fn inputs_measures_every_target_type_and_scores_nothing() {
+    let s = setup();
+    let config = s.config("loud", "");
+    let (ok, log) = score(&["inputs", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{log}");
+    let report = std::fs::read_to_string(s.root.join("runs/tiny/loud/inputs.md")).unwrap();
+    assert!(report.contains("48 calibration examples"), "{report}");
+    // One row per target type of the tiny BERT (2 blocks each), every figure finite.
+    let rows: Vec<&str> = report.lines().filter(|l| l.contains("| 2 | ")).collect();
+    assert_eq!(rows.len(), 6, "{report}");
+    assert!(
+        rows.iter()
+            .all(|r| !r.contains("NaN") && !r.contains("inf")),
+        "{report}"
+    );
+    assert!(log.contains("written to"), "{log}");
+    assert!(!s.importance_path("loud").exists(), "inputs scores nothing");
+    // The same measurement again gives the same report.
+    let (ok, log) = score(&["inputs", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        report,
+        std::fs::read_to_string(s.root.join("runs/tiny/loud/inputs.md")).unwrap()
+    );
+    // Bad settings are refused before any work, like the stage's.
+    let (ok, log) = score(&[
+        "inputs",
+        "--config",
+        config.to_str().unwrap(),
+        "--set",
+        "score.batchez=2",
+    ]);
+    assert!(!ok && log.contains("batchez"), "{log}");
+}
