@@ -50,13 +50,15 @@ ablations() {
   local lr
   lr=$(taso_lr)
   # At TASO's lr, 3 seeds each: the loss scored (the choice among the candidates alone, without
-  # learning the answer's form: results.md, "Where the SFT loss's importance goes") and the score
+  # learning the answer's form: results.md, "Where the SFT loss's importance goes"), the input
+  # features' loudness divided out (results.md, "The same channels in every layer") and the score
   # signal; the rank inside the rank-1 budget; the calibration size; the block shape at one
   # budget (under the rank-1 budget a one-axis region only fits at rank 1, where it is the whole
   # matrix, dense LoRA r=1, so the shapes meet at the rank-8 budget, rank 12).
   compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
-    --methods taso,taso-choice,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8 \
+    --methods taso,taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8 \
     --variant 'taso-choice=run.method=taso;score.loss=choice' \
+    --variant 'taso-rms=run.method=taso;score.input_norm=rms' \
     --variant 'taso-grad=run.method=taso;score.signal=grad' \
     --variant 'taso-r2=run.method=taso;regions.rank=2' \
     --variant 'taso-r4=run.method=taso;regions.rank=4' \

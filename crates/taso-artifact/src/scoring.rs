@@ -43,6 +43,19 @@ pub enum ScoreLoss {
     Choice,
 }
 
+/// What the input features' loudness counts for in a column's score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputNorm {
+    /// As measured (the paper's): a column's score grows with its input feature's activations.
+    #[default]
+    None,
+    /// Each column's scores divided by its input feature's root mean square over the
+    /// calibration tokens: as if every input feature ran equally loud, so that a few loud
+    /// channels do not rank high in every matrix that reads them (this project's variant).
+    Rms,
+}
+
 /// What the artifact keeps of the score matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,6 +100,8 @@ pub struct ScoreConfig {
     pub signal: Signal,
     /// `answer` (default, the training loss) or `choice` (prompt tasks with candidates).
     pub loss: ScoreLoss,
+    /// `none` (default) or `rms` (columns divided by their input feature's RMS).
+    pub input_norm: InputNorm,
     /// Number of calibration batches drawn from the training split.
     pub batches: usize,
     /// Examples per calibration batch (`batches × batch_size` ≈ 512 by default).
@@ -112,6 +127,7 @@ impl Default for ScoreConfig {
             estimator: Estimator::SumAbs,
             signal: Signal::WeightGrad,
             loss: ScoreLoss::Answer,
+            input_norm: InputNorm::None,
             batches: 16,
             batch_size: 32,
             head_warmup_steps: 0,
@@ -145,6 +161,53 @@ impl ScoreConfig {
                 ));
             }
         }
+        if self.input_norm == InputNorm::Rms {
+            if self.store == Store::Marginals {
+                return invalid(
+                    "`input_norm = \"rms\"` needs `store = \"full\"`: dividing columns changes \
+                     every row's sum, which marginals alone cannot give"
+                        .into(),
+                );
+            }
+            if self.shard.is_some() {
+                return invalid(
+                    "`input_norm = \"rms\"` cannot score a `shard`: each shard would divide by \
+                     its own loudness and the merged scores would not be one measurement"
+                        .into(),
+                );
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_input_norm_needs_full_scores_of_the_whole_split() {
+        let rms = ScoreConfig {
+            input_norm: InputNorm::Rms,
+            ..Default::default()
+        };
+        assert_eq!(rms.validate(), Ok(()));
+        let marginals = ScoreConfig {
+            store: Store::Marginals,
+            ..rms.clone()
+        };
+        assert!(marginals
+            .validate()
+            .unwrap_err()
+            .contains("store = \"full\""));
+        let shard = ScoreConfig {
+            shard: Some(Shard { index: 0, count: 2 }),
+            ..rms
+        };
+        assert!(shard.validate().unwrap_err().contains("shard"));
+        // Read by its kebab-case name; the default is the paper's.
+        let parsed: ScoreConfig = serde_json::from_str(r#"{"input_norm": "rms"}"#).unwrap();
+        assert_eq!(parsed.input_norm, InputNorm::Rms);
+        assert_eq!(ScoreConfig::default().input_norm, InputNorm::None);
     }
 }

@@ -1,8 +1,9 @@
 //! Scoring a task: calibration batches from the training split through the frozen model.
 
 use crate::error::ScoreError;
+use crate::inputs;
 use crate::scorer::Scorer;
-use crate::{ScoreConfig, ScoreLoss};
+use crate::{InputNorm, ScoreConfig, ScoreLoss};
 use std::time::Instant;
 use taso_artifact::Importance;
 use taso_data::{plan_batches, BatchStrategy, Split};
@@ -27,7 +28,7 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     let (run, device) = (&ctx.run, ctx.device);
     let lengths = split.lengths();
     let choices = choice_targets(ctx, &split, &plan, config)?;
-    let model = ctx.load_model()?;
+    let mut model = ctx.load_model()?;
     if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
         return Err(ScoreError::WarmupOnDecoder {
             steps: config.head_warmup_steps,
@@ -35,6 +36,13 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
+    let loudness = match config.input_norm {
+        InputNorm::Rms => {
+            let names = inputs::target_names(ctx, &model)?;
+            Some(inputs::measure(&mut model, &names, &batches)?)
+        }
+        InputNorm::None => None,
+    };
     let targets = model
         .linears()
         .into_iter()
@@ -88,6 +96,9 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     )?;
     if let Some(parallel) = ctx.parallel {
         scorer.reduce_sums(|sum| parallel.all_reduce_sum(sum).map_err(RunError::from))?;
+    }
+    for input in loudness.iter().flatten() {
+        scorer.divide_columns(&input.name, &input.rms)?;
     }
     let matrices = scorer.finish(config.dtype)?;
     Ok(Importance {

@@ -33,6 +33,22 @@ pub enum ScoreError {
     /// libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A weight name the scorer does not track.
+    #[error("the scorer tracks no weight named `{0}`")]
+    UnknownWeight(String),
+    /// Columns divided where only marginals are kept.
+    #[error("cannot divide the columns of `{0}`: its scores are kept as marginals only; use store = \"full\"")]
+    ColumnsNeedFullScores(String),
+    /// One factor per column expected.
+    #[error("`{name}` has {expected} columns but {found} factors were given")]
+    ColumnFactors {
+        /// The weight's name.
+        name: String,
+        /// Its columns.
+        expected: i64,
+        /// The factors given.
+        found: usize,
+    },
     /// A weight handed to the scorer is not a floating-point matrix.
     #[error("cannot score `{name}`: it is a {kind} tensor of shape {shape:?}, and the scorer takes weight matrices [d_out, d_in] of a floating-point type")]
     NotAMatrix {

@@ -12,7 +12,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use taso_artifact::block_and_rest;
-use taso_models::{LinearAdapter, LinearHost};
+use taso_models::{LinearAdapter, LinearHost, TaskBatch, TaskModel};
 use taso_run::RunContext;
 use tch::{Kind, Tensor};
 
@@ -29,13 +29,23 @@ pub struct InputRms {
 }
 
 /// Runs the calibration batches that scoring would draw through the base model (no gradients,
-/// dropout off) and measures every target matrix's input features over the real tokens.
+/// dropout off) and measures every target matrix's input features over the real tokens; also
+/// returns the number of calibration examples.
 pub fn input_rms(
     ctx: &RunContext,
     config: &ScoreConfig,
 ) -> Result<(Vec<InputRms>, usize), ScoreError> {
     let (split, plan) = calibration_plan(ctx, config)?;
     let mut model = ctx.load_model()?;
+    let names = target_names(ctx, &model)?;
+    let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, ctx.device)).collect();
+    let rms = measure(&mut model, &names, &batches)?;
+    Ok((rms, plan.iter().map(Vec::len).sum()))
+}
+
+/// The module paths of the model's target matrices, in model order; an error naming the
+/// model's paths when none matches `run.targets`.
+pub(crate) fn target_names(ctx: &RunContext, model: &TaskModel) -> Result<Vec<String>, ScoreError> {
     let names: Vec<String> = model
         .linears()
         .into_iter()
@@ -48,33 +58,42 @@ pub fn input_rms(
             available: model.block_paths(),
         });
     }
+    Ok(names)
+}
+
+/// Runs `batches` forward without gradients with a probe on each linear layer of `names`, takes
+/// the probes off again and returns each layer's input-feature RMS over the real tokens.
+pub(crate) fn measure(
+    model: &mut TaskModel,
+    names: &[String],
+    batches: &[TaskBatch],
+) -> Result<Vec<InputRms>, ScoreError> {
     let mut probes = Vec::with_capacity(names.len());
-    for name in &names {
+    for name in names {
         let probe = Probe::default();
-        model
+        let previous = model
             .linear_mut(name)?
             .set_adapter(Some(Box::new(probe.clone())));
-        probes.push(probe);
+        probes.push((probe, previous));
     }
-    for indices in &plan {
-        let batch = split.batch(indices, ctx.device);
+    let passes = batches.iter().try_for_each(|batch| {
         let mask = batch.attention_mask().to_kind(Kind::Float);
-        for probe in &probes {
+        for (probe, _) in &probes {
             probe.state().mask = Some(mask.shallow_clone());
         }
         // Only the forward pass matters: the probes see every target's input on the way.
-        let _ = tch::no_grad(|| model.loss(&batch, false))?;
-    }
-    let examples = plan.iter().map(Vec::len).sum();
-    let rms = names
-        .into_iter()
-        .zip(&probes)
-        .map(|(name, probe)| InputRms {
-            name,
+        tch::no_grad(|| model.loss(batch, false)).map(drop)
+    });
+    let mut rms = Vec::with_capacity(names.len());
+    for (name, (probe, previous)) in names.iter().zip(probes) {
+        model.linear_mut(name)?.set_adapter(previous);
+        rms.push(InputRms {
+            name: name.clone(),
             rms: probe.rms(),
-        })
-        .collect();
-    Ok((rms, examples))
+        });
+    }
+    passes?;
+    Ok(rms)
 }
 
 /// An adapter that changes nothing and sums the squares of its layer's input features over the

@@ -45,7 +45,7 @@ pub use scorer::Scorer;
 pub use stage::{merge_files, run_inputs, run_stage, Outcome};
 /// The `[score]` settings and their choices (types of `taso-artifact`, which records them).
 pub use taso_artifact::scoring::{
-    Estimator, ScoreConfig, ScoreDtype, ScoreLoss, Shard, Signal, Store,
+    Estimator, InputNorm, ScoreConfig, ScoreDtype, ScoreLoss, Shard, Signal, Store,
 };
 /// What [`Scorer::finish`] returns per matrix (a type of `taso-artifact`).
 pub use taso_artifact::MatrixScores;

@@ -242,6 +242,37 @@ impl Scorer {
         Ok(())
     }
 
+    /// Divides column `j` of the running sum of weight `name` by `factors[j]` (a zero factor
+    /// zeroes its column): the scores the weight would get were its input feature `j` scaled by
+    /// `1 / factors[j]`, e.g. by its root mean square, so that a feature does not rank high for
+    /// its loudness alone. Both estimators commute with it. Needs the full sums
+    /// ([`Store::Full`]): a row's sum changes with every column.
+    pub fn divide_columns(&mut self, name: &str, factors: &[f64]) -> Result<(), ScoreError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.name == name)
+            .ok_or_else(|| ScoreError::UnknownWeight(name.to_string()))?;
+        let RunningSum::Full(sum) = &mut entry.sum else {
+            return Err(ScoreError::ColumnsNeedFullScores(name.to_string()));
+        };
+        let d_in = sum.size()[1];
+        if factors.len() as i64 != d_in {
+            return Err(ScoreError::ColumnFactors {
+                name: name.to_string(),
+                expected: d_in,
+                found: factors.len(),
+            });
+        }
+        let inverse: Vec<f32> = factors
+            .iter()
+            .map(|&f| if f > 0.0 { (1.0 / f) as f32 } else { 0.0 })
+            .collect();
+        let inverse = Tensor::from_slice(&inverse).to_device(sum.device());
+        tch::no_grad(|| *sum *= inverse.unsqueeze(0));
+        Ok(())
+    }
+
     /// Backward passes accumulated so far.
     pub fn passes(&self) -> usize {
         self.passes
@@ -410,6 +441,48 @@ mod tests {
         assert_eq!(s.row, vec![11.5, 0.0]);
         assert_eq!(s.col, vec![3.0, 6.0, 2.5]);
         assert_eq!((s.target.d_out, s.target.d_in), (2, 3));
+    }
+
+    #[test]
+    fn dividing_columns_rescales_them_under_both_estimators() {
+        for (estimator, before) in [
+            (Estimator::SumAbs, [3.0f32, 6.0, 2.5]),
+            (Estimator::AbsSum, [1.0, 2.0, 1.5]),
+        ] {
+            let model = layer();
+            let mut scorer = track(&model, estimator);
+            backward(&model, &[[1.0, 2.0, 0.0], [1.0, 0.0, 4.0]], 1.0);
+            scorer.accumulate();
+            backward(&model, &[[1.0, 1.0, 1.0]], -1.0);
+            scorer.accumulate();
+            // Column 1 twice as loud, column 2 silent.
+            scorer
+                .divide_columns("block.0.proj", &[1.0, 2.0, 0.0])
+                .unwrap();
+            let s = scorer.finish(ScoreDtype::F32).unwrap().remove(0);
+            let expected = [before[0], before[1] / 2.0, 0.0];
+            assert_eq!(s.col, expected);
+            assert_eq!(s.row, vec![expected.iter().sum::<f32>(), 0.0]);
+        }
+        let model = layer();
+        let mut scorer = track(&model, Estimator::SumAbs);
+        assert!(matches!(
+            scorer.divide_columns("block.0.proj", &[1.0]),
+            Err(ScoreError::ColumnFactors {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            scorer.divide_columns("nope", &[1.0; 3]),
+            Err(ScoreError::UnknownWeight(_))
+        ));
+        let mut marginal = track(&model, Estimator::SumAbs).with_store(Store::Marginals);
+        assert!(matches!(
+            marginal.divide_columns("block.0.proj", &[1.0; 3]),
+            Err(ScoreError::ColumnsNeedFullScores(_))
+        ));
     }
 
     #[test]

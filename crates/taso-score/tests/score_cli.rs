@@ -309,3 +309,53 @@ fn inputs_measures_every_target_type_and_scores_nothing() {
     ]);
     assert!(!ok && log.contains("batchez"), "{log}");
 }
+
+#[test]
+fn rms_input_norm_rescales_each_column_by_one_factor() {
+    let s = setup();
+    let (ok, log) = run_config(&s.config("plain", ""), &[]);
+    assert!(ok, "{log}");
+    let (ok, log) = run_config(&s.config("quiet", "input_norm = \"rms\""), &[]);
+    assert!(ok, "{log}");
+    let (plain, quiet) = (
+        open(&s, &s.importance_path("plain")),
+        open(&s, &s.importance_path("quiet")),
+    );
+    for (a, b) in plain.matrices.iter().zip(&quiet.matrices) {
+        let (a_full, b_full) = (
+            a.scores_f32().unwrap().unwrap(),
+            b.scores_f32().unwrap().unwrap(),
+        );
+        let d_in = a.target.d_in;
+        // Per column j one factor b/a = 1 / RMS(x_j), the same on every row.
+        let factors: Vec<f64> = (0..d_in)
+            .map(|j| f64::from(b.col[j]) / f64::from(a.col[j]))
+            .collect();
+        assert!(
+            factors.iter().all(|f| f.is_finite() && *f > 0.0),
+            "{}",
+            a.target.name
+        );
+        for (i, (x, y)) in a_full.iter().zip(&b_full).enumerate() {
+            let expected = f64::from(*x) * factors[i % d_in];
+            assert!(
+                (f64::from(*y) - expected).abs() <= 1e-4 * expected.abs().max(1e-6),
+                "{} [{i}]: {y} vs {expected}",
+                a.target.name
+            );
+        }
+        let spread = factors.iter().cloned().fold(f64::MIN, f64::max)
+            / factors.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread > 1.01,
+            "{}: the columns run equally loud",
+            a.target.name
+        );
+    }
+    // Marginals alone cannot be divided: refused before any work.
+    let (ok, log) = run_config(
+        &s.config("bad", "input_norm = \"rms\"\nstore = \"marginals\""),
+        &[],
+    );
+    assert!(!ok && log.contains("input_norm"), "{log}");
+}
