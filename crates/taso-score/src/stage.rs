@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_run::RunContext;
-use taso_run::{Method, ResolvedConfig, Sections};
+use taso_run::{Method, ResolvedConfig, RunSettings, Sections};
 
 use taso_artifact::Importance;
 
@@ -44,14 +44,8 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
     if !run.method.needs_scores() {
         return Ok(Outcome::NothingToDo(run.method));
     }
-    let ctx = RunContext::new(run)?;
+    let ctx = writable_run(run)?;
     let paths = &ctx.paths;
-    let folder_error = |source| ScoreError::Io {
-        path: paths.dir.clone(),
-        source,
-    };
-    // Checked before the long work; the folder itself is made only once there is a result.
-    paths.check_writable().map_err(folder_error)?;
     tracing::info!(task = %ctx.run.task, model = %ctx.run.model.display(), device = ?ctx.device, "scoring");
     let start = Instant::now();
     let importance = score_task(&ctx, &score_config)?;
@@ -71,7 +65,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
     .with_extra("estimator", format!("{:?}", score_config.estimator))
     .with_extra("signal", format!("{:?}", score_config.signal));
     let path = paths.importance();
-    paths.create().map_err(folder_error)?;
+    paths.create().map_err(|e| folder_error(&ctx, e))?;
     importance.write(&path, meta)?;
     config.write(&paths.config())?;
     Ok(Outcome::Written {
@@ -90,22 +84,34 @@ pub fn run_inputs(config: &ResolvedConfig) -> Result<(PathBuf, String), ScoreErr
         score: score_config,
         ..
     } = config.sections()?;
-    let ctx = RunContext::new(run)?;
-    let paths = &ctx.paths;
-    let folder_error = |source| ScoreError::Io {
-        path: paths.dir.clone(),
-        source,
-    };
-    paths.check_writable().map_err(folder_error)?;
+    let ctx = writable_run(run)?;
     let (rms, examples) = inputs::input_rms(&ctx, &score_config)?;
     let report = inputs::render(&inputs::loud_features(&rms), examples);
-    let path = paths.dir.join("inputs.md");
-    paths.create().map_err(folder_error)?;
+    let path = ctx.paths.dir.join("inputs.md");
+    ctx.paths.create().map_err(|e| folder_error(&ctx, e))?;
     write_atomic(&path, report.as_bytes()).map_err(|source| ScoreError::Io {
         path: path.clone(),
         source,
     })?;
     Ok((path, report))
+}
+
+/// The run's context, its folder checked writable before the long work (the folder itself is
+/// made only once there is a result).
+fn writable_run(run: RunSettings) -> Result<RunContext, ScoreError> {
+    let ctx = RunContext::new(run)?;
+    ctx.paths
+        .check_writable()
+        .map_err(|e| folder_error(&ctx, e))?;
+    Ok(ctx)
+}
+
+/// The run folder could not be created or written.
+fn folder_error(ctx: &RunContext, source: std::io::Error) -> ScoreError {
+    ScoreError::Io {
+        path: ctx.paths.dir.clone(),
+        source,
+    }
 }
 
 /// Adds up importance artifacts scored on disjoint shards of the same task and model (see
