@@ -22,7 +22,9 @@ use tch::{Device, Tensor};
 /// trainer will (fresh from `run.seed`, [`RunContext::load_model`]) and optionally warmed up
 /// first (classifiers only: a decoder keeps its own LM head, so warm-up is refused). In a
 /// data-parallel run ([`RunContext::parallel`]) the ranks share the batches and every rank
-/// returns the sum over all of them.
+/// returns the sum over all of them. Under `score.input_norm = "rms"` the targets' input
+/// features are first measured on all the batches (no gradients; [`crate::inputs`]) and each
+/// column's scores are divided by its feature's RMS at the end.
 pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
     let (split, plan) = calibration_plan(ctx, config)?;
     let (run, device) = (&ctx.run, ctx.device);
