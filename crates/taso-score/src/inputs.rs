@@ -1,10 +1,11 @@
-//! `taso-score inputs`: how loud each input feature of the target matrices runs on the
-//! calibration batches — the root mean square of every input channel over the real tokens,
-//! against the matrix's median channel.
+//! How loud each input feature of the target matrices runs on the calibration batches: the
+//! root mean square of every input channel over the real tokens. The `taso-score inputs` report
+//! sets it against the matrix's median channel, and `score.input_norm = "rms"` divides each
+//! column's importance by it.
 //!
 //! A weight's gradient `∂L/∂W_ij = Σ_t δ_i,t x_j,t` grows with the activations `x_j` of its input
 //! channel, and so does its importance `|W_ij ∂L/∂W_ij|`. Where a few channels run far louder
-//! than the rest, their columns rank high in every matrix that reads them; this report tells
+//! than the rest, their columns rank high in every matrix that reads them; the report tells
 //! whether the columns the selection keeps are those.
 
 use std::collections::BTreeMap;
