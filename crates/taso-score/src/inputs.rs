@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use taso_artifact::block_and_rest;
 use taso_models::{LinearAdapter, LinearHost, TaskBatch, TaskModel};
 use taso_run::RunContext;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::calibrate::calibration_plan;
 use crate::{ScoreConfig, ScoreError};
@@ -122,8 +122,10 @@ impl Probe {
     fn rms(&self) -> Vec<f64> {
         let state = self.state();
         match &state.sum_sq {
-            Some(sum) => Vec::<f64>::try_from((sum / state.tokens.max(1.0)).sqrt())
-                .expect("a 1-d f64 tensor converts"),
+            Some(sum) => {
+                let rms = (sum / state.tokens.max(1.0)).sqrt().to_device(Device::Cpu);
+                Vec::<f64>::try_from(rms).expect("a 1-d f64 tensor converts")
+            }
             None => Vec::new(),
         }
     }
