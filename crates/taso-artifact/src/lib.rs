@@ -79,7 +79,7 @@ pub use safetensors::tensor::TensorInfo;
 pub use safetensors::Dtype;
 pub use scoring::ScoreConfig;
 pub use staging::{is_absent_or_empty, StagingDir};
-pub use targets::{block_and_rest, target_position};
+pub use targets::{block_and_rest, group_by_matrix_type, matrix_type, target_position};
 pub use tensor::{Element, TensorData};
 pub use write::{write_artifact, write_safetensors, TensorEntry};
 

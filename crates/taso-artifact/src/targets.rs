@@ -32,9 +32,49 @@ pub fn block_and_rest(module: &str) -> Option<(usize, String)> {
     Some((block.parse().ok()?, rest))
 }
 
+/// A module path's matrix type: the path after its block number (`self_attn.q_proj`), or the
+/// whole path outside numbered blocks (`lm_head`).
+pub fn matrix_type(module: &str) -> String {
+    block_and_rest(module).map_or_else(|| module.to_string(), |(_, rest)| rest)
+}
+
+/// `items` grouped by the [`matrix_type`] of their module paths, the types in the order they
+/// first appear and each group's items in their own order.
+pub fn group_by_matrix_type<N: AsRef<str>, T>(
+    items: impl IntoIterator<Item = (N, T)>,
+) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for (name, item) in items {
+        let kind = matrix_type(name.as_ref());
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((kind, vec![item])),
+        }
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_group_by_matrix_type_in_first_seen_order() {
+        let items = [
+            ("model.layers.0.mlp.up_proj", 1),
+            ("model.layers.0.self_attn.q_proj", 2),
+            ("model.layers.1.mlp.up_proj", 3),
+            ("lm_head", 4),
+        ];
+        assert_eq!(
+            group_by_matrix_type(items),
+            [
+                ("mlp.up_proj".to_string(), vec![1, 3]),
+                ("self_attn.q_proj".to_string(), vec![2]),
+                ("lm_head".to_string(), vec![4]),
+            ]
+        );
+    }
 
     #[test]
     fn decoder_blocks_and_prefixed_paths_match_too() {

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use taso_artifact::{block_and_rest, Regions};
+use taso_artifact::{group_by_matrix_type, Regions};
 
 /// Which lines of a matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Axis {
     /// Output features (rows of W).
     Rows,
@@ -64,36 +64,23 @@ type LayerLines<'a> = (usize, &'a [i64]);
 const MIN_LAYERS: usize = 3;
 
 /// Every matrix type adapted in at least three numbered layers, rows then columns, in the order
-/// the types first appear.
+/// the types first appear (a matrix outside the numbered blocks is a type of one).
 pub fn recurring_lines(regions: &Regions) -> Vec<RecurringLines> {
-    let mut order: Vec<String> = Vec::new();
-    let mut per_type: BTreeMap<(String, Axis), Vec<LayerLines>> = BTreeMap::new();
-    for matrix in &regions.matrices {
-        let Some((_, matrix_type)) = block_and_rest(&matrix.target.name) else {
-            continue;
-        };
-        if !order.contains(&matrix_type) {
-            order.push(matrix_type.clone());
-        }
-        let t = &matrix.target;
-        for (axis, dim, lines) in [
-            (Axis::Rows, t.d_out, &matrix.rows),
-            (Axis::Columns, t.d_in, &matrix.cols),
-        ] {
-            per_type
-                .entry((matrix_type.clone(), axis))
-                .or_default()
-                .push((dim, lines));
-        }
+    let by_type = group_by_matrix_type(regions.matrices.iter().map(|m| (&m.target.name, m)));
+    let mut found = Vec::new();
+    for (matrix_type, matrices) in &by_type {
+        let rows: Vec<LayerLines> = matrices
+            .iter()
+            .map(|m| (m.target.d_out, m.rows.as_slice()))
+            .collect();
+        let cols: Vec<LayerLines> = matrices
+            .iter()
+            .map(|m| (m.target.d_in, m.cols.as_slice()))
+            .collect();
+        found.extend(lines_of_type(matrix_type, Axis::Rows, &rows));
+        found.extend(lines_of_type(matrix_type, Axis::Columns, &cols));
     }
-    order
-        .iter()
-        .flat_map(|matrix_type| [Axis::Rows, Axis::Columns].map(|a| (matrix_type, a)))
-        .filter_map(|(matrix_type, axis)| {
-            let layers = per_type.get(&(matrix_type.clone(), axis))?;
-            lines_of_type(matrix_type, axis, layers)
-        })
-        .collect()
+    found
 }
 
 /// The recurring lines of one axis of one type, from each layer's `(dim, kept lines)`.

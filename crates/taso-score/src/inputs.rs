@@ -8,11 +8,10 @@
 //! than the rest, their columns rank high in every matrix that reads them; the report tells
 //! whether the columns the selection keeps are those.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use taso_artifact::block_and_rest;
+use taso_artifact::group_by_matrix_type;
 use taso_models::{LinearAdapter, LinearHost, TaskBatch, TaskModel};
 use taso_run::RunContext;
 use tch::{Device, Kind, Tensor};
@@ -180,21 +179,10 @@ const NAMED: usize = 8;
 
 /// Groups `rms` by matrix type, in the order the types first appear.
 pub fn loud_features(rms: &[InputRms]) -> Vec<LoudFeatures> {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: BTreeMap<String, Vec<&[f64]>> = BTreeMap::new();
-    for matrix in rms.iter().filter(|m| !m.rms.is_empty()) {
-        let matrix_type = block_and_rest(&matrix.name).map_or(matrix.name.clone(), |(_, t)| t);
-        if !groups.contains_key(&matrix_type) {
-            order.push(matrix_type.clone());
-        }
-        groups.entry(matrix_type).or_default().push(&matrix.rms);
-    }
-    order
+    let measured = rms.iter().filter(|m| !m.rms.is_empty());
+    group_by_matrix_type(measured.map(|m| (&m.name, m.rms.as_slice())))
         .into_iter()
-        .filter_map(|matrix_type| {
-            let layers = groups.remove(&matrix_type)?;
-            summarise(matrix_type, &layers)
-        })
+        .filter_map(|(matrix_type, layers)| summarise(matrix_type, &layers))
         .collect()
 }
 

@@ -11,8 +11,8 @@ use clap::Parser;
 use serde::Serialize;
 use taso_adapter::AdapterSet;
 use taso_artifact::{
-    block_and_rest, meta::keys, Artifact, ArtifactKind, ArtifactMeta, SafetensorsFile, TensorData,
-    TensorInfo,
+    group_by_matrix_type, meta::keys, Artifact, ArtifactKind, ArtifactMeta, SafetensorsFile,
+    TensorData, TensorInfo,
 };
 
 /// Print the metadata and tensors of a taso artifact or of any safetensors file.
@@ -155,15 +155,7 @@ fn adapter_updates(path: &Path, meta: Option<&ArtifactMeta>) -> Result<Vec<Updat
 /// (`model.layers.3.mlp.up_proj` → `mlp.up_proj`), the whole name without one — in order of
 /// first appearance.
 fn group_by_type(norms: impl Iterator<Item = (String, f64)>) -> Vec<UpdateRow> {
-    let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
-    for (name, norm) in norms {
-        let kind = block_and_rest(&name).map_or(name, |(_, rest)| rest);
-        match groups.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, values)) => values.push(norm),
-            None => groups.push((kind, vec![norm])),
-        }
-    }
-    groups
+    group_by_matrix_type(norms)
         .into_iter()
         .map(|(matrices, values)| UpdateRow {
             count: values.len(),
