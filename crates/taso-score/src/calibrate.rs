@@ -38,27 +38,19 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
+    let names = inputs::target_names(ctx, &model)?;
     let loudness = match config.input_norm {
-        InputNorm::Rms => {
-            let names = inputs::target_names(ctx, &model)?;
-            Some(inputs::measure(&mut model, &names, &batches)?)
-        }
+        InputNorm::Rms => Some(inputs::measure(&mut model, &names, &batches)?),
         InputNorm::None => None,
     };
     let targets = model
         .linears()
         .into_iter()
-        .filter(|linear| run.is_target(linear.name()))
+        .filter(|linear| names.iter().any(|name| name == linear.name()))
         .map(|linear| (linear.name().to_string(), linear.weight.shallow_clone()));
     let mut scorer = Scorer::new(targets, config.estimator)?
         .with_signal(config.signal)
         .with_store(config.store);
-    if scorer.targets().is_empty() {
-        return Err(ScoreError::NoTargets {
-            targets: run.targets.clone(),
-            available: model.block_paths(),
-        });
-    }
     let longest = plan
         .iter()
         .flatten()

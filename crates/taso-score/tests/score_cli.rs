@@ -359,3 +359,33 @@ fn rms_input_norm_rescales_each_column_by_one_factor() {
     );
     assert!(!ok && log.contains("input_norm"), "{log}");
 }
+
+#[test]
+fn targets_the_model_lacks_are_refused_naming_its_paths() {
+    let s = setup();
+    let config = s.config("none", "");
+    let config = config.to_str().unwrap();
+    for args in [
+        vec![
+            "--config",
+            config,
+            "--set",
+            "run.targets=[\"no.such.proj\"]",
+        ],
+        vec![
+            "inputs",
+            "--config",
+            config,
+            "--set",
+            "run.targets=[\"no.such.proj\"]",
+        ],
+    ] {
+        let (ok, log) = score(&args);
+        assert!(!ok, "{log}");
+        assert!(
+            log.contains("no.such.proj") && log.contains("attention.self.query"),
+            "{log}"
+        );
+    }
+    assert!(!s.importance_path("none").exists());
+}
