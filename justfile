@@ -77,6 +77,12 @@ compare TASK *ARGS: build
 decoder-study TASK PART="all" *ARGS: build
     benches/decoder_study.sh {{TASK}} {{PART}} {{ARGS}}
 
+# TASK: sst2, mrpc, stsb or all; TASO and each variant under hold-out selection, 3 seeds, recorded
+# in benches/results; extra arguments go to taso-compare (e.g. --report-only).
+# The settings the decoder study favours, back on the encoder tasks (benches/encoder_recheck.sh).
+encoder-recheck TASK="all" *ARGS: build
+    benches/encoder_recheck.sh {{TASK}} {{ARGS}}
+
 # Training throughput of `taso-compare --jobs`: one run on every core vs one one-thread run per
 # core at once, side by side (benches/jobs.sh TASK STEPS ROUNDS).
 bench-jobs TASK="rte" STEPS="40": build
