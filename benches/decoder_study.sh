@@ -6,7 +6,8 @@
 # stopped, on any checkout; `--report-only` as an extra argument remakes the tables from the
 # record without training. Tables: runs/TASK/compare/decoder-*.md.
 #
-# Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments]
+# Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments],
+#    or benches/decoder_study.sh all verdicts (the defaults the ablations decide, across the tasks)
 #   (from the project root, after `just build`; about 10 minutes of 2 cores per run). TASK `all`
 #   carries the whole study in one command (PART `methods` or `ablations` keeps to that part)
 #   and continues it after an interruption, in this order: the methods on SST-2 and RTE, then
@@ -16,7 +17,53 @@ set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
 shift $(($# < 2 ? $# : 2))
+# `all verdicts`: the rule of docs/results.md ("The study") applied across the tasks. Each
+# variant's verdict against TASO on each task (the "Against taso" part of that task's ablation
+# tables, so run them or their `--report-only` first) and whether it is the default: yes where it
+# is ahead on at least two of the three tasks with 3 seeds each, no where it can no longer be,
+# open otherwise. Table: runs/decoder-verdicts.md.
+verdicts() {
+  local tasks=(sst2-prompt rte-prompt qnli-prompt) out=runs/decoder-verdicts.md tables=() t
+  for t in "${tasks[@]}"; do
+    for f in "runs/$t/compare/decoder-ablations.md" "runs/$t/compare/decoder-init-gamma.md"; do
+      [[ -f $f ]] && tables+=("$f")
+    done
+  done
+  {
+    echo "# Decoder study: each variant against TASO, task by task"
+    echo
+    echo "From \`runs/TASK/compare/decoder-{ablations,init-gamma}.md\` (\"Against taso\": the mean"
+    echo "per-seed difference of the \`taso-eval\` score ± its standard error, and the seeds paired)."
+    echo "A variant becomes the default where it is ahead on at least two of the three tasks."
+    echo
+    awk -v tasks="${tasks[*]}" '
+      BEGIN { n = split(tasks, t, " ") }
+      FNR == 1 { task = FILENAME; sub(/^runs\//, "", task); sub(/\/.*/, "", task); against = 0 }
+      /^Against taso, seed by seed/ { against = 1; next }
+      against && /^\| [a-z]/ && !/^\| method/ {
+        split($0, c, / *\| */)
+        v = c[2]
+        if (!(v in seen)) { seen[v] = 1; order[++m] = v }
+        cell[v, task] = c[6] " (" c[4] ", " c[3] " seeds)"
+        if (c[3] >= 3) { final[v]++; if (c[6] == "ahead") ahead[v]++ }
+      }
+      END {
+        printf "| variant |"; for (i = 1; i <= n; i++) printf " %s |", t[i]; print " ahead on | default |"
+        printf "|---|"; for (i = 1; i <= n; i++) printf "---|"; print "---|---|"
+        for (j = 1; j <= m; j++) {
+          v = order[j]; printf "| %s |", v
+          for (i = 1; i <= n; i++) printf " %s |", ((v, t[i]) in cell ? cell[v, t[i]] : "not run")
+          decided = ahead[v] >= 2 ? "yes" : (ahead[v] + n - final[v] < 2 ? "no" : "open")
+          printf " %d of %d | %s |\n", ahead[v], n, decided
+        }
+      }' "${tables[@]}"
+  } > "$out.tmp"
+  mv "$out.tmp" "$out"
+  cat "$out"
+}
+
 if [[ $task == all ]]; then
+  [[ $part == verdicts ]] && { verdicts; exit 0; }
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
     rte-prompt:ablations qnli-prompt:ablations)
   for step in "${steps[@]}"; do
