@@ -182,6 +182,69 @@ fn the_base_decoder_is_evaluated_without_an_adapter() {
 }
 
 #[test]
+fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pipeline(dir.path(), TinyDecoderArch::Llama, YES_NO_TASK, "yes/no");
+    let config = dir.path().join("run.toml");
+    let read_metrics = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap()
+    };
+    let (eval_before, predictions_before) = (
+        read_metrics()["eval"].clone(),
+        std::fs::read_to_string(run.join("predictions.tsv")).unwrap(),
+    );
+    let (ok, log) = stage("eval", &config, &["--knockout"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("without mlp.down_proj"), "{log}");
+
+    let metrics = read_metrics();
+    assert_eq!(
+        metrics["eval"], eval_before,
+        "the evaluation's entry is left as it was"
+    );
+    let predictions = std::fs::read_to_string(run.join("predictions.tsv")).unwrap();
+    assert_eq!(predictions, predictions_before);
+    let knockout = &metrics["knockout"];
+    assert_eq!(
+        knockout["whole"]["accuracy"], eval_before["metrics"]["accuracy"],
+        "the whole adapter scores as the evaluation did: {knockout}"
+    );
+    let rows = knockout["without"].as_array().unwrap();
+    let types: Vec<&str> = rows
+        .iter()
+        .map(|r| r["matrix_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.o_proj",
+            "mlp.gate_proj",
+            "mlp.up_proj",
+            "mlp.down_proj"
+        ]
+    );
+    let sum = |key: &str| -> u64 { rows.iter().map(|r| r[key].as_u64().unwrap()).sum() };
+    assert_eq!(sum("matrices"), knockout["matrices"].as_u64().unwrap());
+    assert_eq!(
+        sum("adapter_params"),
+        knockout["adapter_params"].as_u64().unwrap()
+    );
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("## Knock-out by matrix type"), "{report}");
+    assert!(report.contains("| without self_attn.q_proj |"), "{report}");
+
+    let (ok, log) = stage(
+        "eval",
+        &config,
+        &["--knockout", "--set", "eval.adapter=none"],
+    );
+    assert!(!ok && log.contains("nothing to knock out"), "{log}");
+}
+
+#[test]
 fn a_comparison_gives_the_zero_shot_figure_beside_the_majority_answer() {
     let dir = tempfile::tempdir().unwrap();
     let task = write_task(dir.path(), YES_NO_TASK);

@@ -168,7 +168,18 @@ impl AdapterSet {
 
     /// Removes the adapters from the layers this set adapts.
     pub fn detach(&self, host: &mut dyn LinearHost) -> Result<(), AdapterError> {
-        for m in &self.matrices {
+        self.detach_where(host, |_| true)
+    }
+
+    /// Removes the adapters of the matrices whose names `which` picks, leaving the others
+    /// attached (e.g. to see what one matrix type's adapters contribute); [`attach`](Self::attach)
+    /// puts them all back.
+    pub fn detach_where(
+        &self,
+        host: &mut dyn LinearHost,
+        which: impl Fn(&str) -> bool,
+    ) -> Result<(), AdapterError> {
+        for m in self.matrices.iter().filter(|m| which(m.name())) {
             linear_mut(host, m.name())?.set_adapter(None);
         }
         Ok(())

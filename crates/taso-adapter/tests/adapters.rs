@@ -75,6 +75,35 @@ fn the_initial_adapters_leave_the_model_unchanged() {
 }
 
 #[test]
+fn detaching_some_matrices_leaves_the_others_working_and_attach_restores_all() {
+    let set = adapters(2, 4);
+    let mut model = load_model();
+    let base = tch::no_grad(|| logits(&model));
+    set.attach(&mut model).unwrap();
+    let adapted = tch::no_grad(|| logits(&model));
+    let first = set.matrices()[0].name().to_string();
+    set.detach_where(&mut model, |name| name == first).unwrap();
+    let attached: Vec<&str> = model
+        .linears()
+        .iter()
+        .filter(|l| l.adapter().is_some())
+        .map(|l| l.name())
+        .collect();
+    assert_eq!(attached.len(), set.matrices().len() - 1);
+    assert!(!attached.contains(&first.as_str()));
+    let without_first = tch::no_grad(|| logits(&model));
+    assert!(max_abs_diff(&without_first, &adapted) > 1e-4);
+    assert!(max_abs_diff(&without_first, &base) > 1e-4);
+    set.attach(&mut model).unwrap();
+    assert_eq!(
+        max_abs_diff(&tch::no_grad(|| logits(&model)), &adapted),
+        0.0
+    );
+    set.detach_where(&mut model, |_| true).unwrap();
+    assert_eq!(max_abs_diff(&tch::no_grad(|| logits(&model)), &base), 0.0);
+}
+
+#[test]
 fn dense_lora_is_x_wt_plus_b_plus_s_x_at_bt() {
     let (d_out, d_in, rank) = (5i64, 4i64, 2i64);
     let options = (Kind::Float, Device::Cpu);

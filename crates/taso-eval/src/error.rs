@@ -41,6 +41,30 @@ pub enum EvalError {
          export; set `eval.adapter` to `best` or `last`, or pass --adapter FILE"
     )]
     NothingToExport,
+    /// A knock-out was asked for the base model alone.
+    #[error(
+        "`eval.adapter = \"none\"` names no adapter, so there is nothing to knock out; set \
+         `eval.adapter` to `best` or `last`, or pass --adapter FILE"
+    )]
+    NothingToKnockOut,
+    /// A knock-out was asked for a file whose method trains no adapter matrices.
+    #[error(
+        "the file was trained with method `{method}`, which has no adapter matrices to knock \
+         out; knock out an adapter of method taso, lora or random-regions"
+    )]
+    NoAdapterMatrices {
+        /// The file's method.
+        method: String,
+    },
+    /// A knock-out was asked on a split without labels.
+    #[error(
+        "the {split} split has no labels, so a knock-out has no metric to compare; set \
+         `eval.split` to a labeled split (dev, or train)"
+    )]
+    UnlabeledKnockout {
+        /// The split.
+        split: taso_data::Split,
+    },
     /// An output could not be written.
     #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {

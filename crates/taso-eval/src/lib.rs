@@ -9,6 +9,8 @@
 //!
 //! [`run_stage`] runs the stage on a resolved config as the `taso-eval` binary does;
 //! [`evaluate_run`] is the same on a run context and an [`EvalConfig`] you built yourself.
+//! [`knockout_run`] (`taso-eval --knockout`) evaluates an adapter whole and then without each
+//! matrix type's adapters in turn, to show what each type contributes.
 //!
 //! ```no_run
 //! use taso_run::ResolvedConfig;
@@ -21,13 +23,15 @@
 //! ```
 
 mod error;
+mod knockout;
 mod predictions;
 mod run;
 mod stage;
 
 pub use error::EvalError;
+pub use knockout::{knockout_run, KnockoutReport, KnockoutRow, KNOCKOUT_HEADING, KNOCKOUT_KEY};
 pub use predictions::{predictions_tsv, write_predictions};
 pub use run::{evaluate_run, EvalReport, METRICS_KEY, REPORT_HEADING};
-pub use stage::{run_stage, Outcome};
+pub use stage::{run_knockout, run_stage, Outcome};
 /// The `[eval]` section (types of the run layer, which checks the whole config).
 pub use taso_run::sections::{AdapterChoice, EvalConfig};

@@ -128,18 +128,8 @@ pub fn evaluate_run(
     adapter: Option<&Path>,
 ) -> Result<(EvalReport, Option<TrainedModel>), EvalError> {
     config.validate()?;
-    let path = adapter.map_or_else(
-        || config.adapter.path(&ctx.paths),
-        |p| Some(p.to_path_buf()),
-    );
+    let path = adapter_to_evaluate(ctx, config, adapter)?;
     let paths = &ctx.paths;
-    paths.check_writable().map_err(|source| EvalError::Io {
-        path: paths.dir.clone(),
-        source,
-    })?;
-    if let Some(path) = &path {
-        check_training_finished(ctx, path, config.allow_incomplete)?;
-    }
     let trained = match &path {
         Some(path) => Some(TrainedModel::load(ctx, path, config.merged)?),
         None => None,
@@ -184,6 +174,29 @@ pub fn evaluate_run(
     set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
     write_report_section(&paths.report(), REPORT_HEADING, &report.markdown())?;
     Ok((report, trained))
+}
+
+/// The adapter file to evaluate: `adapter`, else the run folder's file that `config.adapter`
+/// names (`None` for `eval.adapter = "none"`), once the run folder is known to be writable and
+/// the file's training to have finished.
+pub(crate) fn adapter_to_evaluate(
+    ctx: &RunContext,
+    config: &EvalConfig,
+    adapter: Option<&Path>,
+) -> Result<Option<PathBuf>, EvalError> {
+    let path = adapter.map_or_else(
+        || config.adapter.path(&ctx.paths),
+        |p| Some(p.to_path_buf()),
+    );
+    let paths = &ctx.paths;
+    paths.check_writable().map_err(|source| EvalError::Io {
+        path: paths.dir.clone(),
+        source,
+    })?;
+    if let Some(path) = &path {
+        check_training_finished(ctx, path, config.allow_incomplete)?;
+    }
+    Ok(path)
 }
 
 /// Refuses an adapter of the run folder while its training has not finished (the folder holds

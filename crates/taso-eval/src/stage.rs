@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use taso_run::{export_peft, RunContext, TrainedModel};
 use taso_run::{ResolvedConfig, Sections};
 
-use crate::{evaluate_run, EvalError, EvalReport};
+use crate::{evaluate_run, knockout_run, EvalError, EvalReport, KnockoutReport};
 
 /// What [`run_stage`] did: the report, and the evaluated model for a PEFT export.
 pub struct Outcome {
@@ -51,4 +51,17 @@ pub fn run_stage(config: &ResolvedConfig, adapter: Option<&Path>) -> Result<Outc
         trained,
         base_model: ctx.run.model.clone(),
     })
+}
+
+/// Runs the knock-out by matrix type for the resolved config (`taso-eval --knockout`): checks
+/// the whole config first, then evaluates `adapter` (default: the run folder's file that
+/// `eval.adapter` names) as [`knockout_run`] does. It leaves the run's `config.toml`, `eval`
+/// entry and `predictions.tsv` as they are.
+pub fn run_knockout(
+    config: &ResolvedConfig,
+    adapter: Option<&Path>,
+) -> Result<KnockoutReport, EvalError> {
+    let Sections { run, eval, .. } = config.sections()?;
+    let ctx = RunContext::new(run)?;
+    knockout_run(&ctx, &eval, adapter)
 }

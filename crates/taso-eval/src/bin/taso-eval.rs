@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use std::process::ExitCode;
-use taso_eval::run_stage;
+use taso_eval::{run_knockout, run_stage};
 use taso_run::cli::StageArgs;
 
 /// Evaluate a trained adapter as the config's `[run]` and `[eval]` sections say.
@@ -25,6 +25,11 @@ struct Args {
     /// `--set eval.allow_incomplete=true`).
     #[arg(long)]
     allow_incomplete: bool,
+    /// Instead of the evaluation: the adapter whole, then without each matrix type's adapters
+    /// in turn (the `knockout` entry of metrics.json and a report.md section; predictions.tsv
+    /// and the `eval` entry stay as they are).
+    #[arg(long, conflicts_with = "export_peft")]
+    knockout: bool,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +41,9 @@ fn main() -> ExitCode {
             .push("eval.allow_incomplete=true".into());
     }
     args.stage.run_binary("taso-eval", |config| {
+        if args.knockout {
+            return Ok(run_knockout(config, args.adapter.as_deref())?.summary());
+        }
         let outcome = run_stage(config, args.adapter.as_deref())?;
         let mut summary = outcome.summary();
         if let Some(dir) = &args.export_peft {
