@@ -236,6 +236,26 @@ fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone
     assert!(report.contains("## Knock-out by matrix type"), "{report}");
     assert!(report.contains("| without self_attn.q_proj |"), "{report}");
 
+    // Another run's adapter, knocked out into a folder of its own.
+    let adapter = run.join("adapter-best.safetensors");
+    let (ok, log) = stage(
+        "eval",
+        &config,
+        &[
+            "--knockout",
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--set",
+            "run.name=elsewhere",
+        ],
+    );
+    assert!(ok, "{log}");
+    let elsewhere: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.with_file_name("elsewhere").join("metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(elsewhere["knockout"]["without"], knockout["without"]);
+
     let (ok, log) = stage(
         "eval",
         &config,
