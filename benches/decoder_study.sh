@@ -39,7 +39,9 @@ verdicts() {
     awk -v tasks="${tasks[*]}" '
       BEGIN { n = split(tasks, t, " ") }
       FNR == 1 { task = FILENAME; sub(/^runs\//, "", task); sub(/\/.*/, "", task); against = 0 }
-      /^Against taso, seed by seed/ { against = 1; next }
+      /^Against taso, seed by seed/ { against = 1; rows = 0; next }
+      against && rows && !/^\|/ { against = 0 }
+      against && /^\|/ { rows = 1 }
       against && /^\| [a-z]/ && !/^\| method/ {
         split($0, c, / *\| */)
         v = c[2]
