@@ -23,7 +23,7 @@ shift $(($# < 2 ? $# : 2))
 # is ahead on at least two of the three tasks with 3 seeds each, no where it can no longer be,
 # open otherwise. Table: runs/decoder-verdicts.md.
 verdicts() {
-  local tasks=(sst2-prompt rte-prompt qnli-prompt) out=runs/decoder-verdicts.md tables=() t
+  local tasks=(sst2-prompt rte-prompt qnli-prompt) out=runs/decoder-verdicts.md tables=() t f
   for t in "${tasks[@]}"; do
     for f in "runs/$t/compare/decoder-ablations.md" "runs/$t/compare/decoder-init-gamma.md"; do
       [[ -f $f ]] && tables+=("$f")

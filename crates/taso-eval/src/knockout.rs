@@ -14,7 +14,7 @@ use taso_run::{
 };
 
 use crate::error::EvalError;
-use crate::run::adapter_to_evaluate;
+use crate::run::{adapter_to_evaluate, create_run_folder, file_label};
 use crate::EvalConfig;
 
 /// The `metrics.json` entry the knock-out writes (the latest one replaces it).
@@ -64,10 +64,7 @@ impl KnockoutReport {
 
     /// The `report.md` section: a table of the main metric, whole and without each type.
     pub fn markdown(&self) -> String {
-        let file = self.adapter.file_name().map_or_else(
-            || self.adapter.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let file = file_label(&self.adapter);
         let metric = &self.main_metric;
         let mut text = format!(
             "`{file}` on the {} split, {} examples: the adapter whole, then without each matrix \
@@ -166,11 +163,7 @@ pub fn knockout_run(
         without,
     };
     if ctx.is_main() {
-        let paths = &ctx.paths;
-        paths.create().map_err(|source| EvalError::Io {
-            path: paths.dir.clone(),
-            source,
-        })?;
+        create_run_folder(&ctx.paths)?;
         let entry = serde_json::to_value(&report).expect("the report serialises");
         set_metrics_entry(&ctx.paths.metrics(), KNOCKOUT_KEY, entry)?;
         write_report_section(&ctx.paths.report(), KNOCKOUT_HEADING, &report.markdown())?;

@@ -7,7 +7,7 @@ use taso_data::{ClassReport, Split};
 use taso_models::{TaskData, TaskModel};
 use taso_run::Method;
 use taso_run::{
-    evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, Scores,
+    evaluate, format_scores, set_metrics_entry, write_report_section, RunContext, RunPaths, Scores,
     TaskPredictions, TrainedModel,
 };
 
@@ -53,10 +53,7 @@ impl EvalReport {
     pub fn markdown(&self) -> String {
         let what = match (&self.adapter, self.method) {
             (Some(adapter), Some(method)) => {
-                let file = adapter.file_name().map_or_else(
-                    || adapter.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
+                let file = file_label(adapter);
                 let epoch = self.epoch.map_or(String::new(), |e| format!(", epoch {e}"));
                 let how = if self.merged {
                     "merged into the base weights"
@@ -165,10 +162,7 @@ pub fn evaluate_run(
     if !ctx.is_main() {
         return Ok((report, trained));
     }
-    paths.create().map_err(|source| EvalError::Io {
-        path: paths.dir.clone(),
-        source,
-    })?;
+    create_run_folder(paths)?;
     write_predictions(&paths.predictions(), &tsv(ctx, &report.predictions, &data))?;
     let entry = serde_json::to_value(&report).expect("the report serialises");
     set_metrics_entry(&paths.metrics(), METRICS_KEY, entry)?;
@@ -197,6 +191,22 @@ pub(crate) fn adapter_to_evaluate(
         check_training_finished(ctx, path, config.allow_incomplete)?;
     }
     Ok(path)
+}
+
+/// Creates the run folder (and the folders above it) for the evaluation's outputs.
+pub(crate) fn create_run_folder(paths: &RunPaths) -> Result<(), EvalError> {
+    paths.create().map_err(|source| EvalError::Io {
+        path: paths.dir.clone(),
+        source,
+    })
+}
+
+/// The file name of `path` for a report, or the whole path where it has none.
+pub(crate) fn file_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Refuses an adapter of the run folder while its training has not finished (the folder holds
