@@ -182,7 +182,7 @@ fn the_base_decoder_is_evaluated_without_an_adapter() {
 }
 
 #[test]
-fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone() {
+fn a_knockout_takes_each_matrix_type_out_and_keeps_it_alone_and_leaves_the_evaluation_alone() {
     let dir = tempfile::tempdir().unwrap();
     let run = pipeline(dir.path(), TinyDecoderArch::Llama, YES_NO_TASK, "yes/no");
     let config = dir.path().join("run.toml");
@@ -195,7 +195,10 @@ fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone
     );
     let (ok, log) = stage("eval", &config, &["--knockout"]);
     assert!(ok, "{log}");
-    assert!(log.contains("without mlp.down_proj"), "{log}");
+    assert!(
+        log.contains("mlp.down_proj") && log.contains("alone"),
+        "{log}"
+    );
 
     let metrics = read_metrics();
     assert_eq!(
@@ -209,7 +212,7 @@ fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone
         knockout["whole"]["accuracy"], eval_before["metrics"]["accuracy"],
         "the whole adapter scores as the evaluation did: {knockout}"
     );
-    let rows = knockout["without"].as_array().unwrap();
+    let rows = knockout["by_type"].as_array().unwrap();
     let types: Vec<&str> = rows
         .iter()
         .map(|r| r["matrix_type"].as_str().unwrap())
@@ -232,9 +235,28 @@ fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone
         sum("adapter_params"),
         knockout["adapter_params"].as_u64().unwrap()
     );
+    // With no adapter matrix attached the model is the base model: it scores what
+    // `eval.adapter = "none"` scores.
+    let none = knockout["none"]["accuracy"].as_f64().unwrap();
+    let (ok, log) = stage(
+        "eval",
+        &config,
+        &["--set", "eval.adapter=none", "--set", "run.name=base"],
+    );
+    assert!(ok, "{log}");
+    let base: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.with_file_name("base").join("metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(base["eval"]["metrics"]["accuracy"].as_f64().unwrap(), none);
+    for row in rows {
+        assert!(row["without"]["accuracy"].is_f64() && row["alone"]["accuracy"].is_f64());
+    }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("## Knock-out by matrix type"), "{report}");
-    assert!(report.contains("| without self_attn.q_proj |"), "{report}");
+    assert!(report.contains("| self_attn.q_proj |"), "{report}");
+    assert!(report.contains("(knockout.png)"), "{report}");
+    assert!(run.join("knockout.png").is_file());
 
     // Another run's adapter, knocked out into a folder of its own.
     let adapter = run.join("adapter-best.safetensors");
@@ -254,7 +276,7 @@ fn a_knockout_takes_each_matrix_type_out_in_turn_and_leaves_the_evaluation_alone
         &std::fs::read_to_string(run.with_file_name("elsewhere").join("metrics.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(elsewhere["knockout"]["without"], knockout["without"]);
+    assert_eq!(elsewhere["knockout"]["by_type"], knockout["by_type"]);
 
     let (ok, log) = stage(
         "eval",

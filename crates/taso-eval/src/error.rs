@@ -65,6 +65,9 @@ pub enum EvalError {
         /// The split.
         split: taso_data::Split,
     },
+    /// The knock-out's chart could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] taso_plot::PlotError),
     /// An output could not be written.
     #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
     Io {

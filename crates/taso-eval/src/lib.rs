@@ -9,8 +9,9 @@
 //!
 //! [`run_stage`] runs the stage on a resolved config as the `taso-eval` binary does;
 //! [`evaluate_run`] is the same on a run context and an [`EvalConfig`] you built yourself.
-//! [`knockout_run`] (`taso-eval --knockout`) evaluates an adapter whole and then without each
-//! matrix type's adapters in turn, to show what each type contributes.
+//! [`knockout_run`] (`taso-eval --knockout`) evaluates an adapter whole, with no adapter matrix,
+//! and then without each matrix type's adapters and with them alone, to show what each type
+//! contributes.
 //!
 //! ```no_run
 //! use taso_run::ResolvedConfig;
@@ -29,7 +30,9 @@ mod run;
 mod stage;
 
 pub use error::EvalError;
-pub use knockout::{knockout_run, KnockoutReport, KnockoutRow, KNOCKOUT_HEADING, KNOCKOUT_KEY};
+pub use knockout::{
+    knockout_run, KnockoutReport, KnockoutRow, KNOCKOUT_CHART_FILE, KNOCKOUT_HEADING, KNOCKOUT_KEY,
+};
 pub use predictions::{predictions_tsv, write_predictions};
 pub use run::{evaluate_run, EvalReport, METRICS_KEY, REPORT_HEADING};
 pub use stage::{run_knockout, run_stage, Outcome};

@@ -25,8 +25,10 @@ pub struct MethodBar {
 
 /// Image size of [`method_bars`] charts, in pixels.
 const SIZE: (u32, u32) = (900, 500);
-const MARGIN: u32 = 15;
-const Y_LABEL_AREA: u32 = 80;
+/// The margin around a bar chart, in pixels.
+pub(crate) const MARGIN: u32 = 15;
+/// The width of the value axis' labels and title, in pixels.
+pub(crate) const Y_LABEL_AREA: u32 = 80;
 /// Font sizes tried for method names before the smallest one, largest first.
 const NAME_FONTS: [u32; 2] = [16, 14];
 /// The smallest font size for method names, used when no larger one fits.
@@ -83,16 +85,15 @@ fn error_half(bar: &MethodBar) -> f64 {
 }
 
 /// The y axis of a bar chart and the baseline the bars grow from.
-struct ValueAxis {
-    axis: Axis,
+pub(crate) struct ValueAxis {
+    pub(crate) axis: Axis,
     /// 0 when the axis shows it, else the end of the axis nearest to 0.
-    baseline: f64,
+    pub(crate) baseline: f64,
 }
 
 impl ValueAxis {
-    /// Zooms on the bars and their error bars, with room at the ends for the value labels. 0 is
-    /// kept in view when the bars' spread is at least their distance from 0, or when all the
-    /// bars are equal.
+    /// Zooms on the bars and their error bars, with room at the ends for the value labels (see
+    /// [`ValueAxis::for_range`]).
     fn for_bars(bars: &[MethodBar]) -> ValueAxis {
         let low = bars
             .iter()
@@ -102,6 +103,12 @@ impl ValueAxis {
             .iter()
             .map(|b| b.mean + error_half(b))
             .fold(f64::NEG_INFINITY, f64::max);
+        ValueAxis::for_range(low, high)
+    }
+
+    /// Zooms on the values `low..=high`, with room at the ends. 0 is kept in view when the
+    /// spread is at least the values' distance from 0, or when `low == high`.
+    pub(crate) fn for_range(low: f64, high: f64) -> ValueAxis {
         let distance_to_zero = low.max(-high).max(0.0);
         let (low, high) = if distance_to_zero <= high - low || low == high {
             (low.min(0.0), high.max(0.0))
@@ -118,7 +125,7 @@ impl ValueAxis {
     }
 
     /// The axis title: the metric, and where the bars start when that is not 0.
-    fn title(&self, metric: &str) -> String {
+    pub(crate) fn title(&self, metric: &str) -> String {
         if self.baseline == 0.0 {
             metric.to_string()
         } else if self.baseline > 0.0 {
@@ -149,22 +156,7 @@ fn draw_chart(
     y: &ValueAxis,
 ) -> Result<(), PlotError> {
     let labels = NameLayout::fit(root, bars, y)?;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 22))
-        .margin(MARGIN)
-        .x_label_area_size(labels.height())
-        .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(-0.5..bars.len() as f64 - 0.5, y.axis)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .bold_line_style(GRID)
-        .y_desc(y.title(metric))
-        .y_label_formatter(&|v| y.axis.label(*v))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()?;
+    let mut chart = slot_chart(root, title, metric, bars.len(), labels.height(), y)?;
     draw_baseline(&mut chart, bars.len(), y)?;
     for (i, bar) in bars.iter().enumerate() {
         draw_bar(&mut chart, i, bar, y)?;
@@ -175,7 +167,38 @@ fn draw_chart(
 }
 
 /// The chart type the bars are drawn on.
-type BarChart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Axis>>;
+pub(crate) type BarChart<'a> =
+    ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Axis>>;
+
+/// A chart of `slots` slots along x (slot `i` centred on `i`), with its caption, the value axis
+/// `y` labelled with `metric`, no x labels (the caller draws its own in the `label_height`
+/// pixels under the axis) and horizontal grid lines.
+pub(crate) fn slot_chart<'a>(
+    area: &Area<'a>,
+    title: &str,
+    metric: &str,
+    slots: usize,
+    label_height: u32,
+    y: &ValueAxis,
+) -> Result<BarChart<'a>, PlotError> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 22))
+        .margin(MARGIN)
+        .x_label_area_size(label_height)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(-0.5..slots as f64 - 0.5, y.axis)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .bold_line_style(GRID)
+        .y_desc(y.title(metric))
+        .y_label_formatter(&|v| y.axis.label(*v))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()?;
+    Ok(chart)
+}
 
 /// Draws the line the bars grow from, unless it is the x axis itself.
 fn draw_baseline(chart: &mut BarChart<'_>, count: usize, y: &ValueAxis) -> Result<(), PlotError> {
@@ -318,14 +341,14 @@ fn note_lines(
 }
 
 /// The pixel width of `text` at font `size`.
-fn text_width(root: &Area<'_>, text: &str, size: u32) -> Result<u32, PlotError> {
+pub(crate) fn text_width(root: &Area<'_>, text: &str, size: u32) -> Result<u32, PlotError> {
     let style = TextStyle::from((FONT, size).into_font());
     Ok(root.estimate_text_size(text, &style)?.0)
 }
 
 /// `name` on one line when it fits `max_width` at font `size`, else split in two (see
 /// [`split_name`]).
-fn wrap_to_width(
+pub(crate) fn wrap_to_width(
     root: &Area<'_>,
     name: &str,
     size: u32,
@@ -340,7 +363,7 @@ fn wrap_to_width(
 
 /// Splits a name in two lines of similar length: after a `_`, `-`, `/`, `+` or `.`, or at a
 /// space (dropped); a name without any of those is cut in the middle.
-fn split_name(name: &str) -> (String, String) {
+pub(crate) fn split_name(name: &str) -> (String, String) {
     let chars: Vec<char> = name.chars().collect();
     let cut = (1..chars.len())
         .filter(|&i| chars[i] == ' ' || "_-/+.".contains(chars[i - 1]))

@@ -24,6 +24,16 @@ pub enum PlotError {
         /// The negative value given.
         std: f64,
     },
+    /// A bar group has not one value per series.
+    #[error("bar group `{group}` has {values} values for {series} series")]
+    SeriesCount {
+        /// The group's label.
+        group: String,
+        /// How many values it has.
+        values: usize,
+        /// How many series there are.
+        series: usize,
+    },
     /// The embedded font could not be registered with plotters.
     #[error("the embedded font could not be loaded")]
     Font,

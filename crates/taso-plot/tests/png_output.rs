@@ -3,7 +3,10 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar, PlotError};
+use taso_plot::{
+    grouped_bars, line_chart, method_bars, run_curves, BarGroup, Curve, MethodBar, PlotError,
+    Reference,
+};
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -165,4 +168,41 @@ fn nan_is_refused_naming_the_method_or_curve() {
     let err = run_curves(&path, "t", &loss, &metrics, "accuracy").unwrap_err();
     assert!(err.to_string().contains("curve `train loss`"), "{err}");
     assert!(!path.exists());
+}
+
+#[test]
+fn grouped_bars_write_a_1000_by_500_png_with_long_labels_and_reference_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("knockout.png");
+    let series = ["without it".to_string(), "it alone".to_string()];
+    let groups: Vec<BarGroup> = ["self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj"]
+        .iter()
+        .enumerate()
+        .map(|(i, label)| BarGroup {
+            label: label.to_string(),
+            values: vec![0.87 - 0.01 * i as f64, 0.70 + 0.05 * i as f64],
+        })
+        .collect();
+    let references = [
+        Reference {
+            label: "all adapters attached".into(),
+            value: 0.8716,
+        },
+        Reference {
+            label: "none (the base model)".into(),
+            value: 0.6319,
+        },
+    ];
+    grouped_bars(
+        &path,
+        "Knock-out",
+        "accuracy",
+        &series,
+        &groups,
+        &references,
+    )
+    .unwrap();
+    assert_eq!(decoded_size(&path), (1000, 500));
+    let err = grouped_bars(&path, "t", "m", &series, &groups[..0], &[]).unwrap_err();
+    assert!(matches!(err, PlotError::Empty(_)), "{err}");
 }

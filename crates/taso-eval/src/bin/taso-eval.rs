@@ -25,9 +25,10 @@ struct Args {
     /// `--set eval.allow_incomplete=true`).
     #[arg(long)]
     allow_incomplete: bool,
-    /// Instead of the evaluation: the adapter whole, then without each matrix type's adapters
-    /// in turn (the `knockout` entry of metrics.json and a report.md section; predictions.tsv
-    /// and the `eval` entry stay as they are).
+    /// Instead of the evaluation: the adapter whole, with no adapter matrix, then without each
+    /// matrix type's adapters and with them alone (the `knockout` entry of metrics.json,
+    /// knockout.png and a report.md section; predictions.tsv and the `eval` entry stay as they
+    /// are).
     #[arg(long, conflicts_with = "export_peft")]
     knockout: bool,
 }
