@@ -148,7 +148,12 @@ impl KnockoutReport {
                 value: self.main(&self.none),
             },
         ];
-        let title = format!("Knock-out by matrix type: {}", file_label(&self.adapter));
+        let folder = self.adapter.parent().and_then(Path::file_name);
+        let source = match folder {
+            Some(folder) => format!("{}/{}", folder.to_string_lossy(), file_label(&self.adapter)),
+            None => file_label(&self.adapter),
+        };
+        let title = format!("Knock-out by matrix type: {source}");
         grouped_bars(
             path,
             &title,
