@@ -284,6 +284,38 @@ fn a_knockout_takes_each_matrix_type_out_and_keeps_it_alone_and_leaves_the_evalu
         &["--knockout", "--set", "eval.adapter=none"],
     );
     assert!(!ok && log.contains("nothing to knock out"), "{log}");
+
+    // An adapter of one matrix type (trained at a high lr, so that it changes the score): without
+    // it the model has no adapter matrix, and alone it is the whole adapter.
+    let one_type = [
+        "--set",
+        "run.targets=[\"mlp.down_proj\"]",
+        "--set",
+        "run.name=one-type",
+        "--set",
+        "train.lr=5e-2",
+        "--set",
+        "train.epochs=4",
+    ];
+    for name_stage in STAGES {
+        let (ok, log) = stage(name_stage, &config, &one_type);
+        assert!(ok, "{name_stage}: {log}");
+    }
+    let (ok, log) = stage("eval", &config, &[&one_type[..], &["--knockout"]].concat());
+    assert!(ok, "{log}");
+    let one: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.with_file_name("one-type").join("metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let knockout = &one["knockout"];
+    let rows = knockout["by_type"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{knockout}");
+    assert_ne!(
+        knockout["whole"], knockout["none"],
+        "the adapter was trained far enough to change the score, so the two ends differ"
+    );
+    assert_eq!(rows[0]["without"], knockout["none"], "{knockout}");
+    assert_eq!(rows[0]["alone"], knockout["whole"], "{knockout}");
 }
 
 #[test]

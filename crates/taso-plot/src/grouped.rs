@@ -193,10 +193,10 @@ fn draw_legend(
     references: &[Reference],
 ) -> Result<(), PlotError> {
     let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let text_width = LEGEND_WIDTH - 50;
+    let label_width = LEGEND_WIDTH - 50;
     let mut top = 70;
     let mut entry = |label: &str, mark: &dyn Fn(i32) -> Result<(), PlotError>| {
-        let lines = wrap_to_width(area, label, 14, text_width)?;
+        let lines = wrap_to_width(area, label, 14, label_width)?;
         let middle = top + 9 * (lines.len() as i32 - 1);
         mark(middle)?;
         for (row, line) in lines.iter().enumerate() {
