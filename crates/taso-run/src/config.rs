@@ -6,58 +6,9 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use taso_artifact::write_atomic;
 
+use crate::error::ConfigError;
 use crate::sections::{Sections, SECTION_NAMES};
 use crate::settings::RunSettings;
-
-/// What can go wrong while reading a stage config.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The config file cannot be read.
-    #[error("cannot read the config {}: {source}; pass an existing file with --config (see configs/)", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The config file is not valid TOML.
-    #[error("the config {} is not valid TOML: {message}", .path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (with line and column).
-        message: String,
-    },
-    /// An override is not `section.key=value`.
-    #[error("bad override `{0}`: expected --set section.key=value, e.g. --set train.lr=5e-4")]
-    BadOverride(String),
-    /// A section does not fit its struct (unknown key, wrong type), or is not a known section.
-    #[error("config [{section}]: {message}{location}")]
-    Section {
-        /// The section.
-        section: String,
-        /// What is wrong, naming the key.
-        message: String,
-        /// Where the value came from: ` (FILE:LINE)`, ` (--set ...)` or empty.
-        location: String,
-    },
-    /// A value is out of range or inconsistent.
-    #[error("config [{section}]: {message}")]
-    Invalid {
-        /// The section.
-        section: String,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
-    /// The resolved config cannot be written.
-    #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
 
 /// A config file with the command line's overrides applied.
 #[derive(Debug, Clone)]

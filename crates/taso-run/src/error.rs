@@ -1,8 +1,6 @@
-//! The error type of the run layer: every message says what is wrong and what to do.
+//! The error types of the run layer: every message says what is wrong and what to do.
 
 use std::path::PathBuf;
-
-use crate::config::ConfigError;
 
 /// Everything that can go wrong while loading a run's task and model, reading a trained
 /// adapter back, evaluating, or writing the run's records.
@@ -78,4 +76,54 @@ impl RunError {
             source,
         }
     }
+}
+
+/// What can go wrong while reading a stage config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read the config {}: {source}; pass an existing file with --config (see configs/)", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("the config {} is not valid TOML: {message}", .path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// An override is not `section.key=value`.
+    #[error("bad override `{0}`: expected --set section.key=value, e.g. --set train.lr=5e-4")]
+    BadOverride(String),
+    /// A section does not fit its struct (unknown key, wrong type), or is not a known section.
+    #[error("config [{section}]: {message}{location}")]
+    Section {
+        /// The section.
+        section: String,
+        /// What is wrong, naming the key.
+        message: String,
+        /// Where the value came from: ` (FILE:LINE)`, ` (--set ...)` or empty.
+        location: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("config [{section}]: {message}")]
+    Invalid {
+        /// The section.
+        section: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The resolved config cannot be written.
+    #[error("cannot write {}: {source}; {}", .path.display(), taso_artifact::io_advice(.source))]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }

@@ -39,9 +39,9 @@ mod settings;
 pub mod testing;
 mod trained;
 
-pub use config::{ConfigError, ResolvedConfig};
+pub use config::ResolvedConfig;
 pub use context::{RunContext, RunTokenizer};
-pub use error::RunError;
+pub use error::{ConfigError, RunError};
 pub use evaluate::{evaluate, Evaluation, TaskPredictions};
 pub use exchange::{
     export_merged, export_peft, import_peft, ImportedPeft, MergedExport, EXPORT_RECORD,

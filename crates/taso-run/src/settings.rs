@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use taso_artifact::{target_position, ArtifactKind, Expect};
 use taso_models::ComputeDtype;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Which method a run trains: TASO or one of the baselines, all through the same stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,21 +1,21 @@
 //! Scoring a task: calibration batches from the training split through the frozen model.
 
+use crate::calibration_set::{calibration_plan, target_names};
 use crate::error::ScoreError;
 use crate::inputs;
 use crate::scorer::Scorer;
 use crate::{InputNorm, ScoreConfig, ScoreLoss};
 use std::time::Instant;
 use taso_artifact::Importance;
-use taso_data::{plan_batches, BatchStrategy, Split};
 use taso_models::{
     available_memory, ChoiceTensors, LinearHost, LossScale, MemoryEstimate, TaskBatch, TaskData,
     TaskModel,
 };
+use taso_run::{RunContext, RunError};
+use tch::{Device, Tensor};
 
 /// Passes of one batch at ever smaller loss scales before scoring gives up.
 const MAX_RETRIES: usize = 16;
-use taso_run::{RunContext, RunError};
-use tch::{Device, Tensor};
 
 /// Scores the run's task on its model: `config.batches` seeded, length-bucketed batches of the
 /// training split (or of one shard of it), dropout off, the head initialised exactly as the
@@ -38,7 +38,7 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
     }
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, device)).collect();
     warm_up_head(&model, &batches, config)?;
-    let names = inputs::target_names(ctx, &model)?;
+    let names = target_names(ctx, &model)?;
     let loudness = match config.input_norm {
         InputNorm::Rms => Some(inputs::measure(&mut model, &names, &batches)?),
         InputNorm::None => None,
@@ -99,39 +99,6 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         matrices,
         examples: plan.iter().map(Vec::len).sum(),
     })
-}
-
-/// The calibration set: the training split (or one shard of it) and `config.batches` seeded,
-/// length-bucketed batches of it, as example indices.
-pub(crate) fn calibration_plan(
-    ctx: &RunContext,
-    config: &ScoreConfig,
-) -> Result<(TaskData, Vec<Vec<usize>>), ScoreError> {
-    let split = ctx.split_where(Split::Train, |i| {
-        config
-            .shard
-            .is_none_or(|shard| i % shard.count == shard.index)
-    })?;
-    if split.is_empty() {
-        return Err(ScoreError::NoExamples);
-    }
-    ctx.require_labels(Split::Train, &split)?;
-    let mut plan = plan_batches(
-        &split.lengths(),
-        config.batch_size,
-        BatchStrategy::Bucketed,
-        ctx.run.seed,
-        0,
-    );
-    if plan.len() < config.batches {
-        tracing::warn!(
-            "only {} batches of {} in the training data; scoring all of them",
-            plan.len(),
-            config.batch_size
-        );
-    }
-    plan.truncate(config.batches);
-    Ok((split, plan))
 }
 
 /// One scoring pass: a calibration batch, and its candidates' first tokens under the choice

@@ -16,7 +16,7 @@ use taso_models::{LinearAdapter, LinearHost, TaskBatch, TaskModel};
 use taso_run::RunContext;
 use tch::{Device, Kind, Tensor};
 
-use crate::calibrate::calibration_plan;
+use crate::calibration_set::{calibration_plan, target_names};
 use crate::{ScoreConfig, ScoreError};
 
 /// The root mean square of each input feature of one target matrix, over the real tokens.
@@ -41,24 +41,6 @@ pub fn input_rms(
     let batches: Vec<TaskBatch> = plan.iter().map(|b| split.batch(b, ctx.device)).collect();
     let rms = measure(&mut model, &names, &batches)?;
     Ok((rms, plan.iter().map(Vec::len).sum()))
-}
-
-/// The module paths of the model's target matrices, in model order; an error naming the
-/// model's paths when none matches `run.targets`.
-pub(crate) fn target_names(ctx: &RunContext, model: &TaskModel) -> Result<Vec<String>, ScoreError> {
-    let names: Vec<String> = model
-        .linears()
-        .into_iter()
-        .map(|linear| linear.name().to_string())
-        .filter(|name| ctx.run.is_target(name))
-        .collect();
-    if names.is_empty() {
-        return Err(ScoreError::NoTargets {
-            targets: ctx.run.targets.clone(),
-            available: model.block_paths(),
-        });
-    }
-    Ok(names)
 }
 
 /// Runs `batches` forward without gradients with a probe on each linear layer of `names`, takes

@@ -28,6 +28,8 @@
 
 #[cfg(feature = "stage")]
 mod calibrate;
+#[cfg(feature = "stage")]
+mod calibration_set;
 mod error;
 #[cfg(feature = "stage")]
 pub mod inputs;

@@ -1,6 +1,6 @@
 //! The `[eval]` section of a run config.
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::settings::RunPaths;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ pub use taso_artifact::ScoreConfig;
 pub use taso_models::GenerationConfig;
 pub use train::TrainConfig;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::settings::RunSettings;
 
 /// The sections a run config may have, in pipeline order.

@@ -20,7 +20,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use taso_artifact::Target;
 
 /// Stage 2 settings; the `[regions]` section of a run config.

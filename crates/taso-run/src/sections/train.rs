@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use taso_data::BatchStrategy;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Training settings (`[train]`); every key is optional and defaults as documented.
 ///
