@@ -8,6 +8,7 @@
 #
 # Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments],
 #    or benches/decoder_study.sh all verdicts (the defaults the ablations decide, across the tasks)
+#    or benches/decoder_study.sh all glance (the methods of every task as one chart)
 #   (from the project root, after `just build`; about 10 minutes of 2 cores per run). TASK `all`
 #   carries the whole study in one command (PART `methods` or `ablations` keeps to that part)
 #   and continues it after an interruption, in this order: the methods on SST-2 and RTE, then
@@ -64,8 +65,20 @@ verdicts() {
   cat "$out"
 }
 
+# `all glance`: the methods tables' summaries (`decoder-methods.json` beside each table, so run
+# them or their `--report-only` first) as one chart, docs/charts/decoder-methods.png.
+glance() {
+  local summaries=() t
+  for t in sst2-prompt rte-prompt qnli-prompt; do
+    [[ -f runs/$t/compare/decoder-methods.json ]] && summaries+=("runs/$t/compare/decoder-methods.json")
+  done
+  target/release/taso-compare glance "${summaries[@]}" --out docs/charts/decoder-methods.png \
+    --title "SmolLM2-135M-Instruct on the SFT loss: taso-eval accuracy on dev, mean ± std over 3 seeds"
+}
+
 if [[ $task == all ]]; then
   [[ $part == verdicts ]] && { verdicts; exit 0; }
+  [[ $part == glance ]] && { glance; exit 0; }
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
     rte-prompt:ablations qnli-prompt:ablations)
   for step in "${steps[@]}"; do

@@ -120,6 +120,29 @@ fn every_stage_runs_and_the_comparison_is_reused() {
         let png = std::fs::read(compare_dir.join(chart)).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{chart} is not a PNG");
     }
+    // The table's figures as data beside it, and `glance` drawing them as one chart.
+    let summary_path = compare_dir.join("results.json");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(summary["task"], "tiny");
+    let names: Vec<&str> = summary["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["taso", "lora-r1", "bitfit"]);
+    assert_eq!(summary["methods"][0]["values"].as_array().unwrap().len(), 1);
+    let glance = dir.path().join("glance.png");
+    let (ok, log) = run_captured(
+        Command::new(env!("CARGO_BIN_EXE_taso-compare"))
+            .arg("glance")
+            .args([&summary_path, &summary_path])
+            .arg("--out")
+            .arg(&glance),
+    );
+    assert!(ok, "{log}");
+    assert!(std::fs::read(&glance).unwrap().starts_with(b"\x89PNG"));
 
     // A run interrupted before `taso-eval` (metrics.json without its `eval` entry) runs again.
     let bitfit_metrics = runs.join("tiny/cmp-bitfit-lr3e-3-s0/metrics.json");

@@ -136,6 +136,7 @@ impl KnockoutReport {
             .map(|row| BarGroup {
                 label: row.matrix_type.clone(),
                 values: vec![self.main(&row.without), self.main(&row.alone)],
+                spreads: Vec::new(),
             })
             .collect();
         let references = [

@@ -67,7 +67,7 @@ fn check_bars(bars: &[MethodBar]) -> Result<(), PlotError> {
         }
         if bar.std < 0.0 {
             return Err(PlotError::NegativeStd {
-                method: bar.method.clone(),
+                item: format!("method `{}`", bar.method),
                 std: bar.std,
             });
         }
@@ -170,9 +170,10 @@ fn draw_chart(
 pub(crate) type BarChart<'a> =
     ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Axis>>;
 
-/// A chart of `slots` slots along x (slot `i` centred on `i`), with its caption, the value axis
-/// `y` labelled with `metric`, no x labels (the caller draws its own in the `label_height`
-/// pixels under the axis) and horizontal grid lines.
+/// A chart of `slots` slots along x (slot `i` centred on `i`), with its caption (in a smaller
+/// font where a long one would not fit the width), the value axis `y` labelled with `metric`, no
+/// x labels (the caller draws its own in the `label_height` pixels under the axis) and
+/// horizontal grid lines.
 pub(crate) fn slot_chart<'a>(
     area: &Area<'a>,
     title: &str,
@@ -182,7 +183,7 @@ pub(crate) fn slot_chart<'a>(
     y: &ValueAxis,
 ) -> Result<BarChart<'a>, PlotError> {
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 22))
+        .caption(title, (FONT, caption_size(area, title)?))
         .margin(MARGIN)
         .x_label_area_size(label_height)
         .y_label_area_size(Y_LABEL_AREA)
@@ -338,6 +339,17 @@ fn note_lines(
     } else {
         Ok(vec![runs, sd])
     }
+}
+
+/// The caption's font size: 22, or smaller (down to 12) until `title` fits `area`'s width.
+fn caption_size(area: &Area<'_>, title: &str) -> Result<u32, PlotError> {
+    let room = area.dim_in_pixel().0.saturating_sub(2 * MARGIN);
+    for size in (13..=22).rev() {
+        if text_width(area, title, size)? <= room {
+            return Ok(size);
+        }
+    }
+    Ok(12)
 }
 
 /// The pixel width of `text` at font `size`.

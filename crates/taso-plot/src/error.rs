@@ -16,11 +16,11 @@ pub enum PlotError {
         /// The method or curve holding the value, e.g. "method `lora`".
         item: String,
     },
-    /// A method's standard deviation is negative.
-    #[error("method `{method}` has a negative std ({std})")]
+    /// A bar's standard deviation (its whisker) is negative.
+    #[error("{item} has a negative std ({std})")]
     NegativeStd {
-        /// The method's name.
-        method: String,
+        /// The bar: its method, or its group.
+        item: String,
         /// The negative value given.
         std: f64,
     },

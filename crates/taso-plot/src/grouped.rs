@@ -1,5 +1,6 @@
 //! Grouped bars: for each group (e.g. a matrix type) one bar per series (e.g. "without it" and
-//! "it alone"), with dashed reference lines across the chart (e.g. the whole adapter and none).
+//! "it alone"), optionally with ± whiskers, and dashed reference lines across the chart (e.g. the
+//! whole adapter and none).
 
 use std::path::Path;
 
@@ -20,6 +21,9 @@ pub struct BarGroup {
     pub label: String,
     /// One bar height per series, in the series' order.
     pub values: Vec<f64>,
+    /// Empty, or one spread per series (e.g. a std over seeds), drawn as a ± whisker on its bar
+    /// where it is above 0.
+    pub spreads: Vec<f64>,
 }
 
 /// A dashed horizontal line across a [`grouped_bars`] chart, named in the legend.
@@ -44,10 +48,11 @@ const GROUP_FILL: f64 = 0.8;
 const REFERENCE_INKS: [RGBColor; 3] = [BLACK, MUTED, RGBColor(170, 170, 170)];
 
 /// Draws `groups` of bars, one bar per entry of `series` in each, to the PNG file `path`
-/// (1000 × 500), with the `references` as dashed lines and a legend at the right naming the
-/// series and the lines. The y axis, labelled `metric`, is zoomed on the values as
-/// [`method_bars`](crate::method_bars)' is. Errors when there are no groups or no series, when a
-/// group has not one value per series, or when a value is NaN or infinite.
+/// (1000 × 500), with the groups' spreads as whiskers, the `references` as dashed lines and a
+/// legend at the right naming the series and the lines. The y axis, labelled `metric`, is zoomed
+/// on the values and whiskers as [`method_bars`](crate::method_bars)' is. Errors when there are
+/// no groups or no series, when a group has not one value (and, if any, one spread) per series,
+/// when a value or spread is NaN or infinite, or when a spread is negative.
 pub fn grouped_bars(
     path: &Path,
     title: &str,
@@ -57,12 +62,13 @@ pub fn grouped_bars(
     references: &[Reference],
 ) -> Result<(), PlotError> {
     check(series, groups, references)?;
-    let values = groups
+    let ends = groups
         .iter()
-        .flat_map(|g| g.values.iter())
-        .chain(references.iter().map(|r| &r.value));
-    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(*v), hi.max(*v))
+        .flat_map(|g| (0..g.values.len()).map(|i| (g.values[i], g.spread(i))))
+        .flat_map(|(value, spread)| [value - spread, value + spread])
+        .chain(references.iter().map(|r| r.value));
+    let (low, high) = ends.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
     });
     let y = ValueAxis::for_range(low, high);
     render_png(path, SIZE, |root| {
@@ -89,9 +95,23 @@ fn check(
                 series: series.len(),
             });
         }
-        if group.values.iter().any(|v| !v.is_finite()) {
+        if !group.spreads.is_empty() && group.spreads.len() != series.len() {
+            return Err(PlotError::SeriesCount {
+                group: format!("{} (spreads)", group.label),
+                values: group.spreads.len(),
+                series: series.len(),
+            });
+        }
+        let numbers = group.values.iter().chain(&group.spreads);
+        if numbers.clone().any(|v| !v.is_finite()) {
             return Err(PlotError::NonFinite {
                 item: format!("group `{}`", group.label),
+            });
+        }
+        if let Some(&std) = group.spreads.iter().find(|s| **s < 0.0) {
+            return Err(PlotError::NegativeStd {
+                item: format!("group `{}`", group.label),
+                std,
             });
         }
     }
@@ -156,7 +176,14 @@ fn group_labels(
         .collect())
 }
 
-/// Draws group `g`'s bars side by side in its slot.
+impl BarGroup {
+    /// Series `i`'s spread: 0 where the group has none.
+    fn spread(&self, i: usize) -> f64 {
+        self.spreads.get(i).copied().unwrap_or(0.0)
+    }
+}
+
+/// Draws group `g`'s bars side by side in its slot, each with its whisker.
 fn draw_group(
     chart: &mut BarChart<'_>,
     g: usize,
@@ -171,6 +198,19 @@ fn draw_group(
         Rectangle::new(corners, series_color(i).filled())
     });
     chart.draw_series(bars)?;
+    let ink = BLACK.stroke_width(2);
+    for (i, &value) in group.values.iter().enumerate() {
+        let half = group.spread(i);
+        if half > 0.0 {
+            let x = left + (i as f64 + 0.5) * width;
+            let (low, high) = (value - half, value + half);
+            let cap = 0.15 * width;
+            chart.draw_series([PathElement::new([(x, low), (x, high)], ink)])?;
+            chart.draw_series(
+                [low, high].map(|v| PathElement::new([(x - cap, v), (x + cap, v)], ink)),
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -229,6 +269,7 @@ mod tests {
         BarGroup {
             label: label.into(),
             values: values.to_vec(),
+            spreads: Vec::new(),
         }
     }
 
@@ -248,6 +289,17 @@ mod tests {
         };
         let err = check(&series, &[group("v", &[0.5, 0.6])], &[line]).unwrap_err();
         assert!(err.to_string().contains("reference line `none`"), "{err}");
+        let spread = |spreads: &[f64]| BarGroup {
+            spreads: spreads.to_vec(),
+            ..group("up", &[0.5, 0.6])
+        };
+        let err = check(&series, &[spread(&[0.1])], &[]).unwrap_err();
+        assert!(err.to_string().contains("up (spreads)"), "{err}");
+        let err = check(&series, &[spread(&[0.1, -0.1])], &[]).unwrap_err();
+        assert!(matches!(err, PlotError::NegativeStd { .. }), "{err}");
+        let err = check(&series, &[spread(&[0.1, f64::NAN])], &[]).unwrap_err();
+        assert!(err.to_string().contains("group `up`"), "{err}");
+        assert!(check(&series, &[spread(&[0.1, 0.0])], &[]).is_ok());
         assert!(matches!(check(&series, &[], &[]), Err(PlotError::Empty(_))));
         assert!(matches!(
             check(&[], &[group("o", &[])], &[]),

@@ -7,8 +7,9 @@
 //! * [`run_curves`]: a two-panel figure of one training run, training loss per epoch on the left
 //!   and the dev / hold-out metric per epoch on the right, with the best epoch marked;
 //! * [`line_chart`]: lines over a whole-number axis on one panel, e.g. a share per layer;
-//! * [`grouped_bars`]: groups of bars, one per series, with dashed reference lines, e.g. a
-//!   score per matrix type with and without its adapters against the whole adapter.
+//! * [`grouped_bars`]: groups of bars, one per series, optionally with ± whiskers and dashed
+//!   reference lines, e.g. a score per matrix type with and without its adapters against the
+//!   whole adapter, or each method's mean ± std task by task.
 //!
 //! Text is drawn with the DejaVu Sans font embedded in the crate (`assets/DejaVuSans.ttf`, under
 //! the Bitstream Vera licence in `assets/DejaVuSans-LICENSE.txt`), so no system font is needed.

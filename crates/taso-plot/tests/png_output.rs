@@ -171,7 +171,7 @@ fn nan_is_refused_naming_the_method_or_curve() {
 }
 
 #[test]
-fn grouped_bars_write_a_1000_by_500_png_with_long_labels_and_reference_lines() {
+fn grouped_bars_write_a_1000_by_500_png_with_long_labels_whiskers_and_reference_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("knockout.png");
     let series = ["without it".to_string(), "it alone".to_string()];
@@ -181,6 +181,8 @@ fn grouped_bars_write_a_1000_by_500_png_with_long_labels_and_reference_lines() {
         .map(|(i, label)| BarGroup {
             label: label.to_string(),
             values: vec![0.87 - 0.01 * i as f64, 0.70 + 0.05 * i as f64],
+            // Whiskers on the first group only: a group may go without.
+            spreads: if i == 0 { vec![0.01, 0.02] } else { Vec::new() },
         })
         .collect();
     let references = [

@@ -9,25 +9,21 @@ use anyhow::{Context, Result};
 use taso::train::{epoch_curves, step_loss_curve};
 use taso_plot::{line_chart, method_bars, run_curves, Curve, MethodBar};
 
-use crate::figures::{mean_std, reported_figure};
-use crate::{MethodResult, Outcome};
+use crate::summary::Summary;
+use crate::MethodResult;
 
-/// Draws `<table stem>.png`, `<table stem>-curves-<method>.png` and, where the runs recorded
-/// their loss along the steps, `<table stem>-loss.png` beside `table`; returns the files written.
-pub fn draw(table: &Path, task: &str, results: &[MethodResult]) -> Result<Vec<PathBuf>> {
-    let Some(metric) = results
-        .iter()
-        .flat_map(|r| &r.reported)
-        .map(|o| &o.metric)
-        .next()
-    else {
-        return Ok(Vec::new());
-    };
+/// Draws `<table stem>.png` (from the table's `summary`), `<table stem>-curves-<method>.png`
+/// and, where the runs recorded their loss along the steps, `<table stem>-loss.png` beside
+/// `table`; returns the files written.
+pub fn draw(table: &Path, summary: &Summary, results: &[MethodResult]) -> Result<Vec<PathBuf>> {
+    let (task, metric) = (summary.task.as_str(), summary.metric.as_str());
     let stem = table.with_extension("");
     let bars_path = stem.with_extension("png");
-    let (figure, values) = reported_figure(results);
-    let title = format!("{task}: {figure} {metric} at each method's best lr");
-    method_bars(&bars_path, &title, metric, &bars(results, values))
+    let title = format!(
+        "{task}: {} {metric} at each method's best lr",
+        summary.figure
+    );
+    method_bars(&bars_path, &title, metric, &bars(summary))
         .with_context(|| format!("drawing {}", bars_path.display()))?;
     let mut written = vec![bars_path];
     for result in results {
@@ -70,19 +66,16 @@ fn loss_curves(results: &[MethodResult]) -> Vec<Curve> {
         .collect()
 }
 
-/// One bar per method: the mean of `value` over its reported seeds, ± their std.
-fn bars(results: &[MethodResult], value: fn(&Outcome) -> f64) -> Vec<MethodBar> {
-    results
+/// One bar per method: the mean of its reported figure over seeds, ± their std.
+fn bars(summary: &Summary) -> Vec<MethodBar> {
+    summary
+        .methods
         .iter()
-        .map(|r| {
-            let values: Vec<f64> = r.reported.iter().map(value).collect();
-            let (mean, std) = mean_std(&values);
-            MethodBar {
-                method: r.name.clone(),
-                mean,
-                std,
-                n: values.len(),
-            }
+        .map(|m| MethodBar {
+            method: m.name.clone(),
+            mean: m.mean,
+            std: m.std,
+            n: m.values.len(),
         })
         .collect()
 }
@@ -91,6 +84,7 @@ fn bars(results: &[MethodResult], value: fn(&Outcome) -> f64) -> Vec<MethodBar> 
 mod tests {
     use super::*;
     use crate::tests::outcome;
+    use crate::Outcome;
 
     fn method(runs: Vec<Outcome>) -> MethodResult {
         MethodResult {
@@ -123,19 +117,5 @@ mod tests {
         assert_eq!(curves.len(), 1);
         assert_eq!(curves[0].label, "taso (lr 1e-3, seed 1)");
         assert_eq!(curves[0].points, [(0.5, 0.7), (1.0, 0.3)]);
-    }
-
-    #[test]
-    fn bars_show_the_eval_figure_where_every_run_has_one() {
-        let evaluated = [method(vec![outcome(0.8, 0.7), outcome(0.9, 0.9)])];
-        let (figure, value) = reported_figure(&evaluated);
-        assert_eq!(figure, "eval");
-        let bar = &bars(&evaluated, value)[0];
-        assert!((bar.mean - 0.8).abs() < 1e-12 && bar.n == 2);
-
-        let partly = [method(vec![outcome(0.8, 0.7), outcome(0.9, f64::NAN)])];
-        let (figure, value) = reported_figure(&partly);
-        assert_eq!(figure, "best-epoch dev");
-        assert!((bars(&partly, value)[0].mean - 0.85).abs() < 1e-12);
     }
 }

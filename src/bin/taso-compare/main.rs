@@ -9,30 +9,59 @@
 mod charts;
 mod existing;
 mod figures;
+mod glance;
 mod paired;
 mod record;
 mod render;
 mod runner;
 mod shared_scores;
+mod summary;
 mod variant;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use record::Record;
 use runner::{RunKey, Runner};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use taso::artifact::write_atomic;
 use taso::run::cli::StageArgs;
 use taso::run::Scores;
 use variant::{MethodLrs, Variant};
 
-/// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning.
+#[derive(Subcommand)]
+enum Command {
+    /// Draw comparisons of several tasks as one chart: the summaries that taso-compare writes
+    /// beside each table (`<table>.json`), a group of bars per task, a bar per method (mean ±
+    /// std over seeds), with the base model zero-shot and the majority answer where every task
+    /// has them.
+    Glance {
+        /// The summaries, one per task, in the chart's order.
+        #[arg(required = true)]
+        summaries: Vec<PathBuf>,
+        /// The PNG file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The chart's title.
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+/// Compare TASO with LoRA r=1, LoRA r=8, random regions, BitFit and full fine-tuning;
+/// `taso-compare glance` draws several tasks' comparisons as one chart.
 #[derive(Parser)]
-#[command(version)]
+#[command(
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `--config` and the rest: required unless a subcommand is given.
     #[command(flatten)]
-    stage: StageArgs,
+    stage: Option<StageArgs>,
     /// Seeds reported per method, at its best learning rate (seeds 0..N).
     #[arg(long, default_value_t = 3)]
     seeds: u64,
@@ -126,13 +155,30 @@ pub struct MethodResult {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let verbose = args.stage.verbose;
-    taso_run::cli::exit_with(compare_methods(args), verbose)
+    match (&args.command, &args.stage) {
+        (
+            Some(Command::Glance {
+                summaries,
+                out,
+                title,
+            }),
+            _,
+        ) => taso_run::cli::exit_with(glance::glance(summaries, out, title.as_deref()), false),
+        (None, Some(stage)) => {
+            taso_run::cli::exit_with(compare_methods(stage, &args), stage.verbose)
+        }
+        (None, None) => taso_run::cli::exit_with(
+            Err(anyhow::anyhow!(
+                "pass --config FILE.toml (or `taso-compare glance`); see --help"
+            )),
+            false,
+        ),
+    }
 }
 
 /// Runs the planned comparison and writes its table (and charts).
-fn compare_methods(args: Args) -> Result<()> {
-    let base = args.stage.resolve()?;
+fn compare_methods(stage: &StageArgs, args: &Args) -> Result<()> {
+    let base = stage.resolve()?;
     let run = base.run()?;
     let default_lr = base.section::<taso::train::TrainConfig>("train")?.lr;
     let sweep_seeds = args.sweep_seeds.unwrap_or(args.seeds).min(args.seeds);
@@ -162,15 +208,7 @@ fn compare_methods(args: Args) -> Result<()> {
         .record
         .as_deref()
         .map(|root| Record::new(root, &run.task_name()));
-    let mut runner = Runner::new(
-        &args.stage,
-        tag,
-        report_only,
-        jobs,
-        run.threads,
-        record,
-        planned,
-    );
+    let mut runner = Runner::new(stage, tag, report_only, jobs, run.threads, record, planned);
     let zero_shot = if args.zero_shot {
         runner.zero_shot()?
     } else {
@@ -179,7 +217,8 @@ fn compare_methods(args: Args) -> Result<()> {
     let results = compare(&mut runner, &plans, sweep_seeds, args.seeds)?;
     let report = render::report(
         &run.task_name(),
-        &args,
+        stage,
+        args,
         &results,
         zero_shot.as_ref(),
         &runner.missing,
@@ -190,8 +229,17 @@ fn compare_methods(args: Args) -> Result<()> {
         .and_then(|()| write_atomic(&path, report.as_bytes()))
         .with_context(|| format!("writing the table {}", path.display()))?;
     println!("{report}\nwritten to {}", path.display());
+    let selection = render::selected_on(&results).0;
+    let Some(summary) =
+        summary::Summary::new(&run.task_name(), &results, zero_shot.as_ref(), selection)
+    else {
+        return Ok(());
+    };
+    let json = path.with_extension("json");
+    summary.write(&json)?;
+    println!("written to {}", json.display());
     if args.plot {
-        for chart in charts::draw(&path, &run.task_name(), &results)? {
+        for chart in charts::draw(&path, &summary, &results)? {
             println!("drawn {}", chart.display());
         }
     }

@@ -3,11 +3,12 @@
 use crate::figures::{mean_selection, mean_std};
 use crate::{paired, Args, MethodResult, Outcome};
 use std::fmt::Write as _;
+use taso::run::cli::StageArgs;
 use taso::run::Scores;
 
 /// What chose lrs and best epochs: `dev`, or `holdout` when the runs held training examples
 /// out (`run.holdout`), with their number.
-fn selected_on(results: &[MethodResult]) -> (&'static str, usize) {
+pub fn selected_on(results: &[MethodResult]) -> (&'static str, usize) {
     let holdout = results
         .iter()
         .flat_map(|r| &r.reported)
@@ -25,9 +26,9 @@ fn lr_list(lrs: &[f64]) -> String {
 }
 
 /// The command that reproduces the table.
-fn command(args: &Args) -> String {
-    let mut out = format!("taso-compare --config {}", args.stage.config.display());
-    for set in &args.stage.overrides {
+fn command(stage: &StageArgs, args: &Args) -> String {
+    let mut out = format!("taso-compare --config {}", stage.config.display());
+    for set in &stage.overrides {
         let _ = write!(out, " --set {set}");
     }
     let _ = write!(
@@ -63,6 +64,7 @@ fn command(args: &Args) -> String {
 /// The markdown report.
 pub fn report(
     task: &str,
+    stage: &StageArgs,
     args: &Args,
     results: &[MethodResult],
     zero_shot: Option<&Scores>,
@@ -74,7 +76,7 @@ pub fn report(
         .map_or("metric", |o| o.metric.as_str());
     let (on, holdout) = selected_on(results);
     let mut out = format!("# {task}: TASO vs baselines\n\n");
-    intro(&mut out, args, metric, holdout);
+    intro(&mut out, stage, args, metric, holdout);
     results_table(&mut out, results, metric, holdout);
     untrained(&mut out, results, zero_shot, metric);
     paired::paired_table(&mut out, results, on);
@@ -91,7 +93,7 @@ pub fn report(
 }
 
 /// The command and what the columns mean: how lrs and best epochs were chosen.
-fn intro(out: &mut String, args: &Args, metric: &str, holdout: usize) {
+fn intro(out: &mut String, stage: &StageArgs, args: &Args, metric: &str, holdout: usize) {
     let choice = match holdout {
         0 => format!("the lr is chosen by the mean best-epoch dev {metric} over the sweep seeds"),
         n => format!(
@@ -106,7 +108,7 @@ fn intro(out: &mut String, args: &Args, metric: &str, holdout: usize) {
          learning rate; {choice} (a tie goes to the higher lr); \
          the task's other metrics are shown at that same best epoch. The dev columns are the trainer's (on `train.dev_subset` if set); eval is `taso-eval`'s \
          (the `[eval]` adapter and split, on `eval.max_examples` if set).\n",
-        command(args)
+        command(stage, args)
     );
 }
 
