@@ -73,7 +73,8 @@ compare TASK *ARGS: build
 
 # The decoder study on a prompt task (sst2-prompt, rte-prompt, qnli-prompt; `all`: the three, in
 # the order the script gives): the five methods under hold-out selection, then the ablations, recorded in benches/results
-# (PART: methods, ablations or all; extra arguments go to taso-compare, e.g. --report-only;
+# (PART: methods, leading (the variants ahead on SST-2), ablations or all; extra arguments go to
+# taso-compare, e.g. --report-only;
 # `all verdicts`: the defaults the ablations decide; `all glance`: every task's methods as one chart).
 decoder-study TASK PART="all" *ARGS: build
     benches/decoder_study.sh {{TASK}} {{PART}} {{ARGS}}

@@ -6,14 +6,16 @@
 # stopped, on any checkout; `--report-only` as an extra argument remakes the tables from the
 # record without training. Tables: runs/TASK/compare/decoder-*.md.
 #
-# Usage: benches/decoder_study.sh TASK [methods|ablations|all] [extra taso-compare arguments],
+# Usage: benches/decoder_study.sh TASK [methods|leading|ablations|all] [extra taso-compare arguments],
 #    or benches/decoder_study.sh all verdicts (the defaults the ablations decide, across the tasks)
 #    or benches/decoder_study.sh all glance (the methods of every task as one chart)
 #   (from the project root, after `just build`; about 10 minutes of 2 cores per run). TASK `all`
 #   carries the whole study in one command (PART `methods` or `ablations` keeps to that part)
 #   and continues it after an interruption, in this order: the methods on SST-2 and RTE, then
 #   SST-2's ablations (the task the model learns most clearly, so its ablations say the most per
-#   hour), then QNLI's methods, then the ablations of RTE and QNLI.
+#   hour), then QNLI's methods, then on RTE and QNLI the variants ahead of TASO on SST-2 (PART
+#   `leading`: a variant ahead there becomes the default with one more task, so these decide the
+#   defaults soonest), then the rest of the ablations of RTE and QNLI.
 set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
@@ -80,9 +82,10 @@ if [[ $task == all ]]; then
   [[ $part == verdicts ]] && { verdicts; exit 0; }
   [[ $part == glance ]] && { glance; exit 0; }
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
-    rte-prompt:ablations qnli-prompt:ablations)
+    rte-prompt:leading qnli-prompt:leading rte-prompt:ablations qnli-prompt:ablations)
   for step in "${steps[@]}"; do
-    [[ $part == all || $part == "${step#*:}" ]] || continue
+    [[ $part == all || $part == "${step#*:}" || ($part == ablations && ${step#*:} == leading) ]] ||
+      continue
     "$0" "${step%:*}" "${step#*:}" "$@"
   done
   exit 0
@@ -108,8 +111,36 @@ taso_lr() {
     { echo "run the methods part first: no TASO row in $table" >&2; exit 2; }
 }
 
+# The TASO variants of the ablation table (besides TASO itself).
+ablation_variants=taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8
+
+# The variants ahead of TASO in SST-2's ablation table ("Against taso"), comma-separated.
+sst2_ahead() {
+  local table=runs/sst2-prompt/compare/decoder-ablations.md
+  [[ -f $table ]] || { echo "no $table: run SST-2's ablations (or their --report-only) first" >&2; exit 2; }
+  awk '/^Against taso, seed by seed/ { on = 1; next }
+    on && /^\| [a-z]/ && !/^\| method/ { split($0, c, / *\| */); if (c[6] == "ahead") print c[2] }' \
+    "$table" | paste -sd, -
+}
+
 ablations() {
-  local lr
+  ablation_table "$ablation_variants" "$@"
+  init_gamma_table "$@"
+}
+
+# `leading`: the ablation table's runs of the variants ahead on SST-2 only (the whole table
+# follows in `ablations`, which reuses them).
+leading() {
+  local ahead
+  ahead=$(sst2_ahead)
+  [[ -n $ahead ]] || { echo "no variant is ahead of TASO on SST-2"; return 0; }
+  ablation_table "$ahead" "$@"
+}
+
+# The ablation table with TASO and the variants `$1` (comma-separated).
+ablation_table() {
+  local lr variants=$1
+  shift
   lr=$(taso_lr)
   # At TASO's lr, 3 seeds each: the loss scored (the choice among the candidates alone, without
   # learning the answer's form: results.md, "Where the SFT loss's importance goes"), the input
@@ -117,8 +148,7 @@ ablations() {
   # signal; the rank inside the rank-1 budget; the calibration size; the block shape at one
   # budget (under the rank-1 budget a one-axis region only fits at rank 1, where it is the whole
   # matrix, dense LoRA r=1, so the shapes meet at the rank-8 budget, rank 12).
-  compare --tag decoder --out decoder-ablations.md --lrs "$lr" \
-    --methods taso,taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8 \
+  compare --tag decoder --out decoder-ablations.md --lrs "$lr" --methods "taso,$variants" \
     --variant 'taso-choice=run.method=taso;score.loss=choice' \
     --variant 'taso-rms=run.method=taso;score.input_norm=rms' \
     --variant 'taso-grad=run.method=taso;score.signal=grad' \
@@ -130,8 +160,11 @@ ablations() {
     --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
     --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \
     "$@"
-  # A's initialisation (fan-in |C| or d_in) crossed with the lr scaling exponent gamma: both move
-  # the adapter's effective step size, so each has its own lr from the grid.
+}
+
+# A's initialisation (fan-in |C| or d_in) crossed with the lr scaling exponent gamma: both move
+# the adapter's effective step size, so each has its own lr from the grid.
+init_gamma_table() {
   compare --tag decoder --out decoder-init-gamma.md --lrs "$grid" \
     --methods taso,taso-kept-g0,taso-kept-g1,taso-input-g0,taso-input-g05,taso-input-g1 \
     --variant 'taso-kept-g0=run.method=taso;train.gamma=0' \
@@ -143,7 +176,8 @@ ablations() {
 
 case $part in
   methods) methods "$@" ;;
+  leading) leading "$@" ;;
   ablations) ablations "$@" ;;
   all) methods "$@" && ablations "$@" ;;
-  *) echo "unknown part '$part': methods, ablations or all" >&2; exit 2 ;;
+  *) echo "unknown part '$part': methods, leading, ablations or all" >&2; exit 2 ;;
 esac
