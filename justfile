@@ -75,7 +75,8 @@ compare TASK *ARGS: build
 # the order the script gives): the five methods under hold-out selection, then the ablations, recorded in benches/results
 # (PART: methods, leading (the variants ahead on SST-2), ablations or all; extra arguments go to
 # taso-compare, e.g. --report-only;
-# `all verdicts`: the defaults the ablations decide; `all glance`: every task's methods as one chart).
+# `all verdicts`: the defaults the ablations decide; `all glance`: every task's methods as one chart;
+# `all status`: the runs each step still lacks).
 decoder-study TASK PART="all" *ARGS: build
     benches/decoder_study.sh {{TASK}} {{PART}} {{ARGS}}
 
