@@ -29,28 +29,33 @@ shift $(($# < 2 ? $# : 2))
 verdicts() {
   local tasks=(sst2-prompt rte-prompt qnli-prompt) out=runs/decoder-verdicts.md tables=() t f
   for t in "${tasks[@]}"; do
-    for f in "runs/$t/compare/decoder-ablations.md" "runs/$t/compare/decoder-init-gamma.md"; do
+    for f in runs/"$t"/compare/decoder-{ablations,shapes,init-gamma}.md; do
       [[ -f $f ]] && tables+=("$f")
     done
   done
   {
     echo "# Decoder study: each variant against TASO, task by task"
     echo
-    echo "From \`runs/TASK/compare/decoder-{ablations,init-gamma}.md\` (\"Against taso\": the mean"
-    echo "per-seed difference of the \`taso-eval\` score ± its standard error, and the seeds paired)."
-    echo "A variant becomes the default where it is ahead on at least two of the three tasks."
+    echo "From \`runs/TASK/compare/decoder-{ablations,shapes,init-gamma}.md\` (\"Against ...\": the"
+    echo "mean per-seed difference of the \`taso-eval\` score ± its standard error, and the seeds"
+    echo "paired): each variant against TASO, the one-axis shapes against rows and columns at the"
+    echo "same budget (block-b8). A variant becomes the default where it is ahead on at least two of"
+    echo "the three tasks."
     echo
     awk -v tasks="${tasks[*]}" '
       BEGIN { n = split(tasks, t, " ") }
       FNR == 1 { task = FILENAME; sub(/^runs\//, "", task); sub(/\/.*/, "", task); against = 0 }
-      /^Against taso, seed by seed/ { against = 1; rows = 0; next }
+      /^Against [^,]*, seed by seed/ {
+        against = 1; rows = 0; reference = $2; sub(/,$/, "", reference); next
+      }
       against && rows && !/^\|/ { against = 0 }
       against && /^\|/ { rows = 1 }
       against && /^\| [a-z]/ && !/^\| method/ {
         split($0, c, / *\| */)
         v = c[2]
         if (!(v in seen)) { seen[v] = 1; order[++m] = v }
-        cell[v, task] = c[6] " (" c[4] ", " c[3] " seeds)"
+        vs = reference == "taso" ? "" : ", against " reference
+        cell[v, task] = c[6] " (" c[4] ", " c[3] " seeds" vs ")"
         if (c[3] >= 3) { final[v]++; if (c[6] == "ahead") ahead[v]++ }
       }
       END {
@@ -127,43 +132,48 @@ taso_lr() {
     { echo "run the methods part first: no TASO row in $table" >&2; exit 2; }
 }
 
-# The TASO variants of the ablation table (besides TASO itself).
-ablation_variants=taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024,block-b8,rows-b8,columns-b8
+# The TASO variants of the ablation table, each against TASO at the rank-1 budget.
+ablation_variants=taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso-cal1024
+# The one-axis shapes of the shape table, each against rows and columns (block-b8) at the rank-8
+# budget.
+shape_variants=rows-b8,columns-b8
 
-# The variants ahead of TASO in SST-2's ablation table ("Against taso"), comma-separated.
+# The variants of SST-2's table `$1` (a file name under runs/sst2-prompt/compare/) that are ahead
+# of the table's first method ("Against ..."), comma-separated.
 sst2_ahead() {
-  local table=runs/sst2-prompt/compare/decoder-ablations.md
+  local table=runs/sst2-prompt/compare/$1
   [[ -f $table ]] || { echo "no $table: run SST-2's ablations (or their --report-only) first" >&2; exit 2; }
-  awk '/^Against taso, seed by seed/ { on = 1; next }
+  awk '/^Against [^,]*, seed by seed/ { on = 1; next }
     on && /^\| [a-z]/ && !/^\| method/ { split($0, c, / *\| */); if (c[6] == "ahead") print c[2] }' \
     "$table" | paste -sd, -
 }
 
 ablations() {
   ablation_table "$ablation_variants" "$@"
+  shape_table "$shape_variants" "$@"
   init_gamma_table "$@"
 }
 
-# `leading`: the ablation table's runs of the variants ahead on SST-2 only (the whole table
-# follows in `ablations`, which reuses them).
+# `leading`: the runs of the variants ahead on SST-2 only, in their tables (the whole tables
+# follow in `ablations`, which reuses them).
 leading() {
-  local ahead
-  ahead=$(sst2_ahead)
-  [[ -n $ahead ]] || { echo "no variant is ahead of TASO on SST-2"; return 0; }
-  ablation_table "$ahead" "$@"
+  local ahead shapes
+  ahead=$(sst2_ahead decoder-ablations.md)
+  shapes=$(sst2_ahead decoder-shapes.md)
+  [[ -n $ahead$shapes ]] || { echo "no variant is ahead on SST-2"; return 0; }
+  [[ -z $ahead ]] || ablation_table "$ahead" "$@"
+  [[ -z $shapes ]] || shape_table "$shapes" "$@"
 }
 
-# The ablation table with TASO and the variants `$1` (comma-separated).
+# The ablation table: TASO and the variants `$1` (comma-separated) at TASO's lr, 3 seeds each.
+# The loss scored (the choice among the candidates alone, without learning the answer's form:
+# results.md, "Where the SFT loss's importance goes"), the input features' loudness divided out
+# (results.md, "The same channels in every layer") and the score signal; the rank inside the
+# rank-1 budget; the calibration size.
 ablation_table() {
   local lr variants=$1
   shift
   lr=$(taso_lr)
-  # At TASO's lr, 3 seeds each: the loss scored (the choice among the candidates alone, without
-  # learning the answer's form: results.md, "Where the SFT loss's importance goes"), the input
-  # features' loudness divided out (results.md, "The same channels in every layer") and the score
-  # signal; the rank inside the rank-1 budget; the calibration size; the block shape at one
-  # budget (under the rank-1 budget a one-axis region only fits at rank 1, where it is the whole
-  # matrix, dense LoRA r=1, so the shapes meet at the rank-8 budget, rank 12).
   compare --tag decoder --out decoder-ablations.md --lrs "$lr" --methods "taso,$variants" \
     --variant 'taso-choice=run.method=taso;score.loss=choice' \
     --variant 'taso-rms=run.method=taso;score.input_norm=rms' \
@@ -172,6 +182,17 @@ ablation_table() {
     --variant 'taso-r4=run.method=taso;regions.rank=4' \
     --variant 'taso-cal64=run.method=taso;score.batches=8' \
     --variant 'taso-cal1024=run.method=taso;score.batches=128' \
+    "$@"
+}
+
+# The block shape at one budget, at TASO's lr, 3 seeds each: rows and columns (TASO's) against
+# the one-axis shapes `$1`. Under the rank-1 budget a one-axis region only fits at rank 1, where
+# it is the whole matrix (dense LoRA r=1), so the shapes meet at the rank-8 budget, rank 12.
+shape_table() {
+  local lr variants=$1
+  shift
+  lr=$(taso_lr)
+  compare --tag decoder --out decoder-shapes.md --lrs "$lr" --methods "block-b8,$variants" \
     --variant 'block-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12' \
     --variant 'rows-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=rows' \
     --variant 'columns-b8=run.method=taso;regions.budget=lora-r8;regions.rank=12;regions.shape=columns' \
