@@ -16,7 +16,8 @@
 #   SST-2's ablations (the task the model learns most clearly, so its ablations say the most per
 #   hour), then QNLI's methods, then on RTE and QNLI the variants ahead of TASO on SST-2 (PART
 #   `leading`: a variant ahead there becomes the default with one more task, so these decide the
-#   defaults soonest), then the rest of the ablations of RTE and QNLI.
+#   defaults soonest), then those settings back on the encoder tasks (benches/encoder_recheck.sh),
+#   then the rest of the ablations of RTE and QNLI.
 set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
@@ -84,17 +85,31 @@ glance() {
     --title "SmolLM2-135M-Instruct on the SFT loss: taso-eval accuracy on dev, mean ± std over 3 seeds"
 }
 
+# One step of `all`, TASK:PART, with extra taso-compare arguments.
+run_step() {
+  local step=$1
+  shift
+  if [[ $step == encoder:recheck ]]; then
+    "$(dirname "$0")/encoder_recheck.sh" all "$@"
+  else
+    "$0" "${step%:*}" "${step#*:}" "$@"
+  fi
+}
+
 if [[ $task == all ]]; then
   [[ $part == verdicts ]] && { verdicts; exit 0; }
   [[ $part == glance ]] && { glance; exit 0; }
+  # `encoder:recheck` is item 4 of the study, benches/encoder_recheck.sh: the settings ahead on
+  # the decoder back on the encoder tasks, once the leading variants have had their second task.
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
-    rte-prompt:leading qnli-prompt:leading rte-prompt:ablations qnli-prompt:ablations)
+    rte-prompt:leading qnli-prompt:leading encoder:recheck rte-prompt:ablations
+    qnli-prompt:ablations)
   # `all status`: the runs each step still lacks in the record (its tables remade on the way).
   # A lower bound until a table's sweep is complete: the seeds after the sweep run at the lr it
   # chooses, and they are counted once it has chosen.
   if [[ $part == status ]]; then
     for step in "${steps[@]}"; do
-      out=$("$0" "${step%:*}" "${step#*:}" --report-only 2>&1) || true
+      out=$(run_step "$step" --report-only 2>&1) || true
       if [[ $out == *"run the methods part first"* ]]; then
         echo "${step%:*} ${step#*:}: waits on its methods table"
         continue
@@ -107,7 +122,7 @@ if [[ $task == all ]]; then
   for step in "${steps[@]}"; do
     [[ $part == all || $part == "${step#*:}" || ($part == ablations && ${step#*:} == leading) ]] ||
       continue
-    "$0" "${step%:*}" "${step#*:}" "$@"
+    run_step "$step" "$@"
   done
   exit 0
 fi
