@@ -113,6 +113,7 @@ mod tests {
                 values: vec![mean - 0.01, mean + 0.01],
                 mean,
                 std: 0.014,
+                against: None,
             })
             .collect();
         let summary = Summary {

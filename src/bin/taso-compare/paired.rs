@@ -54,6 +54,17 @@ impl PairedDifference {
             .is_some_and(|se| self.mean < 0.0 && -self.mean > 2.0 * se)
     }
 
+    /// The rule's word for it: `ahead` or `behind` beyond twice the standard error, `within the
+    /// noise` inside it, `one seed` where there is no standard error.
+    pub fn verdict(&self) -> &'static str {
+        match self.standard_error {
+            None => "one seed",
+            Some(_) if self.clear_lead() => "ahead",
+            Some(_) if self.clear_deficit() => "behind",
+            Some(_) => "within the noise",
+        }
+    }
+
     /// `+1.34 ± 0.20` (×100), or `+1.34` for one pair.
     fn cell(&self) -> String {
         match self.standard_error {
@@ -77,11 +88,9 @@ pub fn paired_table(out: &mut String, results: &[MethodResult], on: &str) {
             let reported = PairedDifference::of(&method.reported, &reference.reported, value)?;
             let chosen =
                 PairedDifference::of(&method.reported, &reference.reported, |o| o.selection);
-            let verdict = match (reported.standard_error, reported.clear_lead()) {
-                (None, _) => "— (one seed)",
-                (_, true) => "ahead",
-                _ if reported.clear_deficit() => "behind",
-                _ => "within the noise",
+            let verdict = match reported.verdict() {
+                "one seed" => "— (one seed)",
+                word => word,
             };
             Some(format!(
                 "| {} | {} | {} | {} | {verdict} |",

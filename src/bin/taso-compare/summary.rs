@@ -10,6 +10,7 @@ use taso::artifact::write_atomic;
 use taso::run::Scores;
 
 use crate::figures::{mean_std, reported_figure};
+use crate::paired::PairedDifference;
 use crate::MethodResult;
 
 /// What a summary file says it is.
@@ -60,6 +61,25 @@ pub struct MethodSummary {
     pub mean: f64,
     /// Their sample standard deviation (0 for one seed).
     pub std: f64,
+    /// Seed by seed against the table's first method (none for the first itself).
+    #[serde(default)]
+    pub against: Option<Against>,
+}
+
+/// A method against the table's first, seed by seed, as the table's "Against ..." part gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Against {
+    /// The first method's name.
+    pub reference: String,
+    /// The seeds both ran.
+    pub pairs: usize,
+    /// The mean of the per-seed differences of the reported figure.
+    pub mean: f64,
+    /// Its standard error (none for one pair).
+    pub standard_error: Option<f64>,
+    /// `ahead`, `behind` (beyond twice the standard error), `within the noise` or `one seed`.
+    pub verdict: String,
 }
 
 impl Summary {
@@ -86,6 +106,16 @@ impl Summary {
             .map(|r| {
                 let values: Vec<f64> = r.reported.iter().map(value).collect();
                 let (mean, std) = mean_std(&values);
+                let against = (r.name != results[0].name)
+                    .then(|| PairedDifference::of(&r.reported, &results[0].reported, value))
+                    .flatten()
+                    .map(|d| Against {
+                        reference: results[0].name.clone(),
+                        pairs: d.pairs,
+                        mean: d.mean,
+                        standard_error: d.standard_error,
+                        verdict: d.verdict().into(),
+                    });
                 MethodSummary {
                     name: r.name.clone(),
                     lr: r.best_lr,
@@ -94,6 +124,7 @@ impl Summary {
                     values,
                     mean,
                     std,
+                    against,
                 }
             })
             .collect();
@@ -151,17 +182,32 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::tests::outcome;
+    use crate::Outcome;
 
     fn summary() -> Summary {
         let mut second = outcome(0.9, 0.8);
         second.seed = 1;
         second.majority = Some(0.5);
-        let results = [MethodResult {
-            name: "taso".into(),
-            sweep: Vec::new(),
-            best_lr: 1e-3,
-            reported: vec![outcome(0.9, 0.7), second],
-        }];
+        let results = [
+            MethodResult {
+                name: "taso".into(),
+                sweep: Vec::new(),
+                best_lr: 1e-3,
+                reported: vec![outcome(0.9, 0.7), second.clone()],
+            },
+            MethodResult {
+                name: "lora-r1".into(),
+                sweep: Vec::new(),
+                best_lr: 2e-3,
+                reported: vec![
+                    outcome(0.9, 0.75),
+                    Outcome {
+                        eval: 0.86,
+                        ..second
+                    },
+                ],
+            },
+        ];
         let zero_shot = Scores::from([("accuracy".to_string(), 0.6)]);
         Summary::new("rte", &results, Some(&zero_shot), "holdout").unwrap()
     }
@@ -180,6 +226,11 @@ mod tests {
             (&[0, 1][..], &[0.7, 0.8][..])
         );
         assert!((taso.mean - 0.75).abs() < 1e-12 && taso.std > 0.0);
+        assert_eq!(taso.against, None);
+        let against = summary.methods[1].against.as_ref().unwrap();
+        assert_eq!((against.reference.as_str(), against.pairs), ("taso", 2));
+        assert!((against.mean - 0.055).abs() < 1e-12, "{against:?}");
+        assert_eq!(against.verdict, "ahead");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.json");
