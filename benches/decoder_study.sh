@@ -74,12 +74,17 @@ verdicts() {
   cat "$out"
 }
 
-# `all glance`: the methods tables' summaries (`decoder-methods.json` beside each table, so run
-# them or their `--report-only` first) as one chart, docs/charts/decoder-methods.png.
+# `all glance`: the complete methods tables' summaries (`decoder-methods.json` beside each table,
+# so run them or their `--report-only` first) as one chart, docs/charts/decoder-methods.png.
 glance() {
   local summaries=() t
   for t in sst2-prompt rte-prompt qnli-prompt; do
-    [[ -f runs/$t/compare/decoder-methods.json ]] && summaries+=("runs/$t/compare/decoder-methods.json")
+    if [[ ! -f runs/$t/compare/decoder-methods.json ]] ||
+      grep -q '^Not finished yet' "runs/$t/compare/decoder-methods.md"; then
+      echo "$t: its methods table is not complete; left out"
+    else
+      summaries+=("runs/$t/compare/decoder-methods.json")
+    fi
   done
   target/release/taso-compare glance "${summaries[@]}" --out docs/charts/decoder-methods.png \
     --title "SmolLM2-135M-Instruct on the SFT loss: taso-eval accuracy on dev, mean ± std over 3 seeds"

@@ -10,7 +10,7 @@ use serde::Serialize;
 use taso_artifact::group_by_matrix_type;
 use taso_data::Split;
 use taso_models::{TaskData, TaskModel};
-use taso_plot::{grouped_bars, BarGroup, Reference};
+use taso_plot::{grouped_bars, BarGroup, Reference, Series};
 use taso_run::{
     evaluate, set_metrics_entry, write_report_section, RunContext, Scores, TrainedModel,
 };
@@ -129,7 +129,7 @@ impl KnockoutReport {
     /// Draws the chart: per matrix type the main metric without it and with it alone, against
     /// the whole adapter and no adapter.
     pub fn draw_chart(&self, path: &Path) -> Result<(), taso_plot::PlotError> {
-        let series = ["without it".to_string(), "it alone".to_string()];
+        let series = [Series::new("without it"), Series::new("it alone")];
         let groups: Vec<BarGroup> = self
             .by_type
             .iter()

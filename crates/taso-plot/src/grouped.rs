@@ -26,6 +26,58 @@ pub struct BarGroup {
     pub spreads: Vec<f64>,
 }
 
+/// One series of [`grouped_bars`]: a bar in every group, named in the legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The legend label, e.g. "it alone".
+    pub label: String,
+    /// Drawn in grey rather than a colour: a baseline beside the series compared (e.g. the
+    /// base model zero-shot), so the eye goes to the others.
+    pub muted: bool,
+}
+
+impl Series {
+    /// A coloured series.
+    pub fn new(label: impl Into<String>) -> Self {
+        Series {
+            label: label.into(),
+            muted: false,
+        }
+    }
+
+    /// A grey series: a baseline.
+    pub fn muted(label: impl Into<String>) -> Self {
+        Series {
+            label: label.into(),
+            muted: true,
+        }
+    }
+}
+
+/// Muted series are drawn in these greys, in turn.
+const MUTED_FILLS: [RGBColor; 3] = [
+    RGBColor(150, 150, 150),
+    RGBColor(200, 200, 200),
+    RGBColor(105, 105, 105),
+];
+
+/// Each series' fill: greys for the muted ones, the palette in turn for the others.
+fn fills(series: &[Series]) -> Vec<RGBColor> {
+    let (mut muted, mut coloured) = (0, 0);
+    series
+        .iter()
+        .map(|s| {
+            if s.muted {
+                muted += 1;
+                MUTED_FILLS[(muted - 1) % MUTED_FILLS.len()]
+            } else {
+                coloured += 1;
+                series_color(coloured - 1)
+            }
+        })
+        .collect()
+}
+
 /// A dashed horizontal line across a [`grouped_bars`] chart, named in the legend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
@@ -57,11 +109,12 @@ pub fn grouped_bars(
     path: &Path,
     title: &str,
     metric: &str,
-    series: &[String],
+    series: &[Series],
     groups: &[BarGroup],
     references: &[Reference],
 ) -> Result<(), PlotError> {
     check(series, groups, references)?;
+    let fills = fills(series);
     let ends = groups
         .iter()
         .flat_map(|g| (0..g.values.len()).map(|i| (g.values[i], g.spread(i))))
@@ -73,14 +126,14 @@ pub fn grouped_bars(
     let y = ValueAxis::for_range(low, high);
     render_png(path, SIZE, |root| {
         let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
-        draw_bars(&plot, title, metric, groups, references, &y)?;
-        draw_legend(&legend, series, references)
+        draw_bars(&plot, title, metric, groups, &fills, references, &y)?;
+        draw_legend(&legend, series, &fills, references)
     })
 }
 
 /// Refuses what cannot be drawn.
 fn check(
-    series: &[String],
+    series: &[Series],
     groups: &[BarGroup],
     references: &[Reference],
 ) -> Result<(), PlotError> {
@@ -129,6 +182,7 @@ fn draw_bars(
     title: &str,
     metric: &str,
     groups: &[BarGroup],
+    fills: &[RGBColor],
     references: &[Reference],
     y: &ValueAxis,
 ) -> Result<(), PlotError> {
@@ -138,7 +192,7 @@ fn draw_bars(
     let label_height = 12 + rows * (GROUP_FONT + 4);
     let mut chart = slot_chart(area, title, metric, groups.len(), label_height, y)?;
     for (g, group) in groups.iter().enumerate() {
-        draw_group(&mut chart, g, group, y)?;
+        draw_group(&mut chart, g, group, fills, y)?;
         let (x, bottom) = chart.backend_coord(&(g as f64, y.axis.lo));
         draw_label(area, &labels[g], (x, bottom + 8))?;
     }
@@ -188,6 +242,7 @@ fn draw_group(
     chart: &mut BarChart<'_>,
     g: usize,
     group: &BarGroup,
+    fills: &[RGBColor],
     y: &ValueAxis,
 ) -> Result<(), PlotError> {
     let width = GROUP_FILL / group.values.len() as f64;
@@ -195,7 +250,7 @@ fn draw_group(
     let bars = group.values.iter().enumerate().map(|(i, &value)| {
         let x = left + i as f64 * width;
         let corners = [(x + 0.06 * width, y.baseline), (x + 0.94 * width, value)];
-        Rectangle::new(corners, series_color(i).filled())
+        Rectangle::new(corners, fills[i].filled())
     });
     chart.draw_series(bars)?;
     let ink = BLACK.stroke_width(2);
@@ -229,7 +284,8 @@ fn draw_label(area: &Area<'_>, lines: &[String], top: (i32, i32)) -> Result<(), 
 /// label (wrapped onto two lines when long).
 fn draw_legend(
     area: &Area<'_>,
-    series: &[String],
+    series: &[Series],
+    fills: &[RGBColor],
     references: &[Reference],
 ) -> Result<(), PlotError> {
     let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
@@ -246,9 +302,9 @@ fn draw_legend(
         top += 18 * lines.len() as i32 + 10;
         Ok::<(), PlotError>(())
     };
-    for (i, name) in series.iter().enumerate() {
-        entry(name, &|y| {
-            let swatch = Rectangle::new([(10, y - 7), (30, y + 7)], series_color(i).filled());
+    for (s, fill) in series.iter().zip(fills) {
+        entry(&s.label, &|y| {
+            let swatch = Rectangle::new([(10, y - 7), (30, y + 7)], fill.filled());
             Ok(area.draw(&swatch)?)
         })?;
     }
@@ -274,8 +330,27 @@ mod tests {
     }
 
     #[test]
+    fn muted_series_are_grey_and_the_others_keep_the_palette_in_turn() {
+        let series = [
+            Series::muted("zero-shot"),
+            Series::new("taso"),
+            Series::muted("majority"),
+            Series::new("lora"),
+        ];
+        assert_eq!(
+            fills(&series),
+            [
+                MUTED_FILLS[0],
+                series_color(0),
+                MUTED_FILLS[1],
+                series_color(1)
+            ]
+        );
+    }
+
+    #[test]
     fn checks_name_the_bad_group_or_line() {
-        let series = ["without".to_string(), "alone".to_string()];
+        let series = [Series::new("without"), Series::new("alone")];
         let err = check(&series, &[group("q", &[0.5])], &[]).unwrap_err();
         assert!(
             matches!(&err, PlotError::SeriesCount { group, values: 1, series: 2 } if group == "q"),

@@ -28,4 +28,4 @@ mod render;
 pub use bars::{method_bars, MethodBar};
 pub use curves::{line_chart, run_curves, Curve};
 pub use error::PlotError;
-pub use grouped::{grouped_bars, BarGroup, Reference};
+pub use grouped::{grouped_bars, BarGroup, Reference, Series};

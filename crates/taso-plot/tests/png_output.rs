@@ -5,7 +5,7 @@ use std::path::Path;
 
 use taso_plot::{
     grouped_bars, line_chart, method_bars, run_curves, BarGroup, Curve, MethodBar, PlotError,
-    Reference,
+    Reference, Series,
 };
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
@@ -174,15 +174,24 @@ fn nan_is_refused_naming_the_method_or_curve() {
 fn grouped_bars_write_a_1000_by_500_png_with_long_labels_whiskers_and_reference_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("knockout.png");
-    let series = ["without it".to_string(), "it alone".to_string()];
+    // A grey baseline beside the two coloured series.
+    let series = [
+        Series::muted("base model"),
+        Series::new("without it"),
+        Series::new("it alone"),
+    ];
     let groups: Vec<BarGroup> = ["self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj"]
         .iter()
         .enumerate()
         .map(|(i, label)| BarGroup {
             label: label.to_string(),
-            values: vec![0.87 - 0.01 * i as f64, 0.70 + 0.05 * i as f64],
+            values: vec![0.63, 0.87 - 0.01 * i as f64, 0.70 + 0.05 * i as f64],
             // Whiskers on the first group only: a group may go without.
-            spreads: if i == 0 { vec![0.01, 0.02] } else { Vec::new() },
+            spreads: if i == 0 {
+                vec![0.0, 0.01, 0.02]
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let references = [

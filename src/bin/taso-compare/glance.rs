@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use taso_plot::{grouped_bars, BarGroup};
+use taso_plot::{grouped_bars, BarGroup, Series};
 
 use crate::summary::Summary;
 
@@ -36,7 +36,7 @@ const BASELINES: [(&str, Baseline); 2] = [
 
 /// The series (zero-shot and the majority answer where every task has them, then the first
 /// summary's methods) and a group per task; an error naming the file that lacks a method.
-fn chart_data(summaries: &[(PathBuf, Summary)]) -> Result<(Vec<String>, Vec<BarGroup>)> {
+fn chart_data(summaries: &[(PathBuf, Summary)]) -> Result<(Vec<Series>, Vec<BarGroup>)> {
     let Some((_, first)) = summaries.first() else {
         bail!(
             "no summaries to draw; pass the .json files that taso-compare writes beside its tables"
@@ -50,8 +50,8 @@ fn chart_data(summaries: &[(PathBuf, Summary)]) -> Result<(Vec<String>, Vec<BarG
     let methods: Vec<&str> = first.methods.iter().map(|m| m.name.as_str()).collect();
     let series = baselines
         .iter()
-        .map(|(label, _)| label.to_string())
-        .chain(methods.iter().map(|m| m.to_string()))
+        .map(|(label, _)| Series::muted(*label))
+        .chain(methods.iter().map(|m| Series::new(*m)))
         .collect();
     let mut groups = Vec::new();
     for (path, summary) in summaries {
@@ -137,7 +137,14 @@ mod tests {
             summary("rte", &[("lora-r1", 0.55), ("taso", 0.57)], None),
         ];
         let (series, groups) = chart_data(&tasks).unwrap();
-        assert_eq!(series, ["majority answer", "taso", "lora-r1"]);
+        assert_eq!(
+            series,
+            [
+                Series::muted("majority answer"),
+                Series::new("taso"),
+                Series::new("lora-r1")
+            ]
+        );
         assert_eq!(groups[1].label, "rte");
         assert_eq!(groups[1].values, [0.5, 0.57, 0.55]);
         assert_eq!(groups[1].spreads, [0.0, 0.014, 0.014]);
