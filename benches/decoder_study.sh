@@ -22,6 +22,17 @@ set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
 shift $(($# < 2 ? $# : 2))
+# The rows of the "Against REFERENCE, seed by seed" part of the comparison tables FILE...: the
+# variant, the seeds paired, the difference of the eval figure, the verdict and REFERENCE,
+# tab-separated.
+against_rows() {
+  awk -v OFS='\t' '
+    /^Against [^,]*, seed by seed/ { on = 1; rows = 0; ref = $2; sub(/,$/, "", ref); next }
+    on && rows && !/^\|/ { on = 0 }
+    on && /^\|/ { rows = 1 }
+    on && /^\| [a-z]/ && !/^\| method/ { split($0, c, / *\| */); print c[2], c[3], c[4], c[6], ref }' "$@"
+}
+
 # `all verdicts`: the rule of docs/results.md ("The study") applied across the tasks. Each
 # variant's verdict against TASO on each task (the "Against taso" part of that task's ablation
 # tables, so run them or their `--report-only` first) and whether it is the default: yes where it
@@ -43,21 +54,17 @@ verdicts() {
     echo "same budget (block-b8). A variant becomes the default where it is ahead on at least two of"
     echo "the three tasks."
     echo
-    awk -v tasks="${tasks[*]}" '
+    for f in "${tables[@]}"; do
+      t=${f#runs/}
+      against_rows "$f" | sed "s|^|${t%%/*}\t|"
+    done | awk -F'\t' -v tasks="${tasks[*]}" '
       BEGIN { n = split(tasks, t, " ") }
-      FNR == 1 { task = FILENAME; sub(/^runs\//, "", task); sub(/\/.*/, "", task); against = 0 }
-      /^Against [^,]*, seed by seed/ {
-        against = 1; rows = 0; reference = $2; sub(/,$/, "", reference); next
-      }
-      against && rows && !/^\|/ { against = 0 }
-      against && /^\|/ { rows = 1 }
-      against && /^\| [a-z]/ && !/^\| method/ {
-        split($0, c, / *\| */)
-        v = c[2]
+      {
+        task = $1; v = $2
         if (!(v in seen)) { seen[v] = 1; order[++m] = v }
-        vs = reference == "taso" ? "" : ", against " reference
-        cell[v, task] = c[6] " (" c[4] ", " c[3] " seeds" vs ")"
-        if (c[3] >= 3) { final[v]++; if (c[6] == "ahead") ahead[v]++ }
+        vs = $6 == "taso" ? "" : ", against " $6
+        cell[v, task] = $5 " (" $4 ", " $3 " seeds" vs ")"
+        if ($3 >= 3) { final[v]++; if ($5 == "ahead") ahead[v]++ }
       }
       END {
         printf "| variant |"; for (i = 1; i <= n; i++) printf " %s |", t[i]; print " ahead on | default |"
@@ -68,7 +75,7 @@ verdicts() {
           decided = ahead[v] >= 2 ? "yes" : (ahead[v] + n - final[v] < 2 ? "no" : "open")
           printf " %d of %d | %s |\n", ahead[v], n, decided
         }
-      }' "${tables[@]}"
+      }'
   } > "$out.tmp"
   mv "$out.tmp" "$out"
   cat "$out"
@@ -163,9 +170,7 @@ shape_variants=rows-b8,columns-b8
 sst2_ahead() {
   local table=runs/sst2-prompt/compare/$1
   [[ -f $table ]] || { echo "no $table: run SST-2's ablations (or their --report-only) first" >&2; exit 2; }
-  awk '/^Against [^,]*, seed by seed/ { on = 1; next }
-    on && /^\| [a-z]/ && !/^\| method/ { split($0, c, / *\| */); if (c[6] == "ahead") print c[2] }' \
-    "$table" | paste -sd, -
+  against_rows "$table" | awk -F'\t' '$4 == "ahead" { print $1 }' | paste -sd, -
 }
 
 ablations() {

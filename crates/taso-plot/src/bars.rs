@@ -226,11 +226,7 @@ fn draw_bar(
     chart.draw_series([body])?;
     let half = error_half(bar);
     if half > 0.0 {
-        let (low, high) = (bar.mean - half, bar.mean + half);
-        let ink = BLACK.stroke_width(2);
-        let caps = [low, high].map(|v| PathElement::new([(x - 0.08, v), (x + 0.08, v)], ink));
-        chart.draw_series([PathElement::new([(x, low), (x, high)], ink)])?;
-        chart.draw_series(caps)?;
+        draw_whisker(chart, x, (bar.mean - half, bar.mean + half), 0.08)?;
     }
     let upward = bar.mean >= y.baseline;
     let (tip, offset, vpos) = if upward {
@@ -241,6 +237,20 @@ fn draw_bar(
     let style = TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Center, vpos));
     let label = EmptyElement::at((x, tip)) + Text::new(y.value_label(bar.mean), (0, offset), style);
     chart.draw_series([label])?;
+    Ok(())
+}
+
+/// Draws an error bar at `x` from `low` to `high` with caps `cap` wide on each side.
+pub(crate) fn draw_whisker(
+    chart: &mut BarChart<'_>,
+    x: f64,
+    (low, high): (f64, f64),
+    cap: f64,
+) -> Result<(), PlotError> {
+    let ink = BLACK.stroke_width(2);
+    let caps = [low, high].map(|v| PathElement::new([(x - cap, v), (x + cap, v)], ink));
+    chart.draw_series([PathElement::new([(x, low), (x, high)], ink)])?;
+    chart.draw_series(caps)?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::bars::{
-    slot_chart, split_name, text_width, wrap_to_width, BarChart, ValueAxis, MARGIN, Y_LABEL_AREA,
+    draw_whisker, slot_chart, split_name, text_width, wrap_to_width, BarChart, ValueAxis, MARGIN,
+    Y_LABEL_AREA,
 };
 use crate::render::{render_png, series_color, Area, FONT, MUTED};
 use crate::PlotError;
@@ -155,8 +156,12 @@ fn check(
                 series: series.len(),
             });
         }
-        let numbers = group.values.iter().chain(&group.spreads);
-        if numbers.clone().any(|v| !v.is_finite()) {
+        if group
+            .values
+            .iter()
+            .chain(&group.spreads)
+            .any(|v| !v.is_finite())
+        {
             return Err(PlotError::NonFinite {
                 item: format!("group `{}`", group.label),
             });
@@ -253,17 +258,11 @@ fn draw_group(
         Rectangle::new(corners, fills[i].filled())
     });
     chart.draw_series(bars)?;
-    let ink = BLACK.stroke_width(2);
     for (i, &value) in group.values.iter().enumerate() {
         let half = group.spread(i);
         if half > 0.0 {
             let x = left + (i as f64 + 0.5) * width;
-            let (low, high) = (value - half, value + half);
-            let cap = 0.15 * width;
-            chart.draw_series([PathElement::new([(x, low), (x, high)], ink)])?;
-            chart.draw_series(
-                [low, high].map(|v| PathElement::new([(x - cap, v), (x + cap, v)], ink)),
-            )?;
+            draw_whisker(chart, x, (value - half, value + half), 0.15 * width)?;
         }
     }
     Ok(())

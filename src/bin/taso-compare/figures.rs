@@ -30,3 +30,12 @@ pub fn reported_figure(results: &[MethodResult]) -> (&'static str, fn(&Outcome) 
         ("best-epoch dev", |o| o.best)
     }
 }
+
+/// The eval split's most-frequent-answer accuracy, as the first reported run that recorded it
+/// has it.
+pub fn majority(results: &[MethodResult]) -> Option<f64> {
+    results
+        .iter()
+        .flat_map(|r| &r.reported)
+        .find_map(|o| o.majority)
+}

@@ -88,9 +88,9 @@ pub fn paired_table(out: &mut String, results: &[MethodResult], on: &str) {
             let reported = PairedDifference::of(&method.reported, &reference.reported, value)?;
             let chosen =
                 PairedDifference::of(&method.reported, &reference.reported, |o| o.selection);
-            let verdict = match reported.verdict() {
-                "one seed" => "— (one seed)",
-                word => word,
+            let verdict = match reported.standard_error {
+                None => "— (one seed)",
+                Some(_) => reported.verdict(),
             };
             Some(format!(
                 "| {} | {} | {} | {} | {verdict} |",

@@ -1,6 +1,6 @@
 //! The results table: each method at its best learning rate, and the sweep behind the choice.
 
-use crate::figures::{mean_selection, mean_std};
+use crate::figures::{majority, mean_selection, mean_std};
 use crate::{paired, Args, MethodResult, Outcome};
 use std::fmt::Write as _;
 use taso::run::cli::StageArgs;
@@ -172,11 +172,7 @@ fn results_table(out: &mut String, results: &[MethodResult], metric: &str, holdo
 /// What needs no training, on the eval split: always giving the most frequent answer, and the
 /// base model without an adapter (`--zero-shot`).
 fn untrained(out: &mut String, results: &[MethodResult], zero_shot: Option<&Scores>, metric: &str) {
-    let majority = results
-        .iter()
-        .flat_map(|r| &r.reported)
-        .find_map(|o| o.majority);
-    if let Some(majority) = majority {
+    if let Some(majority) = majority(results) {
         let _ = writeln!(
             out,
             "\nAlways giving the most frequent answer scores {:.2} accuracy on the eval split.",

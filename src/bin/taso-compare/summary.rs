@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use taso::artifact::write_atomic;
 use taso::run::Scores;
 
-use crate::figures::{mean_std, reported_figure};
+use crate::figures::{majority, mean_std, reported_figure};
 use crate::paired::PairedDifference;
 use crate::MethodResult;
 
@@ -97,10 +97,6 @@ impl Summary {
             .metric
             .clone();
         let (figure, value) = reported_figure(results);
-        let majority = results
-            .iter()
-            .flat_map(|r| &r.reported)
-            .find_map(|o| o.majority);
         let methods = results
             .iter()
             .map(|r| {
@@ -136,7 +132,7 @@ impl Summary {
             metric,
             figure: figure.into(),
             selection: selection.into(),
-            majority,
+            majority: majority(results),
             methods,
         })
     }
