@@ -450,6 +450,21 @@ mod tests {
     }
 
     #[test]
+    fn a_caption_too_long_for_the_width_gets_a_smaller_font() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caption.png");
+        crate::render::render_png(&path, (400, 100), |area| {
+            assert_eq!(caption_size(area, "short")?, 22);
+            let long = "a caption far too long to fit in four hundred pixels at 22";
+            let size = caption_size(area, long)?;
+            assert!(size < 22, "{size}");
+            assert!(size == 12 || text_width(area, long, size)? <= 400 - 2 * MARGIN);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn checks_name_the_bad_method() {
         let err = check_bars(&[bar("ok", 0.5, 0.0, 1), bar("broken", f64::NAN, 0.0, 1)]);
         assert!(err.unwrap_err().to_string().contains("`broken`"));
