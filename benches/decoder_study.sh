@@ -139,10 +139,13 @@ if [[ $task == all ]]; then
   exit 0
 fi
 # A checkpoint every 16 steps (a setting that does not make another run) lets a run cut off by
-# the end of a session continue from it when the study is started again.
+# the end of a session continue from it when the study is started again. The study's TASO scores
+# the paper's loss, `score.loss = "answer"` (the variant taso-choice the choice loss): the
+# hypotheses were set against it, and it was the default when the study began (the runs recorded
+# before the default became `auto` carry it too).
 compare() {
   target/release/taso-compare --config "configs/$task.toml" --seeds 3 --sweep-seeds 1 --jobs 2 \
-    --record benches/results --plot --set train.checkpoint_every=16 "$@"
+    --record benches/results --plot --set train.checkpoint_every=16 --set score.loss=answer "$@"
 }
 grid=5e-4,1e-3,2e-3
 
