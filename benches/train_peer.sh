@@ -67,11 +67,13 @@ peer_run() { # METHOD BATCHING
     "$python" -c 'import json, sys; m = json.loads(sys.stdin.read().strip().splitlines()[-1]); print(m["examples_per_second"], m["tokens_per_second"], m["peak_rss_bytes"])'
 }
 # Scoring: taso-score's 16 calibration batches against the peer's importance over the first 16
-# batches of the random plan (the same batch size); examples/s of the scoring loop.
+# batches of the random plan (the same batch size); examples/s of the scoring loop. Both score
+# the training loss (the peer has no choice loss, the default on a prompt task with candidates).
 score_steps=16
 taso_score() {
   target/release/taso-score "${common[@]}" --set run.method=taso --set run.name=score-time \
-    --set "score.batches=$score_steps" >"$out/score.log" 2>&1 || { tail "$out/score.log" >&2; exit 1; }
+    --set "score.batches=$score_steps" --set score.loss=answer >"$out/score.log" 2>&1 ||
+    { tail "$out/score.log" >&2; exit 1; }
   cat "$out/score.log" >>"$log"
   grep -o "batch $score_steps/$score_steps: [^,]*, [0-9.]* examples/s" "$out/score.log" | awk '{ print $(NF-1) }'
 }

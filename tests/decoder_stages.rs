@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use taso::artifact::{Artifact, ArtifactKind, Expect, Importance};
 use taso::models::testing::{run_captured, TinyDecoderArch, TinyDecoderSpec, TinySpec};
 use taso::run::testing::{run_ranks, workspace_binary};
 
@@ -398,40 +399,74 @@ fn free_form_task_generates_and_exports_a_causal_lm_adapter() {
     );
 }
 
+/// The run `name`'s importance under `runs/<task>/` of `dir`, and the loss it records as scored.
+fn scored(dir: &Path, task: &str, name: &str) -> (Importance, String) {
+    let path = dir
+        .join("runs")
+        .join(task)
+        .join(name)
+        .join("importance.safetensors");
+    let artifact = Artifact::open(&path, &Expect::kind(ArtifactKind::Importance)).unwrap();
+    let loss = artifact.meta.extra["loss"].clone();
+    (Importance::from_artifact(&artifact).unwrap(), loss)
+}
+
 #[test]
-fn the_choice_loss_scores_a_candidate_task_and_is_refused_on_a_free_form_one() {
+fn the_default_loss_is_the_choice_where_the_task_has_candidates_and_the_answer_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let llama = decoder(dir.path(), TinyDecoderArch::Llama);
     let config = write_config(dir.path(), &write_task(dir.path(), YES_NO_TASK), &llama);
-    let importance = |name: &str| {
-        let path = dir
-            .path()
-            .join("runs/toy-order")
-            .join(name)
-            .join("importance.safetensors");
-        std::fs::read(path).unwrap()
-    };
-    let (ok, log) = stage("score", &config, &["--set", "run.name=answer"]);
+    for (name, loss) in [("auto", "auto"), ("answer", "answer"), ("choice", "choice")] {
+        let (ok, log) = stage(
+            "score",
+            &config,
+            &[
+                "--set",
+                &format!("run.name={name}"),
+                "--set",
+                &format!("score.loss={loss}"),
+            ],
+        );
+        assert!(ok, "{log}");
+    }
+    let [auto, answer, choice] =
+        ["auto", "answer", "choice"].map(|n| scored(dir.path(), "toy-order", n));
+    assert_eq!(
+        auto,
+        (choice.0.clone(), "choice".to_string()),
+        "auto is the choice loss here"
+    );
+    assert_eq!(answer.1, "answer");
+    assert_ne!(answer.0, choice.0, "another loss, other scores");
+
+    let config = write_config(dir.path(), &write_task(dir.path(), SUM_TASK), &llama);
+    let (ok, log) = stage("score", &config, &["--set", "run.name=auto"]);
     assert!(ok, "{log}");
+    let (ok, log) = stage(
+        "score",
+        &config,
+        &["--set", "run.name=answer", "--set", "score.loss=answer"],
+    );
+    assert!(ok, "{log}");
+    let (auto, answer) = (
+        scored(dir.path(), "toy-sum", "auto"),
+        scored(dir.path(), "toy-sum", "answer"),
+    );
+    assert_eq!(auto, answer, "no candidates: auto is the training loss");
+    assert_eq!(auto.1, "answer");
     let (ok, log) = stage(
         "score",
         &config,
         &["--set", "run.name=choice", "--set", "score.loss=choice"],
     );
-    assert!(ok, "{log}");
-    assert_ne!(
-        importance("answer"),
-        importance("choice"),
-        "another loss, other scores"
-    );
-
-    let config = write_config(dir.path(), &write_task(dir.path(), SUM_TASK), &llama);
-    let (ok, log) = stage("score", &config, &["--set", "score.loss=choice"]);
     assert!(
         !ok && log.contains("toy-sum") && log.contains("score.loss = \"answer\""),
         "{log}"
     );
-    assert!(!dir.path().join("runs/toy-sum").exists(), "nothing written");
+    assert!(
+        !dir.path().join("runs/toy-sum/choice").exists(),
+        "nothing written"
+    );
 }
 
 #[test]

@@ -34,13 +34,46 @@ pub enum Signal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScoreLoss {
-    /// The run's training loss (for a decoder, the SFT loss on the answer tokens: the paper's).
+    /// `Choice` where the task offers it (a prompt task whose candidate answers differ in their
+    /// first token), `Answer` otherwise: free answers, regression, and classifier heads, whose
+    /// training loss already is the cross-entropy over the classes. The importance artifact
+    /// records which was scored (its extra `loss`).
     #[default]
+    Auto,
+    /// The run's training loss (for a decoder, the SFT loss on the answer tokens: the paper's).
     Answer,
     /// For a prompt task with candidate answers: cross-entropy over the candidates' first tokens
     /// alone, which leaves out learning the answer's form (which words answer at all) and keeps
     /// which candidate is right.
     Choice,
+}
+
+/// The importance artifact's extra that names the loss scored (`answer` or `choice`: `auto`
+/// resolved for the task).
+pub const SCORED_LOSS: &str = "loss";
+
+impl ScoreLoss {
+    /// The name a config writes (`auto`, `answer`, `choice`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreLoss::Auto => "auto",
+            ScoreLoss::Answer => "answer",
+            ScoreLoss::Choice => "choice",
+        }
+    }
+
+    /// The loss an importance artifact was scored on: its extra [`SCORED_LOSS`], else (a file
+    /// from before `auto` existed, when `answer` was the default) its config's `loss`, `auto`
+    /// read as `answer`. `None` when the extra names no loss.
+    pub fn scored(extra: Option<&str>, configured: ScoreLoss) -> Option<ScoreLoss> {
+        match extra {
+            Some("answer") => Some(ScoreLoss::Answer),
+            Some("choice") => Some(ScoreLoss::Choice),
+            Some(_) => None,
+            None if configured == ScoreLoss::Auto => Some(ScoreLoss::Answer),
+            None => Some(configured),
+        }
+    }
 }
 
 /// What the input features' loudness counts for in a column's score.
@@ -98,7 +131,8 @@ pub struct ScoreConfig {
     pub estimator: Estimator,
     /// `weight-grad` (default, `|W ⊙ ∂L/∂W|`) or `grad` (`|∂L/∂W|`).
     pub signal: Signal,
-    /// `answer` (default, the training loss) or `choice` (prompt tasks with candidates).
+    /// `auto` (default: `choice` where the task has candidate answers, else `answer`), `answer`
+    /// (the training loss, the paper's) or `choice` (prompt tasks with candidates).
     pub loss: ScoreLoss,
     /// `none` (default) or `rms` (columns divided by their input feature's RMS).
     pub input_norm: InputNorm,
@@ -126,7 +160,7 @@ impl Default for ScoreConfig {
         Self {
             estimator: Estimator::SumAbs,
             signal: Signal::WeightGrad,
-            loss: ScoreLoss::Answer,
+            loss: ScoreLoss::Auto,
             input_norm: InputNorm::None,
             batches: 16,
             batch_size: 32,
@@ -184,6 +218,22 @@ impl ScoreConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loss_scored_is_read_from_the_extra_else_from_the_config_of_its_time() {
+        use ScoreLoss::*;
+        assert_eq!(ScoreLoss::scored(Some("choice"), Auto), Some(Choice));
+        assert_eq!(ScoreLoss::scored(Some("answer"), Choice), Some(Answer));
+        assert_eq!(ScoreLoss::scored(Some("auto"), Auto), None);
+        // No extra: written before `auto` existed, when the training loss was the default.
+        assert_eq!(ScoreLoss::scored(None, Auto), Some(Answer));
+        assert_eq!(ScoreLoss::scored(None, Choice), Some(Choice));
+        assert_eq!(ScoreConfig::default().loss, Auto);
+        assert_eq!(
+            [Auto, Answer, Choice].map(ScoreLoss::name),
+            ["auto", "answer", "choice"]
+        );
+    }
 
     #[test]
     fn rms_input_norm_needs_full_scores_of_the_whole_split() {

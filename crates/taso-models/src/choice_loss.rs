@@ -1,7 +1,8 @@
 //! The choice loss of a causal LM on a prompt task with candidate answers: cross-entropy over
 //! the candidates' first tokens only, at the first answer position. Unlike the SFT loss over the
 //! whole vocabulary, it carries nothing of learning the answer's form (which words answer at
-//! all), only which candidate is right; scoring may use it (`score.loss = "choice"`).
+//! all), only which candidate is right; scoring uses it where the task offers it (`score.loss =
+//! "auto"`, the default, or `"choice"`).
 
 use taso_data::{FirstTokenChoices, IGNORE_INDEX};
 use tch::{Device, Kind, Tensor};

@@ -24,12 +24,18 @@ const MAX_RETRIES: usize = 16;
 /// data-parallel run ([`RunContext::parallel`]) the ranks share the batches and every rank
 /// returns the sum over all of them. Under `score.input_norm = "rms"` the targets' input
 /// features are first measured on all the batches (no gradients; [`crate::inputs`]) and each
-/// column's scores are divided by its feature's RMS at the end.
-pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, ScoreError> {
+/// column's scores are divided by its feature's RMS at the end. The loss scored is the choice
+/// loss or the training loss, `score.loss = "auto"` resolved for the task ([`Scored::loss`]).
+pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Scored, ScoreError> {
     let (split, plan) = calibration_plan(ctx, config)?;
     let (run, device) = (&ctx.run, ctx.device);
     let lengths = split.lengths();
-    let choices = choice_targets(ctx, &split, &plan, config)?;
+    let (loss, choices) = choice_targets(ctx, &split, &plan, config)?;
+    tracing::info!(
+        "scoring the {} loss (score.loss = {})",
+        loss.name(),
+        config.loss.name()
+    );
     let mut model = ctx.load_model()?;
     if config.head_warmup_steps > 0 && matches!(model, TaskModel::CausalLm(_)) {
         return Err(ScoreError::WarmupOnDecoder {
@@ -95,10 +101,20 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Importance, 
         scorer.divide_columns(&input.name, &input.rms)?;
     }
     let matrices = scorer.finish(config.dtype)?;
-    Ok(Importance {
+    let importance = Importance {
         matrices,
         examples: plan.iter().map(Vec::len).sum(),
-    })
+    };
+    Ok(Scored { importance, loss })
+}
+
+/// What [`score_task`] gives: the scores, and the loss they were scored on.
+#[derive(Debug)]
+pub struct Scored {
+    /// The importance of every target matrix.
+    pub importance: Importance,
+    /// [`ScoreLoss::Answer`] or [`ScoreLoss::Choice`] (never `Auto`).
+    pub loss: ScoreLoss,
 }
 
 /// One scoring pass: a calibration batch, and its candidates' first tokens under the choice
@@ -108,27 +124,33 @@ struct Pass<'a> {
     choices: Option<&'a ChoiceTensors>,
 }
 
-/// Under `score.loss = "choice"`, the candidates' first tokens of every batch of `plan`
-/// (checked over the whole split before the model loads); `None`s under the training loss.
+/// The loss scored (`score.loss = "auto"` resolved: the choice loss where the split offers it)
+/// and, under the choice loss, the candidates' first tokens of every batch of `plan` (checked
+/// over the whole split before the model loads); `None`s under the training loss.
 fn choice_targets(
     ctx: &RunContext,
     split: &TaskData,
     plan: &[Vec<usize>],
     config: &ScoreConfig,
-) -> Result<Vec<Option<ChoiceTensors>>, ScoreError> {
+) -> Result<(ScoreLoss, Vec<Option<ChoiceTensors>>), ScoreError> {
+    let answer = || (ScoreLoss::Answer, plan.iter().map(|_| None).collect());
     if config.loss == ScoreLoss::Answer {
-        return Ok(plan.iter().map(|_| None).collect());
+        return Ok(answer());
     }
     let every: Vec<usize> = (0..split.len()).collect();
     if split.choices(&every, Device::Cpu).is_none() {
-        return Err(ScoreError::NoChoice {
-            task: ctx.task.name().to_string(),
-        });
+        return match config.loss {
+            ScoreLoss::Auto => Ok(answer()),
+            _ => Err(ScoreError::NoChoice {
+                task: ctx.task.name().to_string(),
+            }),
+        };
     }
-    Ok(plan
+    let choices = plan
         .iter()
         .map(|indices| split.choices(indices, ctx.device))
-        .collect())
+        .collect();
+    Ok((ScoreLoss::Choice, choices))
 }
 
 /// Back-propagates the mean loss of one batch times `scale` (the choice loss where the pass has

@@ -39,7 +39,7 @@ mod scorer;
 mod stage;
 
 #[cfg(feature = "stage")]
-pub use calibrate::score_task;
+pub use calibrate::{score_task, Scored};
 pub use error::ScoreError;
 pub use merge::merge;
 pub use scorer::Scorer;

@@ -1,12 +1,13 @@
 //! Adding up the scores of runs on disjoint shards of the training split.
 
 use crate::error::ScoreError;
-use crate::ScoreConfig;
+use crate::{ScoreConfig, ScoreLoss};
+use taso_artifact::scoring::SCORED_LOSS;
 use taso_artifact::{Artifact, TensorData};
 use taso_artifact::{Importance, MatrixScores};
 
 /// Sums the importance of several artifacts made for the same model, task and targets with the
-/// same estimator and signal.
+/// same estimator, signal and loss scored.
 /// Full matrices are summed in f32 and stored in the first artifact's dtype; if any input keeps
 /// only marginals, so does the result.
 pub fn merge(artifacts: &[Artifact]) -> Result<Importance, ScoreError> {
@@ -57,6 +58,10 @@ fn check_compatible(
     let same = [
         ("estimator", theirs.estimator == settings.estimator),
         ("signal", theirs.signal == settings.signal),
+        (
+            "loss",
+            scored_loss(other, &theirs)? == scored_loss(first, settings)?,
+        ),
     ];
     for (key, same) in same {
         if !same {
@@ -73,6 +78,15 @@ fn check_compatible(
 fn scoring(artifact: &Artifact) -> Result<ScoreConfig, ScoreError> {
     artifact.meta.config_as::<ScoreConfig>().map_err(|e| {
         let reason = format!("its [score] settings do not read ({e}); score that shard again");
+        incompatible(artifact, &reason)
+    })
+}
+
+/// The loss `artifact` was scored on (`settings`: its `[score]` settings).
+fn scored_loss(artifact: &Artifact, settings: &ScoreConfig) -> Result<ScoreLoss, ScoreError> {
+    let extra = artifact.meta.extra.get(SCORED_LOSS).map(String::as_str);
+    ScoreLoss::scored(extra, settings.loss).ok_or_else(|| {
+        let reason = format!("its extra `{SCORED_LOSS}` names no loss; score that shard again");
         incompatible(artifact, &reason)
     })
 }

@@ -8,9 +8,10 @@ use taso_artifact::{write_atomic, Artifact, ArtifactKind, ArtifactMeta, Expect};
 use taso_run::RunContext;
 use taso_run::{Method, ResolvedConfig, RunSettings, Sections};
 
+use taso_artifact::scoring::SCORED_LOSS;
 use taso_artifact::Importance;
 
-use crate::{inputs, merge, score_task, ScoreError};
+use crate::{inputs, merge, score_task, ScoreError, Scored};
 
 /// What one run of the stage did.
 #[derive(Debug)]
@@ -48,7 +49,7 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
     let paths = &ctx.paths;
     tracing::info!(task = %ctx.run.task, model = %ctx.run.model.display(), device = ?ctx.device, "scoring");
     let start = Instant::now();
-    let importance = score_task(&ctx, &score_config)?;
+    let Scored { importance, loss } = score_task(&ctx, &score_config)?;
     if let Some(parallel) = ctx.parallel.filter(|p| !p.is_main()) {
         return Ok(Outcome::Shared {
             rank: parallel.rank(),
@@ -63,7 +64,8 @@ pub fn run_stage(config: &ResolvedConfig) -> Result<Outcome, ScoreError> {
         &score_config,
     )?
     .with_extra("estimator", format!("{:?}", score_config.estimator))
-    .with_extra("signal", format!("{:?}", score_config.signal));
+    .with_extra("signal", format!("{:?}", score_config.signal))
+    .with_extra(SCORED_LOSS, loss.name());
     let path = paths.importance();
     paths.create().map_err(|e| folder_error(&ctx, e))?;
     importance.write(&path, meta)?;
@@ -137,6 +139,11 @@ pub fn merge_files(inputs: &[PathBuf], out: &Path) -> Result<Importance, ScoreEr
         "merged_from",
         serde_json::to_string(&digests).expect("strings serialise"),
     );
+    // What the shards were scored with, as each of them records it (merge checked they agree).
+    let meta = ["estimator", "signal", SCORED_LOSS]
+        .into_iter()
+        .filter_map(|key| Some((key, first.extra.get(key)?)))
+        .fold(meta, |meta, (key, value)| meta.with_extra(key, value));
     merged.write(out, meta)?;
     Ok(merged)
 }

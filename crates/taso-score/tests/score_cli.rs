@@ -113,6 +113,11 @@ fn shards_merge_into_their_sum_and_marginals_only_is_small() {
         out.to_str().unwrap(),
     ]);
     assert!(ok, "{log}");
+    let merged_meta = Artifact::open_any(&out).unwrap().meta;
+    assert_eq!(
+        merged_meta.extra["loss"], "answer",
+        "a classifier scores its training loss"
+    );
     let (a, b, merged) = (open(&s, &a), open(&s, &b), open(&s, &out));
     assert!(merged.matrices[0].scores.is_none());
     assert_eq!(merged.examples, a.examples + b.examples);
@@ -138,16 +143,15 @@ fn shards_merge_into_their_sum_and_marginals_only_is_small() {
     ]);
     assert!(!ok && log.contains("another `score.signal`"), "{log}");
 
-    // A shard written before `score.signal` existed scored the default signal: it merges with
-    // a default shard and is refused beside a `grad` one.
+    // A shard written before `score.signal` and `score.loss` existed scored the default signal
+    // and the training loss: it merges with a default shard and is refused beside a `grad` one.
     let old = s.root.join("old.safetensors");
     let shard = Artifact::open_any(&s.importance_path("s0")).unwrap();
     let mut meta = shard.meta.clone();
-    meta.config
-        .as_object_mut()
-        .unwrap()
-        .remove("signal")
-        .unwrap();
+    for key in ["signal", "loss"] {
+        meta.config.as_object_mut().unwrap().remove(key).unwrap();
+    }
+    meta.extra.remove("loss").unwrap();
     Importance::from_artifact(&shard)
         .unwrap()
         .write(&old, meta)
@@ -165,6 +169,17 @@ fn shards_merge_into_their_sum_and_marginals_only_is_small() {
     assert!(ok, "{log}");
     let (ok, log) = merge_with(&grad);
     assert!(!ok && log.contains("another `score.signal`"), "{log}");
+
+    // A shard scored on another loss is refused.
+    let choice = s.root.join("choice.safetensors");
+    let shard = Artifact::open_any(&s.importance_path("s1")).unwrap();
+    let meta = shard.meta.clone().with_extra("loss", "choice");
+    Importance::from_artifact(&shard)
+        .unwrap()
+        .write(&choice, meta)
+        .unwrap();
+    let (ok, log) = merge_with(&choice);
+    assert!(!ok && log.contains("another `score.loss`"), "{log}");
 }
 
 #[test]
