@@ -6,7 +6,7 @@
 # stopped, on any checkout; `--report-only` as an extra argument remakes the tables from the
 # record without training. Tables: runs/TASK/compare/decoder-*.md.
 #
-# Usage: benches/decoder_study.sh TASK [methods|leading|ablations|all] [extra taso-compare arguments],
+# Usage: benches/decoder_study.sh TASK [methods|leading|default|ablations|all] [extra taso-compare arguments],
 #    or benches/decoder_study.sh all verdicts (the defaults the ablations decide, across the tasks)
 #    or benches/decoder_study.sh all glance (the methods of every task as one chart)
 #    or benches/decoder_study.sh all status (the runs each step still lacks)
@@ -16,8 +16,9 @@
 #   SST-2's ablations (the task the model learns most clearly, so its ablations say the most per
 #   hour), then QNLI's methods, then on RTE and QNLI the variants ahead of TASO on SST-2 (PART
 #   `leading`: a variant ahead there becomes the default with one more task, so these decide the
-#   defaults soonest), then those settings back on the encoder tasks (benches/encoder_recheck.sh),
-#   then the rest of the ablations of RTE and QNLI.
+#   defaults soonest), then on each task TASO with the defaults so decided under the methods'
+#   hold-out selection (PART `default`), then those settings back on the encoder tasks
+#   (benches/encoder_recheck.sh), then the rest of the ablations of RTE and QNLI.
 set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
@@ -114,8 +115,8 @@ if [[ $task == all ]]; then
   # `encoder:recheck` is item 4 of the study, benches/encoder_recheck.sh: the settings ahead on
   # the decoder back on the encoder tasks, once the leading variants have had their second task.
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
-    rte-prompt:leading qnli-prompt:leading encoder:recheck rte-prompt:ablations
-    qnli-prompt:ablations)
+    rte-prompt:leading qnli-prompt:leading sst2-prompt:default rte-prompt:default
+    qnli-prompt:default encoder:recheck rte-prompt:ablations qnli-prompt:ablations)
   # `all status`: the runs each step still lacks in the record (its tables remade on the way).
   # A lower bound until a table's sweep is complete: the seeds after the sweep run at the lr it
   # chooses, and they are counted once it has chosen.
@@ -160,6 +161,15 @@ taso_lr() {
   local table="runs/$task/compare/decoder-methods.md"
   awk -F' *[|] *' '$2 == "taso" { print $3; exit }' "$table" 2>/dev/null | grep . ||
     { echo "run the methods part first: no TASO row in $table" >&2; exit 2; }
+}
+
+# `default`: TASO on the loss the study made the default (`score.loss = "auto"`, here the choice
+# loss) under the methods table's hold-out selection over the same lr grid, beside TASO on the
+# paper's loss and dense LoRA r=1 of the same size (their runs, and the choice loss's at TASO's
+# lr, are those of the methods and ablation tables).
+default_table() {
+  compare --tag decoder --out decoder-default.md --lrs "$grid" --methods taso,taso-choice,lora-r1 \
+    --variant 'taso-choice=run.method=taso;score.loss=choice' "$@"
 }
 
 # The TASO variants of the ablation table, each against TASO at the rank-1 budget.
@@ -242,7 +252,8 @@ init_gamma_table() {
 case $part in
   methods) methods "$@" ;;
   leading) leading "$@" ;;
+  default) default_table "$@" ;;
   ablations) ablations "$@" ;;
-  all) methods "$@" && ablations "$@" ;;
-  *) echo "unknown part '$part': methods, leading, ablations or all" >&2; exit 2 ;;
+  all) methods "$@" && default_table "$@" && ablations "$@" ;;
+  *) echo "unknown part '$part': methods, leading, default, ablations or all" >&2; exit 2 ;;
 esac
