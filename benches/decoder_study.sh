@@ -83,19 +83,27 @@ verdicts() {
 }
 
 # `all glance`: the complete methods tables' summaries (`decoder-methods.json` beside each table,
-# so run them or their `--report-only` first) as one chart, docs/charts/decoder-methods.png.
+# so run them or their `--report-only` first) as one chart, docs/charts/decoder-methods.png; and
+# likewise the `default` tables' (TASO on the default loss beside the paper's and LoRA r=1),
+# docs/charts/decoder-default.png.
 glance() {
-  local summaries=() t
-  for t in sst2-prompt rte-prompt qnli-prompt; do
-    if [[ ! -f runs/$t/compare/decoder-methods.json ]] ||
-      grep -q '^Not finished yet' "runs/$t/compare/decoder-methods.md"; then
-      echo "$t: its methods table is not complete; left out"
-    else
-      summaries+=("runs/$t/compare/decoder-methods.json")
-    fi
+  local table summaries t
+  for table in methods default; do
+    summaries=()
+    for t in sst2-prompt rte-prompt qnli-prompt; do
+      if [[ ! -f runs/$t/compare/decoder-$table.json ]] ||
+        grep -q '^Not finished yet' "runs/$t/compare/decoder-$table.md"; then
+        echo "$t: its $table table is not complete; left out"
+      else
+        summaries+=("runs/$t/compare/decoder-$table.json")
+      fi
+    done
+    [[ ${#summaries[@]} -gt 0 ]] || continue
+    local trained="on the SFT loss"
+    [[ $table == methods ]] || trained="TASO scoring the choice loss (the default) or the SFT loss"
+    target/release/taso-compare glance "${summaries[@]}" --out "docs/charts/decoder-$table.png" \
+      --title "SmolLM2-135M-Instruct $trained: taso-eval accuracy on dev, mean ± std over 3 seeds"
   done
-  target/release/taso-compare glance "${summaries[@]}" --out docs/charts/decoder-methods.png \
-    --title "SmolLM2-135M-Instruct on the SFT loss: taso-eval accuracy on dev, mean ± std over 3 seeds"
 }
 
 # One step of `all`, TASK:PART, with extra taso-compare arguments.
