@@ -172,11 +172,11 @@ taso_lr() {
 }
 
 # `default`: TASO on the loss the study made the default (`score.loss = "auto"`, here the choice
-# loss) under the methods table's hold-out selection over the same lr grid, beside TASO on the
-# paper's loss and dense LoRA r=1 of the same size (their runs, and the choice loss's at TASO's
-# lr, are those of the methods and ablation tables).
+# loss) under the methods table's hold-out selection over the same lr grid, with TASO on the
+# paper's loss and dense LoRA r=1 of the same size set against it seed by seed (their runs, and
+# the choice loss's at TASO's lr, are those of the methods and ablation tables).
 default_table() {
-  compare --tag decoder --out decoder-default.md --lrs "$grid" --methods taso,taso-choice,lora-r1 \
+  compare --tag decoder --out decoder-default.md --lrs "$grid" --methods taso-choice,taso,lora-r1 \
     --variant 'taso-choice=run.method=taso;score.loss=choice' "$@"
 }
 
