@@ -73,7 +73,7 @@ compare TASK *ARGS: build
 
 # The decoder study on a prompt task (sst2-prompt, rte-prompt, qnli-prompt; `all`: the three, in
 # the order the script gives): the five methods under hold-out selection, then the ablations, recorded in benches/results
-# (PART: methods, leading (the variants ahead on SST-2), default (TASO with the defaults the
+# (PART: methods, leading (the variants ahead on another task), default (TASO with the defaults the
 # study decided, under the methods' hold-out selection), ablations or all; extra arguments go to
 # taso-compare, e.g. --report-only;
 # `all verdicts`: the defaults the ablations decide; `all glance`: every task's methods as one chart;

@@ -18,7 +18,8 @@
 #   `leading`: a variant ahead there becomes the default with one more task, so these decide the
 #   defaults soonest), then on each task TASO with the defaults so decided under the methods'
 #   hold-out selection (PART `default`), then those settings back on the encoder tasks
-#   (benches/encoder_recheck.sh), then the rest of the ablations of RTE and QNLI.
+#   (benches/encoder_recheck.sh), then the rest of RTE's ablations, then on QNLI the variants
+#   ahead on RTE (`leading` again), then the rest of QNLI's.
 set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
@@ -124,7 +125,8 @@ if [[ $task == all ]]; then
   # the decoder back on the encoder tasks, once the leading variants have had their second task.
   steps=(sst2-prompt:methods rte-prompt:methods sst2-prompt:ablations qnli-prompt:methods
     rte-prompt:leading qnli-prompt:leading sst2-prompt:default rte-prompt:default
-    qnli-prompt:default encoder:recheck rte-prompt:ablations qnli-prompt:ablations)
+    qnli-prompt:default encoder:recheck rte-prompt:ablations qnli-prompt:leading
+    qnli-prompt:ablations)
   # `all status`: the runs each step still lacks in the record (its tables remade on the way).
   # A lower bound until a table's sweep is complete: the seeds after the sweep run at the lr it
   # chooses, and they are counted once it has chosen.
@@ -185,30 +187,38 @@ ablation_variants=taso-choice,taso-rms,taso-grad,taso-r2,taso-r4,taso-cal64,taso
 # The one-axis shapes of the shape table, each against rows and columns (block-b8) at the rank-8
 # budget.
 shape_variants=rows-b8,columns-b8
+# A's initialisation crossed with gamma, each against TASO at its own lr.
+init_gamma_variants=taso-kept-g0,taso-kept-g1,taso-input-g0,taso-input-g05,taso-input-g1
 
-# The variants of SST-2's table `$1` (a file name under runs/sst2-prompt/compare/) that are ahead
-# of the table's first method ("Against ..."), comma-separated.
-sst2_ahead() {
-  local table=runs/sst2-prompt/compare/$1
-  [[ -f $table ]] || { echo "no $table: run SST-2's ablations (or their --report-only) first" >&2; exit 2; }
-  against_rows "$table" | awk -F'\t' '$4 == "ahead" { print $1 }' | paste -sd, -
+# The variants ahead of their table's first method ("Against ...") in the table `$1` (a file name
+# under runs/TASK/compare/) of any other task whose table exists, comma-separated, each once.
+ahead_elsewhere() {
+  local tables=() t
+  for t in sst2-prompt rte-prompt qnli-prompt; do
+    if [[ $t != "$task" && -f runs/$t/compare/$1 ]]; then tables+=("runs/$t/compare/$1"); fi
+  done
+  [[ ${#tables[@]} -gt 0 ]] || return 0
+  against_rows "${tables[@]}" | awk -F'\t' '$4 == "ahead" && !seen[$1]++ { print $1 }' | paste -sd, -
 }
 
 ablations() {
   ablation_table "$ablation_variants" "$@"
   shape_table "$shape_variants" "$@"
-  init_gamma_table "$@"
+  init_gamma_table "$init_gamma_variants" "$@"
 }
 
-# `leading`: the runs of the variants ahead on SST-2 only, in their tables (the whole tables
-# follow in `ablations`, which reuses them).
+# `leading`: the runs of the variants ahead on another task (SST-2 first; for QNLI, RTE's too once
+# its ablations have run), in their tables (the whole tables follow in `ablations`, which reuses
+# them): with one more task ahead such a variant becomes the default.
 leading() {
-  local ahead shapes
-  ahead=$(sst2_ahead decoder-ablations.md)
-  shapes=$(sst2_ahead decoder-shapes.md)
-  [[ -n $ahead$shapes ]] || { echo "no variant is ahead on SST-2"; return 0; }
+  local ahead shapes init
+  ahead=$(ahead_elsewhere decoder-ablations.md)
+  shapes=$(ahead_elsewhere decoder-shapes.md)
+  init=$(ahead_elsewhere decoder-init-gamma.md)
+  [[ -n $ahead$shapes$init ]] || { echo "no variant is ahead on another task"; return 0; }
   [[ -z $ahead ]] || ablation_table "$ahead" "$@"
   [[ -z $shapes ]] || shape_table "$shapes" "$@"
+  [[ -z $init ]] || init_gamma_table "$init" "$@"
 }
 
 # The ablation table: TASO and the variants `$1` (comma-separated) at TASO's lr, 3 seeds each.
@@ -245,11 +255,12 @@ shape_table() {
     "$@"
 }
 
-# A's initialisation (fan-in |C| or d_in) crossed with the lr scaling exponent gamma: both move
-# the adapter's effective step size, so each has its own lr from the grid.
+# TASO and the variants `$1` of A's initialisation (fan-in |C| or d_in) crossed with the lr scaling
+# exponent gamma: both move the adapter's effective step size, so each has its own lr from the grid.
 init_gamma_table() {
-  compare --tag decoder --out decoder-init-gamma.md --lrs "$grid" \
-    --methods taso,taso-kept-g0,taso-kept-g1,taso-input-g0,taso-input-g05,taso-input-g1 \
+  local variants=$1
+  shift
+  compare --tag decoder --out decoder-init-gamma.md --lrs "$grid" --methods "taso,$variants" \
     --variant 'taso-kept-g0=run.method=taso;train.gamma=0' \
     --variant 'taso-kept-g1=run.method=taso;train.gamma=1' \
     --variant 'taso-input-g0=run.method=taso;lora.init_fan_in=input;train.gamma=0' \
