@@ -28,8 +28,7 @@ const MAX_RETRIES: usize = 16;
 /// loss or the training loss, `score.loss = "auto"` resolved for the task ([`Scored::loss`]).
 pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Scored, ScoreError> {
     let (split, plan) = calibration_plan(ctx, config)?;
-    let (run, device) = (&ctx.run, ctx.device);
-    let lengths = split.lengths();
+    let device = ctx.device;
     let (loss, choices) = choice_targets(ctx, &split, &plan, config)?;
     tracing::info!(
         "scoring the {} loss (score.loss = {})",
@@ -49,14 +48,57 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Scored, Scor
         InputNorm::Rms => Some(inputs::measure(&mut model, &names, &batches)?),
         InputNorm::None => None,
     };
+    let mut scorer = target_scorer(&model, &names, config)?;
+    check_memory(&model, &scorer, &split, &plan, config, device)?;
+    accumulate(
+        &model,
+        &mut scorer,
+        &rank_share(ctx, &batches, &choices),
+        config.checkpoint_activations,
+        LossScale::for_dtype(ctx.run.dtype),
+    )?;
+    if let Some(parallel) = ctx.parallel {
+        scorer.reduce_sums(|sum| parallel.all_reduce_sum(sum).map_err(RunError::from))?;
+    }
+    for input in loudness.iter().flatten() {
+        scorer.divide_columns(&input.name, &input.rms)?;
+    }
+    let matrices = scorer.finish(config.dtype)?;
+    let importance = Importance {
+        matrices,
+        examples: plan.iter().map(Vec::len).sum(),
+    };
+    Ok(Scored { importance, loss })
+}
+
+/// A scorer over the model's linear layers named in `names` (their weights shared, not copied),
+/// with the configured estimator, signal and store.
+fn target_scorer(
+    model: &TaskModel,
+    names: &[String],
+    config: &ScoreConfig,
+) -> Result<Scorer, ScoreError> {
     let targets = model
         .linears()
         .into_iter()
         .filter(|linear| names.iter().any(|name| name == linear.name()))
         .map(|linear| (linear.name().to_string(), linear.weight.shallow_clone()));
-    let mut scorer = Scorer::new(targets, config.estimator)?
+    Ok(Scorer::new(targets, config.estimator)?
         .with_signal(config.signal)
-        .with_store(config.store);
+        .with_store(config.store))
+}
+
+/// Refuses to start where the weights, the activations of the longest calibration batch and the
+/// scorer's sums would not fit in `device`'s memory (an estimate, logged).
+fn check_memory(
+    model: &TaskModel,
+    scorer: &Scorer,
+    split: &TaskData,
+    plan: &[Vec<usize>],
+    config: &ScoreConfig,
+    device: Device,
+) -> Result<(), ScoreError> {
+    let lengths = split.lengths();
     let longest = plan
         .iter()
         .flatten()
@@ -75,37 +117,26 @@ pub fn score_task(ctx: &RunContext, config: &ScoreConfig) -> Result<Scored, Scor
     };
     tracing::info!("memory for scoring (estimate): {}", memory.describe());
     memory.check_fits(available_memory(device), device, "scoring")?;
-    let loss_scale = LossScale::for_dtype(run.dtype);
-    // Data-parallel: each rank scores every world_size-th batch; the sums are added up after.
-    let share: Vec<Pass> = batches
+    Ok(())
+}
+
+/// The passes this process scores: every batch, or in a data-parallel run every
+/// world_size-th one (the ranks' sums are added up after).
+fn rank_share<'a>(
+    ctx: &RunContext,
+    batches: &'a [TaskBatch],
+    choices: &'a [Option<ChoiceTensors>],
+) -> Vec<Pass<'a>> {
+    batches
         .iter()
-        .zip(&choices)
+        .zip(choices)
         .enumerate()
         .filter(|(i, _)| ctx.parallel.is_none_or(|p| p.owns(*i)))
         .map(|(_, (batch, choices))| Pass {
             batch,
             choices: choices.as_ref(),
         })
-        .collect();
-    accumulate(
-        &model,
-        &mut scorer,
-        &share,
-        config.checkpoint_activations,
-        loss_scale,
-    )?;
-    if let Some(parallel) = ctx.parallel {
-        scorer.reduce_sums(|sum| parallel.all_reduce_sum(sum).map_err(RunError::from))?;
-    }
-    for input in loudness.iter().flatten() {
-        scorer.divide_columns(&input.name, &input.rms)?;
-    }
-    let matrices = scorer.finish(config.dtype)?;
-    let importance = Importance {
-        matrices,
-        examples: plan.iter().map(Vec::len).sum(),
-    };
-    Ok(Scored { importance, loss })
+        .collect()
 }
 
 /// What [`score_task`] gives: the scores, and the loss they were scored on.
