@@ -23,6 +23,8 @@
 set -euo pipefail
 task=${1:?usage: benches/decoder_study.sh TASK|all [methods|ablations|all] [taso-compare args]}
 part=${2:-all}
+# The study's prompt tasks, in the order its tables and charts list them.
+study_tasks=(sst2-prompt rte-prompt qnli-prompt)
 shift $(($# < 2 ? $# : 2))
 # The rows of the "Against REFERENCE, seed by seed" part of the comparison tables FILE...: the
 # variant, the seeds paired, the difference of the eval figure, the verdict and REFERENCE,
@@ -41,7 +43,7 @@ against_rows() {
 # is ahead on at least two of the three tasks with 3 seeds each, no where it can no longer be,
 # open otherwise. Table: runs/decoder-verdicts.md.
 verdicts() {
-  local tasks=(sst2-prompt rte-prompt qnli-prompt) out=runs/decoder-verdicts.md tables=() t f
+  local tasks=("${study_tasks[@]}") out=runs/decoder-verdicts.md tables=() t f
   for t in "${tasks[@]}"; do
     for f in runs/"$t"/compare/decoder-{ablations,shapes,init-gamma}.md; do
       [[ -f $f ]] && tables+=("$f")
@@ -91,7 +93,7 @@ glance() {
   local table summaries t
   for table in methods default; do
     summaries=()
-    for t in sst2-prompt rte-prompt qnli-prompt; do
+    for t in "${study_tasks[@]}"; do
       if [[ ! -f runs/$t/compare/decoder-$table.json ]] ||
         grep -q '^Not finished yet' "runs/$t/compare/decoder-$table.md"; then
         echo "$t: its $table table is not complete; left out"
@@ -194,7 +196,7 @@ init_gamma_variants=taso-kept-g0,taso-kept-g1,taso-input-g0,taso-input-g05,taso-
 # under runs/TASK/compare/) of any other task whose table exists, comma-separated, each once.
 ahead_elsewhere() {
   local tables=() t
-  for t in sst2-prompt rte-prompt qnli-prompt; do
+  for t in "${study_tasks[@]}"; do
     if [[ $t != "$task" && -f runs/$t/compare/$1 ]]; then tables+=("runs/$t/compare/$1"); fi
   done
   [[ ${#tables[@]} -gt 0 ]] || return 0
